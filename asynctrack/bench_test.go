@@ -1,0 +1,105 @@
+package asynctrack
+
+import (
+	"context"
+	"sync"
+	"testing"
+)
+
+// joinEvery bounds the goroutines in flight in BenchmarkGo, as a fan-out of
+// a request would; an unbounded backlog measures the scheduler's queues.
+const joinEvery = 64
+
+// BenchmarkGo compares spawning and joining a goroutine with a plain go
+// statement against Go, with and without a listener.
+func BenchmarkGo(b *testing.B) {
+	b.Run("plain", func(b *testing.B) {
+		var wg sync.WaitGroup
+		n := 0
+		b.ReportAllocs()
+		for b.Loop() {
+			wg.Add(1)
+			go func() { wg.Done() }()
+			if n++; n%joinEvery == 0 {
+				wg.Wait()
+			}
+		}
+		wg.Wait()
+	})
+	b.Run("tracked", func(b *testing.B) {
+		var wg sync.WaitGroup
+		n := 0
+		ctx := context.Background()
+		done := func(context.Context) { wg.Done() }
+		b.ReportAllocs()
+		for b.Loop() {
+			wg.Add(1)
+			Go(ctx, done)
+			if n++; n%joinEvery == 0 {
+				wg.Wait()
+			}
+		}
+		wg.Wait()
+	})
+	b.Run("tracked_hook_store", func(b *testing.B) {
+		h := NewHook(HookFuncs{
+			Init:    func(context.Context, uint64, string, uint64, any) {},
+			Before:  func(uint64) {},
+			After:   func(uint64) {},
+			Destroy: func(uint64) {},
+		}).Enable()
+		defer h.Disable()
+		store := NewStore[string]()
+		var wg sync.WaitGroup
+		n := 0
+		done := func(context.Context) { wg.Done() }
+		store.Run(context.Background(), "value", func(ctx context.Context) {
+			b.ReportAllocs()
+			for b.Loop() {
+				wg.Add(1)
+				Go(ctx, done)
+				if n++; n%joinEvery == 0 {
+					wg.Wait()
+				}
+			}
+			wg.Wait()
+		})
+	})
+}
+
+// BenchmarkAmbientLookup reads a store value with no ctx inside a tracked
+// goroutine.
+func BenchmarkAmbientLookup(b *testing.B) {
+	store := NewStore[string]()
+	store.Run(context.Background(), "value", func(ctx context.Context) {
+		done := make(chan struct{})
+		Go(ctx, func(context.Context) {
+			defer close(done)
+			b.ReportAllocs()
+			for b.Loop() {
+				if v, _ := store.Current(); v != "value" {
+					b.Fatal(v)
+				}
+			}
+		})
+		<-done
+	})
+}
+
+// BenchmarkCtxLookup reads a store value from the ctx of a tracked goroutine.
+func BenchmarkCtxLookup(b *testing.B) {
+	store := NewStore[string]()
+	store.Run(context.Background(), "value", func(ctx context.Context) {
+		done := make(chan struct{})
+		Go(ctx, func(ctx context.Context) {
+			defer close(done)
+			b.ReportAllocs()
+			for b.Loop() {
+				if v, _ := store.Value(ctx); v != "value" {
+					b.Fatal(v)
+				}
+			}
+		})
+		<-done
+	})
+}

@@ -1,0 +1,206 @@
+package asynctrack
+
+import (
+	"context"
+	"sync/atomic"
+)
+
+// Resource types used by this package. User-defined resources may use any
+// other string.
+const (
+	TypeGoroutine   = "goroutine"
+	TypeTimer       = "timer"
+	TypeTask        = "task"
+	TypeHTTPRequest = "http.request"
+)
+
+// nextID hands out resource IDs. It starts at 1: ID 0 means "none". It has
+// a cache line of its own: it is written on every spawn.
+var nextID struct {
+	_ [64]byte
+	atomic.Uint64
+	_ [56]byte
+}
+
+// frame is the execution context of tracked work: the identity of the
+// resource being executed and what its callbacks see. It is the
+// context.Context that callbacks receive, so a lookup from a ctx is a type
+// assertion or one Value walk, and deriving work from it copies pointers:
+// store values and scope are immutable snapshots, shared until changed.
+type frame struct {
+	context.Context          // the context the work was created from
+	values          *binding // store values, innermost first
+	scope           *scope   // what code without a ctx resolves to; nil if none
+	id, trigger     uint64
+	typ             string
+	hooks           *hookSet // the hooks that saw Init; nil if none was enabled
+}
+
+type frameKey struct{}
+
+// Value returns f for the package's own key and, for pprof's label key, the
+// label set of f's scope, so that pprof.Do on a frame keeps the ambient scope.
+func (f *frame) Value(key any) any {
+	if key == (frameKey{}) {
+		return f
+	}
+	if key == labelKey && labelKey != nil && f.scope != nil && f.scope.frame == f {
+		return labelMapValue(f.scope.labels)
+	}
+	return f.Context.Value(key)
+}
+
+// frameOf returns the frame carried by ctx, or nil.
+func frameOf(ctx context.Context) *frame {
+	if f, ok := ctx.(*frame); ok {
+		return f
+	}
+	f, _ := ctx.Value(frameKey{}).(*frame)
+	return f
+}
+
+// parentOf resolves the frame that new work created from ctx descends from:
+// the one ctx carries or, when it carries none, the ambient one, so that work
+// started from a plain go statement still has the right trigger and values.
+// A bare Background or TODO context carries nothing of its own, so the
+// ambient frame's context stands in for it.
+func parentOf(ctx context.Context) (*frame, context.Context) {
+	if f := frameOf(ctx); f != nil {
+		return f, ctx
+	}
+	s := ambientScope()
+	if s == nil {
+		return nil, ctx
+	}
+	if ctx == context.Background() || ctx == context.TODO() {
+		ctx = s.frame
+	}
+	return s.frame, ctx
+}
+
+// execution is a resource that this package runs: a frame and the callback,
+// in one 80-byte allocation, the only one Go adds to a go statement.
+type execution struct {
+	frame frame
+	fn    func(context.Context)
+}
+
+// scopedExecution is an execution with a scope of its own.
+type scopedExecution struct {
+	execution
+	scope scope
+}
+
+// newExecution creates a resource of type typ triggered by ctx's execution,
+// to run fn, and emits Init. If scoped is set, the resource gets a scope of
+// its own, so that code without a ctx inside it sees its ID; otherwise it
+// shares the scope it was created in. See "Scopes" in the package docs.
+func newExecution(ctx context.Context, typ string, value any, fn func(context.Context), scoped bool) *execution {
+	parent, ctx := parentOf(ctx)
+	hs := active.Load()
+	var e *execution
+	var s *scope
+	if scoped && ambientSupported {
+		se := &scopedExecution{}
+		e, s = &se.execution, &se.scope
+	} else {
+		e = &execution{}
+	}
+	f := &e.frame
+	e.fn = fn
+	f.Context, f.id, f.typ = ctx, nextID.Add(1), typ
+	if parent != nil {
+		f.trigger, f.values, f.scope = parent.id, parent.values, parent.scope
+	}
+	if s != nil {
+		s.init(f, baseLabels(f.scope))
+		f.scope = s
+	}
+	if hs != nil {
+		f.hooks = hs
+		hs.init(ctx, f, value)
+	}
+	return e
+}
+
+// start runs the execution's one callback, then destroys it.
+func (e *execution) start() { e.frame.run(e.fn, true) }
+
+// run executes fn as one callback of f's resource on the calling goroutine:
+// f's scope is ambient while fn runs, Before and After bracket it, and, if
+// last is set, Destroy follows. A panic in fn still emits After and Destroy,
+// then propagates.
+func (f *frame) run(fn func(context.Context), last bool) {
+	hs := f.hooks
+	prev, swapped := f.scope.enter()
+	if hs != nil {
+		hs.before(f.id)
+	}
+	defer func() {
+		if hs != nil {
+			hs.after(f.id)
+		}
+		if swapped {
+			setLabels(prev)
+		}
+		if last && hs != nil {
+			hs.destroy(f.id)
+		}
+	}()
+	fn(f)
+}
+
+// destroy emits Destroy for a resource whose callback will never run.
+func (f *frame) destroy() {
+	if hs := f.hooks; hs != nil {
+		hs.destroy(f.id)
+	}
+}
+
+// ExecutionID returns the ID of the resource whose callback ctx belongs to,
+// or 0 if ctx carries none. It is Node.js's executionAsyncId for a ctx.
+func ExecutionID(ctx context.Context) uint64 {
+	if f := frameOf(ctx); f != nil {
+		return f.id
+	}
+	return 0
+}
+
+// TriggerID returns the ID of the execution that created the resource ctx
+// belongs to, or 0. It is Node.js's triggerAsyncId for a ctx.
+func TriggerID(ctx context.Context) uint64 {
+	if f := frameOf(ctx); f != nil {
+		return f.trigger
+	}
+	return 0
+}
+
+// Ambient returns the context of the innermost scope visible to the calling
+// goroutine without a ctx, or context.Background() if there is none. It is
+// for code that holds no context.Context; code that holds one should use it.
+//
+// A scope is visible inside every callback this package runs and inside
+// goroutines started with a plain go statement from one. See the package
+// documentation for what opens a scope and for the gaps.
+func Ambient() context.Context {
+	if s := ambientScope(); s != nil {
+		return s.frame
+	}
+	return context.Background()
+}
+
+// CurrentExecutionID is ExecutionID(Ambient()): Node.js's executionAsyncId.
+func CurrentExecutionID() uint64 {
+	if s := ambientScope(); s != nil {
+		return s.frame.id
+	}
+	return 0
+}
+
+// CurrentTriggerID is TriggerID(Ambient()): Node.js's triggerAsyncId.
+func CurrentTriggerID() uint64 {
+	if s := ambientScope(); s != nil {
+		return s.frame.trigger
+	}
+	return 0
+}

@@ -1,0 +1,121 @@
+package asynctrack
+
+import (
+	"context"
+	"runtime"
+	"sync"
+)
+
+// Resource is a user-defined async resource: the equivalent of Node.js's
+// AsyncResource. Create one where work is scheduled (a request arrives, a
+// message is queued), run its callbacks with Run from any goroutine, any
+// number of times, and Destroy it when it is done.
+//
+// A Resource captures the store values and trigger of the context it was
+// created from; every Run sees those, ambiently included. It is safe for
+// concurrent use.
+type Resource struct {
+	f       *frame
+	state   *resourceState
+	cleanup runtime.Cleanup
+}
+
+// resourceState counts the runs in flight so that Destroy comes after the
+// last After even when Destroy races with Run on another goroutine. It is
+// separate from Resource so that a GC cleanup can hold it.
+type resourceState struct {
+	f         *frame
+	mu        sync.Mutex
+	running   int
+	destroyed bool // Destroy was asked for
+}
+
+// NewResource creates a resource of type typ, triggered by ctx's execution,
+// and emits Init with value as the resource value (which may be nil).
+//
+// A resource that is never destroyed is destroyed when it is garbage
+// collected, so a listener always receives Destroy.
+func NewResource(ctx context.Context, typ string, value any) *Resource {
+	f := &newExecution(ctx, typ, value, nil, true).frame
+	r := &Resource{f: f, state: &resourceState{f: f}}
+	if f.hooks != nil {
+		r.cleanup = runtime.AddCleanup(r, (*resourceState).destroy, r.state)
+	}
+	return r
+}
+
+// ID returns the resource's ID: the execution ID inside Run.
+func (r *Resource) ID() uint64 { return r.f.id }
+
+// TriggerID returns the ID of the execution that created the resource.
+func (r *Resource) TriggerID() uint64 { return r.f.trigger }
+
+// Context returns the resource's context: what Run passes to its callbacks.
+func (r *Resource) Context() context.Context { return r.f }
+
+// Run calls fn in the resource's scope on the calling goroutine: fn receives
+// the resource's context, its values are ambient, and Before and After
+// bracket the call. After Destroy, Run still calls fn in the scope but emits
+// no events. A panic in fn emits After, then propagates.
+func (r *Resource) Run(fn func(ctx context.Context)) {
+	if !r.state.begin() {
+		r.f.runSilently(fn)
+		return
+	}
+	defer r.state.end()
+	r.f.run(fn, false)
+}
+
+// Bind returns a function that calls fn through Run each time it is called.
+func (r *Resource) Bind(fn func(ctx context.Context)) func() {
+	return func() { r.Run(fn) }
+}
+
+// Destroy emits Destroy, after the After of any Run still in flight. Calls
+// after the first do nothing.
+func (r *Resource) Destroy() {
+	r.cleanup.Stop()
+	r.state.destroy()
+}
+
+func (s *resourceState) begin() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.destroyed {
+		return false
+	}
+	s.running++
+	return true
+}
+
+func (s *resourceState) end() {
+	s.mu.Lock()
+	s.running--
+	last := s.destroyed && s.running == 0
+	s.mu.Unlock()
+	if last {
+		s.f.destroy()
+	}
+}
+
+func (s *resourceState) destroy() {
+	s.mu.Lock()
+	if s.destroyed {
+		s.mu.Unlock()
+		return
+	}
+	s.destroyed = true
+	idle := s.running == 0
+	s.mu.Unlock()
+	if idle {
+		s.f.destroy()
+	}
+}
+
+// runSilently calls fn in f's scope without lifecycle events.
+func (f *frame) runSilently(fn func(context.Context)) {
+	if prev, swapped := f.scope.enter(); swapped {
+		defer setLabels(prev)
+	}
+	fn(f)
+}

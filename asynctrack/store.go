@@ -1,0 +1,100 @@
+package asynctrack
+
+import "context"
+
+// binding is one store value in a frame's immutable list of them. Setting a
+// value prepends a binding, so a child's change never reaches its parent or
+// siblings, and dropping the last frame that holds a list frees it: there is
+// nothing to destroy.
+type binding struct {
+	store any // the *Store[T] the value belongs to: compared by identity
+	value any
+	next  *binding
+}
+
+// Store holds one typed value per scope of work: the equivalent of Node.js's
+// AsyncLocalStorage. The value set by Run is seen by everything the run
+// starts through this package, and ambiently by code that holds no ctx.
+//
+// The zero Store is not usable; make one with NewStore. A Store is safe for
+// concurrent use.
+type Store[T any] struct {
+	_ byte // non-zero size, so that every Store has its own address
+}
+
+// NewStore returns a new store. Stores are usually package-level variables.
+func NewStore[T any]() *Store[T] { return &Store[T]{} }
+
+// With returns a context derived from ctx in which s holds v. It does not
+// make v ambient: code that takes a ctx sees it; code without one sees it
+// inside work started from the returned context.
+func (s *Store[T]) With(ctx context.Context, v T) context.Context {
+	f := &frame{}
+	s.derive(f, ctx, v)
+	return f
+}
+
+// derive makes f a frame of ctx's execution in which s holds v.
+func (s *Store[T]) derive(f *frame, ctx context.Context, v T) {
+	parent, ctx := parentOf(ctx)
+	f.Context = ctx
+	if parent != nil {
+		// The same execution: its identity, not its lifecycle (hooks).
+		f.id, f.trigger, f.typ = parent.id, parent.trigger, parent.typ
+		f.values, f.scope = parent.values, parent.scope
+	}
+	f.values = &binding{store: s, value: v, next: f.values}
+}
+
+// scopedFrame is a frame with a scope of its own, in one allocation.
+type scopedFrame struct {
+	frame frame
+	scope scope
+}
+
+// Run calls fn with a context in which s holds v, and makes v ambient on the
+// calling goroutine until fn returns; then the outer value, if any, is seen
+// again. It is AsyncLocalStorage.run.
+func (s *Store[T]) Run(ctx context.Context, v T, fn func(ctx context.Context)) {
+	sf := &scopedFrame{}
+	f := &sf.frame
+	s.derive(f, ctx, v)
+	if ambientSupported {
+		sf.scope.init(f, baseLabels(f.scope))
+		f.scope = &sf.scope
+	}
+	if prev, swapped := f.scope.enter(); swapped {
+		defer setLabels(prev)
+	}
+	fn(f)
+}
+
+// Value returns the value s holds in ctx.
+func (s *Store[T]) Value(ctx context.Context) (T, bool) {
+	if f := frameOf(ctx); f != nil {
+		return s.lookup(f.values)
+	}
+	var zero T
+	return zero, false
+}
+
+// Current returns the value s holds in the calling goroutine's ambient scope:
+// AsyncLocalStorage.getStore, for code that holds no ctx.
+func (s *Store[T]) Current() (T, bool) {
+	if sc := ambientScope(); sc != nil {
+		return s.lookup(sc.frame.values)
+	}
+	var zero T
+	return zero, false
+}
+
+func (s *Store[T]) lookup(b *binding) (T, bool) {
+	for ; b != nil; b = b.next {
+		if b.store == any(s) {
+			v, ok := b.value.(T)
+			return v, ok
+		}
+	}
+	var zero T
+	return zero, false
+}

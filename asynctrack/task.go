@@ -1,0 +1,110 @@
+package asynctrack
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// Bind returns a function that calls fn once, on whatever goroutine calls it,
+// as a resource of type "task" triggered by ctx's execution: during fn the
+// execution ID and values are the task's, and afterwards the caller's again.
+// Use it to hand work to any queue or long-lived goroutine. It is
+// AsyncLocalStorage.bind for one-shot work.
+//
+// Calls after the first do nothing. Destroy is emitted after fn returns, or,
+// if the function is never called, when it is garbage collected.
+func Bind(ctx context.Context, fn func(ctx context.Context)) func() {
+	t := &task{e: newExecution(ctx, TypeTask, nil, fn, true)}
+	if t.e.frame.hooks != nil {
+		// Only a listener needs the Destroy of a task that never runs. The
+		// cleanup holds the execution, which does not lead back to t.
+		t.cleanup = runtime.AddCleanup(t, (*execution).discard, t.e)
+	}
+	return t.run
+}
+
+// task is the one-shot handle Bind returns.
+type task struct {
+	e       *execution
+	ran     atomic.Bool
+	cleanup runtime.Cleanup
+}
+
+func (t *task) run() {
+	if t.ran.Swap(true) {
+		return
+	}
+	t.cleanup.Stop()
+	t.e.start()
+}
+
+// discard emits Destroy for an execution that will never run.
+func (e *execution) discard() { e.frame.destroy() }
+
+// ErrPoolClosed is returned by Pool.Submit after Close.
+var ErrPoolClosed = errors.New("asynctrack: pool closed")
+
+// Pool runs tasks on a fixed set of long-lived, tracked worker goroutines.
+// Each task runs as by Bind: with its submitter's execution as trigger and its
+// submitter's values, ambient ones included; between tasks a worker is back in
+// its own execution.
+type Pool struct {
+	tasks chan *execution
+	wg    sync.WaitGroup
+
+	mu     sync.RWMutex // guards closed against sends on a closed channel
+	closed bool
+}
+
+// NewPool starts workers tracked goroutines (at least one) triggered by ctx's
+// execution. ctx does not stop them: Close does.
+func NewPool(ctx context.Context, workers int) *Pool {
+	p := &Pool{tasks: make(chan *execution)}
+	workers = max(workers, 1)
+	p.wg.Add(workers)
+	for range workers {
+		Go(ctx, p.work)
+	}
+	return p
+}
+
+func (p *Pool) work(context.Context) {
+	defer p.wg.Done()
+	for e := range p.tasks {
+		e.start()
+	}
+}
+
+// Submit hands fn to a worker, blocking until one takes it or ctx is done. It
+// returns ctx's error in the latter case, and ErrPoolClosed after Close; fn
+// does not run then.
+func (p *Pool) Submit(ctx context.Context, fn func(ctx context.Context)) error {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.closed {
+		return ErrPoolClosed
+	}
+	e := newExecution(ctx, TypeTask, nil, fn, true)
+	select {
+	case p.tasks <- e:
+		return nil
+	case <-ctx.Done():
+		e.discard()
+		return context.Cause(ctx)
+	}
+}
+
+// Close stops accepting tasks and waits for the workers to finish the tasks
+// they hold and exit. It is safe to call more than once.
+func (p *Pool) Close() {
+	p.mu.Lock()
+	if !p.closed {
+		p.closed = true
+		close(p.tasks)
+	}
+	p.mu.Unlock()
+	p.wg.Wait()
+}
