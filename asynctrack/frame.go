@@ -123,6 +123,46 @@ func newExecution(ctx context.Context, typ string, value any, fn func(context.Co
 	return e
 }
 
+// derive makes f a frame of ctx's execution: the same identity and values,
+// not the lifecycle (hooks), with ctx as its context.
+func derive(f *frame, ctx context.Context) {
+	parent, ctx := parentOf(ctx)
+	f.Context = ctx
+	if parent != nil {
+		f.id, f.trigger, f.typ = parent.id, parent.trigger, parent.typ
+		f.values, f.scope = parent.values, parent.scope
+	}
+}
+
+// scopedFrame is a frame with a scope of its own, in one allocation.
+type scopedFrame struct {
+	frame frame
+	scope scope
+}
+
+// run opens the frame's scope on the calling goroutine and calls fn in it.
+func (sf *scopedFrame) run(fn func(context.Context)) {
+	f := &sf.frame
+	if ambientSupported {
+		sf.scope.init(f, baseLabels(f.scope))
+		f.scope = &sf.scope
+	}
+	if prev, swapped := f.scope.enter(); swapped {
+		defer setLabels(prev)
+	}
+	fn(f)
+}
+
+// Run calls fn with ctx made ambient on the calling goroutine until fn
+// returns: code without a ctx then sees, through Ambient, everything ctx
+// carries (store values, and also the current span, baggage or any other
+// context value). Work started from ctx inherits it as usual.
+func Run(ctx context.Context, fn func(ctx context.Context)) {
+	sf := &scopedFrame{}
+	derive(&sf.frame, ctx)
+	sf.run(fn)
+}
+
 // start runs the execution's one callback, then destroys it.
 func (e *execution) start() { e.frame.run(e.fn, true) }
 

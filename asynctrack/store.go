@@ -26,30 +26,13 @@ type Store[T any] struct {
 func NewStore[T any]() *Store[T] { return &Store[T]{} }
 
 // With returns a context derived from ctx in which s holds v. It does not
-// make v ambient: code that takes a ctx sees it; code without one sees it
-// inside work started from the returned context.
+// make v ambient: code that takes a ctx sees it, and so does work started
+// from the returned context; use Run, or pass the result to the package's
+// Run, to make it ambient too.
 func (s *Store[T]) With(ctx context.Context, v T) context.Context {
 	f := &frame{}
 	s.derive(f, ctx, v)
 	return f
-}
-
-// derive makes f a frame of ctx's execution in which s holds v.
-func (s *Store[T]) derive(f *frame, ctx context.Context, v T) {
-	parent, ctx := parentOf(ctx)
-	f.Context = ctx
-	if parent != nil {
-		// The same execution: its identity, not its lifecycle (hooks).
-		f.id, f.trigger, f.typ = parent.id, parent.trigger, parent.typ
-		f.values, f.scope = parent.values, parent.scope
-	}
-	f.values = &binding{store: s, value: v, next: f.values}
-}
-
-// scopedFrame is a frame with a scope of its own, in one allocation.
-type scopedFrame struct {
-	frame frame
-	scope scope
 }
 
 // Run calls fn with a context in which s holds v, and makes v ambient on the
@@ -57,16 +40,13 @@ type scopedFrame struct {
 // again. It is AsyncLocalStorage.run.
 func (s *Store[T]) Run(ctx context.Context, v T, fn func(ctx context.Context)) {
 	sf := &scopedFrame{}
-	f := &sf.frame
-	s.derive(f, ctx, v)
-	if ambientSupported {
-		sf.scope.init(f, baseLabels(f.scope))
-		f.scope = &sf.scope
-	}
-	if prev, swapped := f.scope.enter(); swapped {
-		defer setLabels(prev)
-	}
-	fn(f)
+	s.derive(&sf.frame, ctx, v)
+	sf.run(fn)
+}
+
+func (s *Store[T]) derive(f *frame, ctx context.Context, v T) {
+	derive(f, ctx)
+	f.values = &binding{store: s, value: v, next: f.values}
 }
 
 // Value returns the value s holds in ctx.
