@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The project's test command: builds and starts a local Jaeger, runs every
+# test with the race detector against it, stops Jaeger again and exits with
+# the tests' status. Extra arguments go to `go test` (e.g. -run, -count=1).
+#
+# Tests find Jaeger through the environment (see internal/jaegertest):
+#   OTELCTX_JAEGER_QUERY  query HTTP API base URL
+#   OTELCTX_JAEGER_OTLP   OTLP/HTTP base URL (POST /v1/traces)
+# A Jaeger already started with scripts/jaeger.sh is used and left running.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+if ! scripts/jaeger.sh status >/dev/null; then
+	trap 'scripts/jaeger.sh stop' EXIT
+	scripts/jaeger.sh start
+fi
+export OTELCTX_JAEGER_QUERY=http://127.0.0.1:16686
+export OTELCTX_JAEGER_OTLP=http://127.0.0.1:4318
+
+status=0
+go test -race -timeout 30m "$@" ./... || status=$?
+if [[ -f examples/go.mod ]]; then
+	(cd examples && go test -race -timeout 30m "$@" ./...) || status=$?
+fi
+exit "$status"
