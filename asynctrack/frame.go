@@ -92,11 +92,17 @@ type scopedExecution struct {
 }
 
 // newExecution creates a resource of type typ triggered by ctx's execution,
-// to run fn, and emits Init. If scoped is set, the resource gets a scope of
-// its own, so that code without a ctx inside it sees its ID; otherwise it
-// shares the scope it was created in. See "Scopes" in the package docs.
+// to run fn, and emits Init. The resource gets a scope of its own, so that
+// code without a ctx inside it sees its ID, if scoped is set. Otherwise it
+// shares the scope it was created in, unless that scope's values are not
+// ctx's (ctx came from Store.With): code without a ctx always sees the values
+// of the ctx its work was started from. See "Scopes" in the package docs.
 func newExecution(ctx context.Context, typ string, value any, fn func(context.Context), scoped bool) *execution {
 	parent, ctx := parentOf(ctx)
+	if parent != nil && !scoped {
+		scoped = parent.scope == nil && parent.values != nil ||
+			parent.scope != nil && parent.scope.frame.values != parent.values
+	}
 	hs := active.Load()
 	var e *execution
 	var s *scope

@@ -34,11 +34,15 @@ type HookFuncs struct {
 // It is the equivalent of Node.js async_hooks.createHook.
 //
 // A hook receives Before, After and Destroy only for the resources whose Init
-// it received, and only while it is enabled. Enable and Disable may be called
-// at any time from any goroutine, also while tracked work runs.
+// it received, and only while it stays enabled: after Disable, enabling it
+// again starts afresh with resources created from then on. Enable and Disable
+// may be called at any time from any goroutine, also while tracked work runs.
 type Hook struct {
-	funcs   HookFuncs
-	enabled atomic.Bool
+	funcs HookFuncs
+	// state counts Enable and Disable calls: odd while enabled. A snapshot
+	// of the enabled hooks records each hook's state, so that a hook that was
+	// disabled and enabled again gets no events for resources from before.
+	state atomic.Uint64
 }
 
 // NewHook returns a disabled hook with the given callbacks.
@@ -48,15 +52,15 @@ func NewHook(funcs HookFuncs) *Hook { return &Hook{funcs: funcs} }
 func (h *Hook) Enable() *Hook {
 	hooksMu.Lock()
 	defer hooksMu.Unlock()
-	if h.enabled.Load() {
+	if h.Enabled() {
 		return h
 	}
-	h.enabled.Store(true)
-	var hooks []*Hook
+	h.state.Add(1)
+	var entries []hookEntry
 	if cur := active.Load(); cur != nil {
-		hooks = append(hooks, cur.hooks...)
+		entries = append(entries, cur.entries...)
 	}
-	active.Store(&hookSet{hooks: append(hooks, h)})
+	active.Store(&hookSet{entries: append(entries, hookEntry{h, h.state.Load()})})
 	return h
 }
 
@@ -64,27 +68,27 @@ func (h *Hook) Enable() *Hook {
 func (h *Hook) Disable() *Hook {
 	hooksMu.Lock()
 	defer hooksMu.Unlock()
-	if !h.enabled.Load() {
+	if !h.Enabled() {
 		return h
 	}
-	h.enabled.Store(false)
+	h.state.Add(1)
 	cur := active.Load()
-	hooks := make([]*Hook, 0, len(cur.hooks)-1)
-	for _, o := range cur.hooks {
-		if o != h {
-			hooks = append(hooks, o)
+	entries := make([]hookEntry, 0, len(cur.entries)-1)
+	for _, e := range cur.entries {
+		if e.hook != h {
+			entries = append(entries, e)
 		}
 	}
-	if len(hooks) == 0 {
+	if len(entries) == 0 {
 		active.Store(nil)
 		return h
 	}
-	active.Store(&hookSet{hooks: hooks})
+	active.Store(&hookSet{entries: entries})
 	return h
 }
 
 // Enabled reports whether h is enabled.
-func (h *Hook) Enabled() bool { return h.enabled.Load() }
+func (h *Hook) Enabled() bool { return h.state.Load()%2 == 1 }
 
 var (
 	hooksMu sync.Mutex // serializes Enable and Disable
@@ -95,36 +99,44 @@ var (
 
 // hookSet is an immutable list of the hooks enabled at some moment. A resource
 // keeps the set that saw its Init, so that its later events reach exactly
-// those hooks (minus the ones disabled since).
-type hookSet struct{ hooks []*Hook }
+// those hooks, as long as they stay enabled.
+type hookSet struct{ entries []hookEntry }
+
+type hookEntry struct {
+	hook  *Hook
+	state uint64 // hook.state when the set was made
+}
+
+// live reports whether e's hook is still enabled since the set was made.
+func (e hookEntry) live() bool { return e.hook.state.Load() == e.state }
 
 func (s *hookSet) init(ctx context.Context, f *frame, value any) {
-	for _, h := range s.hooks {
-		if fn := h.funcs.Init; fn != nil && h.enabled.Load() {
+	for _, e := range s.entries {
+		if fn := e.hook.funcs.Init; fn != nil && e.live() {
 			callInit(fn, ctx, f, value)
 		}
 	}
 }
 
 func (s *hookSet) before(id uint64) {
-	for _, h := range s.hooks {
-		if fn := h.funcs.Before; fn != nil && h.enabled.Load() {
+	for _, e := range s.entries {
+		if fn := e.hook.funcs.Before; fn != nil && e.live() {
 			callID(fn, id, "Before")
 		}
 	}
 }
 
 func (s *hookSet) after(id uint64) {
-	for _, h := range s.hooks {
-		if fn := h.funcs.After; fn != nil && h.enabled.Load() {
+	for _, e := range s.entries {
+		if fn := e.hook.funcs.After; fn != nil && e.live() {
 			callID(fn, id, "After")
 		}
 	}
 }
 
 func (s *hookSet) destroy(id uint64) {
-	for _, h := range s.hooks {
-		if fn := h.funcs.Destroy; fn != nil && h.enabled.Load() {
+	for _, e := range s.entries {
+		if fn := e.hook.funcs.Destroy; fn != nil && e.live() {
 			callID(fn, id, "Destroy")
 		}
 	}

@@ -66,7 +66,9 @@ func NewPool(ctx context.Context, workers int) *Pool {
 	workers = max(workers, 1)
 	p.wg.Add(workers)
 	for range workers {
-		Go(ctx, p.work)
+		// Unlike Go's goroutines, workers get a scope of their own: between
+		// tasks, code without a ctx sees the worker's execution.
+		go newExecution(ctx, TypeGoroutine, nil, p.work, true).start()
 	}
 	return p
 }

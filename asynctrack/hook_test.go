@@ -1,0 +1,272 @@
+package asynctrack
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel"
+)
+
+var lifecycle = []string{"init", "before", "after", "destroy"}
+
+func TestLifecycleGoroutine(t *testing.T) {
+	rec := newRecorder(t)
+	ids := make(chan uint64, 1)
+	Go(context.Background(), func(ctx context.Context) { ids <- ExecutionID(ctx) })
+	id := <-ids
+	assert.Equal(t, lifecycle, rec.waitDestroyed(t, id))
+	e, ok := rec.init(id)
+	require.True(t, ok)
+	assert.Equal(t, TypeGoroutine, e.typ)
+}
+
+func TestLifecycleTimer(t *testing.T) {
+	rec := newRecorder(t)
+
+	t.Run("fired", func(t *testing.T) {
+		ids := make(chan uint64, 1)
+		tm := AfterFunc(context.Background(), time.Millisecond, func(ctx context.Context) { ids <- ExecutionID(ctx) })
+		id := <-ids
+		assert.Equal(t, tm.ID(), id)
+		assert.Equal(t, lifecycle, rec.waitDestroyed(t, id))
+		assert.False(t, tm.Stop(), "Stop after the timer fired")
+		assert.Equal(t, lifecycle, rec.kinds(id), "a late Stop destroys nothing")
+		e, _ := rec.init(id)
+		assert.Equal(t, TypeTimer, e.typ)
+		assert.Same(t, tm, e.value, "the resource value is the *Timer")
+	})
+
+	t.Run("stopped", func(t *testing.T) {
+		tm := AfterFunc(context.Background(), time.Hour, func(context.Context) { t.Error("stopped timer fired") })
+		assert.True(t, tm.Stop())
+		assert.False(t, tm.Stop())
+		assert.Equal(t, []string{"init", "destroy"}, rec.kinds(tm.ID()))
+	})
+}
+
+func TestLifecycleTask(t *testing.T) {
+	rec := newRecorder(t)
+	var id uint64
+	run := Bind(context.Background(), func(ctx context.Context) { id = ExecutionID(ctx) })
+	run()
+	run() // a second call does nothing
+	assert.Equal(t, lifecycle, rec.kinds(id))
+	e, _ := rec.init(id)
+	assert.Equal(t, TypeTask, e.typ)
+}
+
+func TestLifecycleUnrunTaskDestroyedByGC(t *testing.T) {
+	rec := newRecorder(t)
+	var id uint64
+	func() {
+		run := Bind(context.Background(), func(context.Context) {})
+		_ = run
+		rec.mu.Lock()
+		id = rec.events[len(rec.events)-1].id
+		rec.mu.Unlock()
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for len(rec.kinds(id)) < 2 && time.Now().Before(deadline) {
+		runtime.GC()
+		time.Sleep(time.Millisecond)
+	}
+	assert.Equal(t, []string{"init", "destroy"}, rec.kinds(id))
+}
+
+func TestLifecycleResource(t *testing.T) {
+	rec := newRecorder(t)
+	r := NewResource(context.Background(), "db.query", "SELECT 1")
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.Run(func(ctx context.Context) { assert.Equal(t, r.ID(), ExecutionID(ctx)) })
+		}()
+	}
+	wg.Wait()
+	r.Destroy()
+	r.Destroy()
+	r.Run(func(ctx context.Context) { assert.Equal(t, r.ID(), ExecutionID(ctx), "Run after Destroy still runs in scope") })
+
+	k := rec.kinds(r.ID())
+	assert.Equal(t, "init", k[0])
+	assert.Equal(t, "destroy", k[len(k)-1])
+	assert.Len(t, k, 8, "init, 3 x before/after, destroy: %v", k)
+	e, _ := rec.init(r.ID())
+	assert.Equal(t, "db.query", e.typ)
+	assert.Equal(t, "SELECT 1", e.value)
+}
+
+func TestLifecycleResourceDestroyWaitsForRuns(t *testing.T) {
+	rec := newRecorder(t)
+	r := NewResource(context.Background(), "job", nil)
+	started, release := make(chan struct{}), make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.Run(func(context.Context) { close(started); <-release })
+	}()
+	<-started
+	r.Destroy()
+	assert.Equal(t, []string{"init", "before"}, rec.kinds(r.ID()), "Destroy waits for the run in flight")
+	close(release)
+	<-done
+	assert.Equal(t, lifecycle, rec.kinds(r.ID()))
+}
+
+func TestLifecycleResourceDestroyedByGC(t *testing.T) {
+	rec := newRecorder(t)
+	const n = 100
+	ids := make(map[uint64]bool)
+	for range n {
+		ids[NewResource(context.Background(), "leaked", nil).ID()] = true
+	}
+	destroyed := func() int {
+		c := 0
+		for id := range ids {
+			if len(rec.kinds(id)) == 2 {
+				c++
+			}
+		}
+		return c
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for destroyed() < n && time.Now().Before(deadline) {
+		runtime.GC()
+		time.Sleep(time.Millisecond)
+	}
+	assert.Equal(t, n, destroyed())
+	for id := range ids {
+		assert.Equal(t, []string{"init", "destroy"}, rec.kinds(id))
+	}
+}
+
+func TestHookReceivesOnlyWhatItSawInit(t *testing.T) {
+	started, release := make(chan uint64), make(chan struct{})
+	Go(context.Background(), func(ctx context.Context) {
+		started <- ExecutionID(ctx)
+		<-release
+	})
+	id := <-started
+	rec := newRecorder(t) // enabled after the goroutine's Init
+	close(release)
+	Go(context.Background(), func(ctx context.Context) { started <- ExecutionID(ctx) })
+	later := <-started
+	rec.waitDestroyed(t, later)
+	assert.Empty(t, rec.kinds(id))
+}
+
+func TestHookToggledWhileWorkRuns(t *testing.T) {
+	var inits, destroys, befores, afters atomic.Int64
+	seen := sync.Map{} // ids whose Init the hook saw
+	h := NewHook(HookFuncs{
+		Init: func(_ context.Context, id uint64, _ string, _ uint64, _ any) {
+			seen.Store(id, true)
+			inits.Add(1)
+		},
+		Before: func(id uint64) {
+			_, ok := seen.Load(id)
+			assert.True(t, ok, "Before without Init")
+			befores.Add(1)
+		},
+		After: func(uint64) { afters.Add(1) },
+		Destroy: func(id uint64) {
+			_, ok := seen.Load(id)
+			assert.True(t, ok, "Destroy without Init")
+			destroys.Add(1)
+		},
+	})
+	stop := make(chan struct{})
+	var toggler sync.WaitGroup
+	toggler.Add(1)
+	go func() {
+		defer toggler.Done()
+		for {
+			select {
+			case <-stop:
+				h.Enable() // end enabled, so every resource it saw is destroyed while it listens
+				return
+			default:
+				h.Enable()
+				runtime.Gosched()
+				h.Disable()
+			}
+		}
+	}()
+	g, ctx := NewGroup(context.Background())
+	g.SetLimit(64)
+	for range 5000 {
+		g.Go(func(ctx context.Context) error {
+			Bind(ctx, func(context.Context) {})()
+			return nil
+		})
+	}
+	require.NoError(t, g.Wait())
+	_ = ctx
+	close(stop)
+	toggler.Wait()
+	h.Disable()
+	assert.Positive(t, inits.Load())
+	assert.LessOrEqual(t, destroys.Load(), inits.Load())
+	assert.LessOrEqual(t, afters.Load(), befores.Load())
+}
+
+func TestPanickingHook(t *testing.T) {
+	var reported []error
+	var mu sync.Mutex
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+		mu.Lock()
+		reported = append(reported, err)
+		mu.Unlock()
+	}))
+	t.Cleanup(func() { otel.SetErrorHandler(otel.ErrorHandlerFunc(func(error) {})) })
+
+	bad := NewHook(HookFuncs{
+		Init:    func(context.Context, uint64, string, uint64, any) { panic("init boom") },
+		Before:  func(uint64) { panic("before boom") },
+		After:   func(uint64) { panic("after boom") },
+		Destroy: func(uint64) { panic("destroy boom") },
+	}).Enable()
+	defer bad.Disable()
+	rec := newRecorder(t)
+
+	ran := false
+	run := Bind(context.Background(), func(context.Context) { ran = true })
+	run()
+	assert.True(t, ran, "the tracked work still runs")
+	rec.mu.Lock()
+	id := rec.events[0].id
+	rec.mu.Unlock()
+	assert.Equal(t, lifecycle, rec.kinds(id), "the other hooks still get every event")
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, reported, 4)
+	assert.ErrorContains(t, reported[0], "Init hook panicked")
+	assert.ErrorContains(t, reported[0], "init boom")
+}
+
+func TestPanickingCallbackStillEmitsAfterAndDestroy(t *testing.T) {
+	rec := newRecorder(t)
+	var id uint64
+	run := Bind(context.Background(), func(ctx context.Context) {
+		id = ExecutionID(ctx)
+		panic("callback boom")
+	})
+	assert.PanicsWithValue(t, "callback boom", run)
+	assert.Equal(t, lifecycle, rec.kinds(id))
+
+	r := NewResource(context.Background(), "job", nil)
+	assert.PanicsWithError(t, "run boom", func() {
+		r.Run(func(context.Context) { panic(errors.New("run boom")) })
+	})
+	r.Destroy()
+	assert.Equal(t, lifecycle, rec.kinds(r.ID()))
+}

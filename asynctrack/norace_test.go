@@ -1,0 +1,5 @@
+//go:build !race
+
+package asynctrack
+
+const raceEnabled = false
