@@ -94,7 +94,9 @@ func TestLifecycleResource(t *testing.T) {
 	wg.Wait()
 	r.Destroy()
 	r.Destroy()
-	r.Run(func(ctx context.Context) { assert.Equal(t, r.ID(), ExecutionID(ctx), "Run after Destroy still runs in scope") })
+	r.Run(func(ctx context.Context) {
+		assert.Equal(t, r.ID(), ExecutionID(ctx), "Run after Destroy still runs in scope")
+	})
 
 	k := rec.kinds(r.ID())
 	assert.Equal(t, "init", k[0])
