@@ -110,10 +110,10 @@ type hookEntry struct {
 // live reports whether e's hook is still enabled since the set was made.
 func (e hookEntry) live() bool { return e.hook.state.Load() == e.state }
 
-func (s *hookSet) init(ctx context.Context, f *frame, value any) {
+func (s *hookSet) init(ctx context.Context, f *frame, typ string, value any) {
 	for _, e := range s.entries {
 		if fn := e.hook.funcs.Init; fn != nil && e.live() {
-			callInit(fn, ctx, f, value)
+			callInit(fn, ctx, f, typ, value)
 		}
 	}
 }
@@ -142,9 +142,9 @@ func (s *hookSet) destroy(id uint64) {
 	}
 }
 
-func callInit(fn func(context.Context, uint64, string, uint64, any), ctx context.Context, f *frame, value any) {
+func callInit(fn func(context.Context, uint64, string, uint64, any), ctx context.Context, f *frame, typ string, value any) {
 	defer recoverHook("Init", f.id)
-	fn(ctx, f.id, f.typ, f.trigger, value)
+	fn(ctx, f.id, typ, f.trigger, value)
 }
 
 func callID(fn func(uint64), id uint64, event string) {

@@ -40,6 +40,7 @@ const (
 // resource, a Store.Run, a task or a timer. It is immutable once published.
 type scope struct {
 	tag    [scopeTagLen]byte // must stay the first field: see lookupScope
+	typLen uint8             // how much of tag after labelName is the type
 	frame  *frame            // what the scope resolves to
 	labels unsafe.Pointer    // the pprof label set that leads here
 	set    labelSet          // the label set itself, when built in place
@@ -128,7 +129,7 @@ func selfTest() bool {
 	}
 	f := &frame{Context: context.Background()}
 	s := &scope{}
-	s.init(f, base)
+	s.init(f, "", base)
 	var got []string
 	pprof.ForLabels(labelsCtx{s.labels}, func(k, v string) bool {
 		got = append(got, k+"="+v)
@@ -159,14 +160,14 @@ func (p *keyProbe) Value(key any) any {
 // init makes s a scope that resolves to f, with a label set made of base's
 // labels (the ones to keep, such as the user's own) and the scope's label.
 // Callers check ambientSupported first.
-func (s *scope) init(f *frame, base unsafe.Pointer) {
+func (s *scope) init(f *frame, typ string, base unsafe.Pointer) {
 	s.frame = f
-	typ := f.typ
 	if typ == "" {
 		typ = "scope"
 	}
 	n := copy(s.tag[:], labelName)
 	m := copy(s.tag[n:], typ)
+	s.typLen = uint8(m)
 	label := pprofLabel{key: unsafe.String(&s.tag[0], n), value: unsafe.String(&s.tag[n], m)}
 	if !inPlace {
 		ctx := pprof.WithLabels(labelsCtx{base}, pprof.Labels(label.key, label.value))
@@ -205,6 +206,15 @@ func (s *scope) init(f *frame, base unsafe.Pointer) {
 		}
 	}
 	s.labels = unsafe.Pointer(&s.set)
+}
+
+// typ returns the resource type the scope was opened for, as its label
+// shows it, or "" for a nil scope.
+func (s *scope) typ() string {
+	if s == nil {
+		return ""
+	}
+	return unsafe.String(&s.tag[len(labelName)], s.typLen)
 }
 
 // enter makes s ambient on the calling goroutine. It returns the label set to
