@@ -18,6 +18,7 @@ import (
 // trigger must be the execution that created it, also across the plain go
 // statement, which carries no ctx.
 func TestTriggerTree(t *testing.T) {
+	requireAmbient(t)
 	rec := newRecorder(t)
 	pool := NewPool(context.Background(), 2)
 	defer pool.Close()
@@ -66,6 +67,7 @@ func TestTriggerTree(t *testing.T) {
 // of work checks, through its ctx and without one, that it sees its own
 // request's value and execution lineage, and nothing else.
 func TestNoContextBleed(t *testing.T) {
+	requireAmbient(t)
 	const requests = 10_000
 	inFlight := requests
 	if raceEnabled {

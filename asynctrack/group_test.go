@@ -1,0 +1,154 @@
+package asynctrack
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestGroupCancelsOnFirstError(t *testing.T) {
+	g, ctx := NewGroup(context.Background())
+	errBoom := errors.New("boom")
+	g.Go(func(context.Context) error { return errBoom })
+	g.Go(func(ctx context.Context) error {
+		<-ctx.Done() // the group's goroutines see the cancellation
+		return ctx.Err()
+	})
+	assert.ErrorIs(t, g.Wait(), errBoom)
+	assert.ErrorIs(t, context.Cause(ctx), errBoom)
+}
+
+func TestGroupTracksGoroutines(t *testing.T) {
+	rec := newRecorder(t)
+	r := NewResource(context.Background(), "batch", nil)
+	defer r.Destroy()
+	var ids [3]atomic.Uint64
+	r.Run(func(ctx context.Context) {
+		g, _ := NewGroup(ctx)
+		for i := range ids {
+			g.Go(func(ctx context.Context) error {
+				ids[i].Store(ExecutionID(ctx))
+				return nil
+			})
+		}
+		require.NoError(t, g.Wait())
+	})
+	for i := range ids {
+		id := ids[i].Load()
+		assert.Equal(t, lifecycle, rec.waitDestroyed(t, id))
+		e, _ := rec.init(id)
+		assert.Equal(t, r.ID(), e.trigger)
+	}
+}
+
+func TestGroupLimit(t *testing.T) {
+	var g Group // the zero Group is valid
+	g.SetLimit(2)
+	var active, peak atomic.Int64
+	for range 20 {
+		g.Go(func(context.Context) error {
+			n := active.Add(1)
+			for {
+				p := peak.Load()
+				if n <= p || peak.CompareAndSwap(p, n) {
+					break
+				}
+			}
+			time.Sleep(time.Millisecond)
+			active.Add(-1)
+			return nil
+		})
+	}
+	require.NoError(t, g.Wait())
+	assert.LessOrEqual(t, peak.Load(), int64(2))
+	assert.Positive(t, peak.Load())
+}
+
+func TestGroupTryGo(t *testing.T) {
+	var g Group
+	g.SetLimit(1)
+	release := make(chan struct{})
+	require.True(t, g.TryGo(func(context.Context) error { <-release; return nil }))
+	assert.False(t, g.TryGo(func(context.Context) error { return nil }), "over the limit")
+	close(release)
+	require.NoError(t, g.Wait())
+	assert.True(t, g.TryGo(func(context.Context) error { return nil }))
+	require.NoError(t, g.Wait())
+}
+
+func TestPoolWorkerBetweenTasksIsItself(t *testing.T) {
+	requireAmbient(t)
+	s := NewStore[string]()
+	pool := NewPool(context.Background(), 1)
+	defer pool.Close()
+
+	var task, between uint64
+	done := make(chan struct{})
+	s.Run(context.Background(), "submitter", func(ctx context.Context) {
+		require.NoError(t, pool.Submit(ctx, func(ctx context.Context) {
+			task = ExecutionID(ctx)
+			assert.Equal(t, task, CurrentExecutionID(), "during the task the worker is the task")
+			assert.Equal(t, "submitter", value(s.Current()))
+		}))
+	})
+	require.NoError(t, pool.Submit(context.Background(), func(context.Context) {
+		// A task from a ctx with no execution: its trigger is the submitter's
+		// ambient execution (none here), and nothing of the last task remains.
+		between = TriggerID(Ambient())
+		_, ok := s.Current()
+		assert.False(t, ok, "the last task's values stayed on the worker")
+		close(done)
+	}))
+	<-done
+	assert.NotZero(t, task)
+	assert.Zero(t, between)
+}
+
+func TestPoolSubmitErrors(t *testing.T) {
+	rec := newRecorder(t)
+	pool := NewPool(context.Background(), 1)
+	block := make(chan struct{})
+	require.NoError(t, pool.Submit(context.Background(), func(context.Context) { <-block }))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	rec.mu.Lock()
+	before := len(rec.events)
+	rec.mu.Unlock()
+	err := pool.Submit(ctx, func(context.Context) { t.Error("ran after its ctx was done") })
+	assert.ErrorIs(t, err, context.Canceled)
+	rec.mu.Lock()
+	canceled := rec.events[before].id
+	rec.mu.Unlock()
+	assert.Equal(t, []string{"init", "destroy"}, rec.kinds(canceled), "a task that never runs is destroyed")
+
+	close(block)
+	pool.Close()
+	pool.Close()
+	assert.ErrorIs(t, pool.Submit(context.Background(), func(context.Context) {}), ErrPoolClosed)
+}
+
+func TestBindRunsWithSubmitterContext(t *testing.T) {
+	requireAmbient(t)
+	s := NewStore[int]()
+	queue := make(chan func(), 1)
+	s.Run(context.Background(), 42, func(ctx context.Context) {
+		queue <- Bind(ctx, func(ctx context.Context) {
+			assert.Equal(t, 42, value(s.Value(ctx)))
+			assert.Equal(t, 42, value(s.Current()))
+		})
+	})
+	done := make(chan struct{})
+	go func() { // a long-lived goroutine from before the request
+		defer close(done)
+		(<-queue)()
+		_, ok := s.Current()
+		assert.False(t, ok, "the task's values stayed after it")
+	}()
+	<-done
+}
