@@ -43,7 +43,7 @@ func (f *frame) Value(key any) any {
 	if key == (frameKey{}) {
 		return f
 	}
-	if key == labelKey && labelKey != nil && f.scope != nil && f.scope.frame == f {
+	if f.scope != nil && f.scope.frame == f && isLabelKey(key) {
 		return labelMapValue(f.scope.labels)
 	}
 	return f.Context.Value(key)

@@ -152,3 +152,21 @@ func TestBindRunsWithSubmitterContext(t *testing.T) {
 	}()
 	<-done
 }
+
+func TestPoolCloseWhileTasksSubmitToTheirPool(t *testing.T) {
+	pool := NewPool(context.Background(), 2)
+	started := make(chan struct{})
+	var nested atomic.Int64
+	require.NoError(t, pool.Submit(context.Background(), func(ctx context.Context) {
+		close(started)
+		for {
+			if err := pool.Submit(ctx, func(context.Context) { nested.Add(1) }); err != nil {
+				assert.ErrorIs(t, err, ErrPoolClosed)
+				return
+			}
+		}
+	}))
+	<-started
+	pool.Close() // must not deadlock with the task's own submissions
+	assert.Positive(t, nested.Load())
+}

@@ -61,6 +61,7 @@ var (
 	// labelKey and labelMapType are pprof's label context key and the type
 	// of its label sets, learned once at init through pprof's public API.
 	labelKey     any
+	labelKeyType unsafe.Pointer // labelKey's type: comparing it is cheaper than comparing labelKey
 	labelMapType unsafe.Pointer
 	// ambientSupported is set when the build has the linkname and the
 	// round trip through pprof was verified at init. Without it, lookups
@@ -86,13 +87,14 @@ func init() {
 		return
 	}
 	labelKey, labelMapType = probe.key, (*eface)(unsafe.Pointer(&v)).typ
+	labelKeyType = (*eface)(unsafe.Pointer(&labelKey)).typ
 	inPlace = layoutMatches(reflect.TypeOf(v))
 	if inPlace && !selfTest() {
 		inPlace = false
 	}
 	ambientSupported = selfTest()
 	if !ambientSupported {
-		labelKey, labelMapType = nil, nil
+		labelKey, labelKeyType, labelMapType = nil, nil, nil
 	}
 }
 
@@ -288,10 +290,16 @@ func (labelsCtx) Done() <-chan struct{}       { return nil }
 func (labelsCtx) Err() error                  { return nil }
 
 func (c labelsCtx) Value(key any) any {
-	if key == labelKey && c.p != nil {
+	if isLabelKey(key) && c.p != nil {
 		return labelMapValue(c.p)
 	}
 	return nil
+}
+
+// isLabelKey reports whether key is pprof's label context key. The key type
+// has a single value, so comparing types is comparing keys.
+func isLabelKey(key any) bool {
+	return labelKeyType != nil && (*eface)(unsafe.Pointer(&key)).typ == labelKeyType
 }
 
 // eface is the layout of an empty interface value.

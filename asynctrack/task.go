@@ -52,19 +52,18 @@ var ErrPoolClosed = errors.New("asynctrack: pool closed")
 // submitter's values, ambient ones included; between tasks a worker is back in
 // its own execution.
 type Pool struct {
-	tasks chan *execution
-	wg    sync.WaitGroup
-
-	mu     sync.RWMutex // guards closed against sends on a closed channel
-	closed bool
+	tasks     chan *execution
+	done      chan struct{} // closed by Close
+	closeOnce sync.Once
+	workers   sync.WaitGroup
 }
 
 // NewPool starts workers tracked goroutines (at least one) triggered by ctx's
 // execution. ctx does not stop them: Close does.
 func NewPool(ctx context.Context, workers int) *Pool {
-	p := &Pool{tasks: make(chan *execution)}
+	p := &Pool{tasks: make(chan *execution), done: make(chan struct{})}
 	workers = max(workers, 1)
-	p.wg.Add(workers)
+	p.workers.Add(workers)
 	for range workers {
 		// Unlike Go's goroutines, workers get a scope of their own: between
 		// tasks, code without a ctx sees the worker's execution.
@@ -74,20 +73,25 @@ func NewPool(ctx context.Context, workers int) *Pool {
 }
 
 func (p *Pool) work(context.Context) {
-	defer p.wg.Done()
-	for e := range p.tasks {
-		e.start()
+	defer p.workers.Done()
+	for {
+		select {
+		case e := <-p.tasks:
+			e.start()
+		case <-p.done:
+			return
+		}
 	}
 }
 
-// Submit hands fn to a worker, blocking until one takes it or ctx is done. It
-// returns ctx's error in the latter case, and ErrPoolClosed after Close; fn
-// does not run then.
+// Submit hands fn to a worker, blocking until one takes it, ctx is done or
+// the pool is closed. It returns ctx's error or ErrPoolClosed in the latter
+// cases; fn does not run then. Tasks may submit to their own pool.
 func (p *Pool) Submit(ctx context.Context, fn func(ctx context.Context)) error {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	if p.closed {
+	select {
+	case <-p.done:
 		return ErrPoolClosed
+	default:
 	}
 	e := newExecution(ctx, TypeTask, nil, fn, true)
 	select {
@@ -96,17 +100,15 @@ func (p *Pool) Submit(ctx context.Context, fn func(ctx context.Context)) error {
 	case <-ctx.Done():
 		e.discard()
 		return context.Cause(ctx)
+	case <-p.done:
+		e.discard()
+		return ErrPoolClosed
 	}
 }
 
 // Close stops accepting tasks and waits for the workers to finish the tasks
-// they hold and exit. It is safe to call more than once.
+// they took and exit. It is safe to call more than once and concurrently.
 func (p *Pool) Close() {
-	p.mu.Lock()
-	if !p.closed {
-		p.closed = true
-		close(p.tasks)
-	}
-	p.mu.Unlock()
-	p.wg.Wait()
+	p.closeOnce.Do(func() { close(p.done) })
+	p.workers.Wait()
 }
