@@ -1,0 +1,89 @@
+package exporter
+
+import (
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// defaultMaxSpansPerTrace is the default of [WithMaxSpansPerTrace]: enough for
+// the fan-out of any reasonable request, few enough that a goroutine storm
+// inside one trace cannot flood the span pipeline.
+const defaultMaxSpansPerTrace = 1000
+
+// config is what New builds an Exporter from. It is immutable once built.
+type config struct {
+	tracerProvider   trace.TracerProvider
+	meterProvider    metric.MeterProvider
+	spanTypes        []string
+	maxSpansPerTrace int
+}
+
+// newConfig applies opts to the documented defaults: the global tracer and
+// meter providers, no span types, and 1000 spans per trace.
+func newConfig(opts ...Option) config {
+	c := config{
+		tracerProvider:   otel.GetTracerProvider(),
+		meterProvider:    otel.GetMeterProvider(),
+		maxSpansPerTrace: defaultMaxSpansPerTrace,
+	}
+	for _, o := range opts {
+		c = o.apply(c)
+	}
+	return c
+}
+
+// Option configures an [Exporter].
+type Option interface {
+	apply(config) config
+}
+
+type optionFunc func(config) config
+
+func (fn optionFunc) apply(c config) config { return fn(c) }
+
+// WithTracerProvider sets the TracerProvider that async-resource spans are
+// started with. The default is the global provider, otel.GetTracerProvider().
+// A nil provider is ignored.
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return optionFunc(func(c config) config {
+		if tp != nil {
+			c.tracerProvider = tp
+		}
+		return c
+	})
+}
+
+// WithMeterProvider sets the MeterProvider that the async-resource metrics
+// are recorded with. The default is the global provider,
+// otel.GetMeterProvider(). A nil provider is ignored.
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return optionFunc(func(c config) config {
+		if mp != nil {
+			c.meterProvider = mp
+		}
+		return c
+	})
+}
+
+// WithSpanTypes selects the resource types (such as "goroutine", "task",
+// "timer", "http.request") that get a span each. Calls add to the selection.
+// By default no type is selected and the Exporter starts no spans.
+func WithSpanTypes(types ...string) Option {
+	return optionFunc(func(c config) config {
+		c.spanTypes = append(c.spanTypes[:len(c.spanTypes):len(c.spanTypes)], types...)
+		return c
+	})
+}
+
+// WithMaxSpansPerTrace bounds the spans the Exporter starts in one trace.
+// Resources beyond the bound get no span and are counted by the
+// async.spans.dropped metric. The default is 1000; n < 1 keeps it.
+func WithMaxSpansPerTrace(n int) Option {
+	return optionFunc(func(c config) config {
+		if n >= 1 {
+			c.maxSpansPerTrace = n
+		}
+		return c
+	})
+}

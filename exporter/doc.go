@@ -1,0 +1,91 @@
+// Package exporter makes the async work that asynctrack tracks visible:
+// as OpenTelemetry spans in the trace that started it, as metrics, and on a
+// debug page that answers "what is still running for this request".
+//
+// An [Exporter] listens to every resource created between [New] and
+// [Exporter.Shutdown]:
+//
+//	exp := exporter.New(
+//		exporter.WithTracerProvider(tp),
+//		exporter.WithMeterProvider(mp),
+//		exporter.WithSpanTypes("goroutine", "task", "timer"),
+//	)
+//	defer exp.Shutdown(context.Background())
+//	mux.Handle("/debug/async", exp.Handler())
+//
+// # Spans
+//
+// For the resource types selected by [WithSpanTypes] (none by default), each
+// resource created inside a sampled trace gets a span:
+//
+//   - named after the type ("goroutine", "timer", ...), of kind internal;
+//   - a child of the span current in the context the resource was created
+//     from, and started at creation (Init);
+//   - with attributes async.id, async.trigger_id and async.type ([IDKey],
+//     [TriggerIDKey], [TypeKey]);
+//   - with an event "async.before" and "async.after" around each execution
+//     of the resource's callback;
+//   - ended when the resource is destroyed, or by Shutdown if it is still
+//     live then, marked async.unfinished=true.
+//
+// Executions are events rather than child spans: a goroutine or a task runs
+// exactly once, so a child span would double the spans of the common case and
+// spend the per-trace bound twice as fast, while events cost no span of the
+// export pipeline and the SDK's event limit bounds a resource that runs many
+// times.
+//
+// Spans of async resources are siblings under the span current at their
+// creation, not nested in each other: asynctrack hands callbacks the creating
+// context, which does not carry the resource's span. The trigger tree is in
+// the async.id and async.trigger_id attributes, and in the live-resource
+// view.
+//
+// Resources created outside any trace, or in a trace that is not sampled, get
+// no span. At most [WithMaxSpansPerTrace] spans (1000 by default) are started
+// per trace, so a goroutine storm inside one request cannot flood the
+// exporter; the resources past the bound get no span and are counted by
+// async.spans.dropped.
+//
+// # Metrics
+//
+// All carry the attribute async.type; past 256 distinct types, further types
+// are counted together under otel.metric.overflow=true.
+//
+//	async.resources.live       Int64ObservableUpDownCounter  {resource}  created and not yet destroyed
+//	async.resources.created    Int64ObservableCounter        {resource}
+//	async.resources.destroyed  Int64ObservableCounter        {resource}
+//	async.resource.lifetime    Float64Histogram              s           creation to destruction
+//	async.spans.dropped        Int64ObservableCounter        {span}      past the per-trace bound (span types only)
+//
+// Counts start at New: resources created before it are not counted.
+//
+// # Live-resource view
+//
+// [Exporter.Handler] serves the resources still alive, each with its trigger
+// chain (nearest first, as far back as the Exporter saw it, also past
+// triggers that have ended) and its age. Query parameters, each at most once:
+//
+//	trace_id=<32 hex digits>  resources created inside that trace
+//	id=<execution ID>         that resource and every resource it triggered, directly or not
+//	format=json|text          the default is JSON, or text if the Accept header names text/plain first
+//
+// With neither trace_id nor id, every live resource is listed. An invalid
+// parameter is answered with 400 Bad Request and a message saying which.
+//
+// The JSON is an object with "time", the query's "traceId" or "id", and
+// "resources": for each, "id", "type", "triggerId", "traceId" and "spanId" of
+// the span current at its creation (if any), "created", "ageSeconds" and
+// "triggers": [{"id", "type", "created", "ageSeconds", "live"}]. The text is
+// a tree from the oldest known trigger down to each live resource; triggers
+// that are not part of the answer are marked "(done)" or "(live, outside
+// this query)".
+//
+// # Cost
+//
+// The hook runs on the goroutine that creates, runs or destroys a resource.
+// For each resource it takes the time, does one atomic add and one lookup of
+// a sharded map on creation and on destruction, and records the lifetime
+// histogram; a span, when one is started, costs what the SDK's span start
+// costs. Before and After cost one atomic load while no live resource has a
+// span. See BenchmarkExporterHook.
+package exporter

@@ -1,0 +1,242 @@
+package exporter
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/otelctx/otelctx/asynctrack"
+)
+
+// ScopeName is the instrumentation scope of the Exporter's tracer and meter.
+const ScopeName = "github.com/otelctx/otelctx/exporter"
+
+// Attribute keys of async-resource spans.
+const (
+	// IDKey is the resource's ID, as asynctrack.ExecutionID returns it.
+	IDKey = attribute.Key("async.id")
+	// TriggerIDKey is the ID of the execution that created the resource, 0
+	// if none.
+	TriggerIDKey = attribute.Key("async.trigger_id")
+	// TypeKey is the resource's type, such as "goroutine". The metrics
+	// carry it too.
+	TypeKey = attribute.Key("async.type")
+	// unfinishedKey marks a span that Shutdown ended while its resource was
+	// still live.
+	unfinishedKey = attribute.Key("async.unfinished")
+)
+
+// Span event names.
+const (
+	eventBefore = "async.before"
+	eventAfter  = "async.after"
+)
+
+// Exporter turns the lifecycle of asynctrack resources into OpenTelemetry
+// spans and metrics and serves a view of the live resources. It listens from
+// New until Shutdown. It is safe for concurrent use.
+type Exporter struct {
+	hook     *asynctrack.Hook
+	registry *asynctrack.Registry
+	tracer   trace.Tracer
+	types    *typeTable
+	budget   *budget
+	lifetime metric.Float64Histogram
+	metrics  metric.Registration // nil if the callback was not registered
+
+	// spanned counts the live resources that have a span. While it is zero,
+	// Before and After cost one atomic load.
+	spanned atomic.Int64
+
+	shards [shards]shard
+
+	isShutdown atomic.Bool
+}
+
+const shards = 64
+
+// shard holds the state of the live resources whose ID falls into it.
+type shard struct {
+	mu     sync.Mutex
+	closed bool // set by Shutdown: Init must not add state any more
+	live   map[uint64]state
+	_      [40]byte // a cache line per shard
+}
+
+// state is what the Exporter keeps per live resource, by value in its shard's
+// map so that tracking a resource allocates nothing once the map has grown.
+type state struct {
+	stats   *typeStats
+	created time.Time
+	trace   trace.TraceID // of the span current at Init; zero if none
+	spanID  trace.SpanID  // that span's ID
+	span    trace.Span    // the resource's own span, nil if none
+}
+
+// New returns an Exporter configured by opts that listens to every resource
+// created from now on, until Shutdown. Errors creating its metric instruments
+// are reported through otel.Handle (the instruments are then no-ops).
+func New(opts ...Option) *Exporter {
+	c := newConfig(opts...)
+	e := &Exporter{
+		registry: asynctrack.NewRegistry(),
+		tracer:   c.tracerProvider.Tracer(ScopeName),
+		types:    newTypeTable(c.spanTypes),
+		budget:   newBudget(c.maxSpansPerTrace),
+	}
+	for i := range e.shards {
+		e.shards[i].live = make(map[uint64]state)
+	}
+	e.lifetime, e.metrics = newInstruments(c.meterProvider, e.types)
+	funcs := asynctrack.HookFuncs{Init: e.init, Destroy: e.destroy}
+	if len(c.spanTypes) > 0 {
+		// Without span types nothing needs Before and After.
+		funcs.Before, funcs.After = e.before, e.after
+	}
+	e.hook = asynctrack.NewHook(funcs)
+	e.registry.Enable()
+	e.hook.Enable()
+	return e
+}
+
+func (e *Exporter) shard(id uint64) *shard { return &e.shards[id%shards] }
+
+func (e *Exporter) init(ctx context.Context, id uint64, typ string, triggerID uint64, _ any) {
+	now := time.Now()
+	ts := e.types.get(typ)
+	ts.created.Add(1)
+	sc := trace.SpanContextFromContext(ctx)
+	st := state{stats: ts, created: now, trace: sc.TraceID(), spanID: sc.SpanID()}
+	if ts.spans && sc.IsSampled() {
+		if e.budget.take(sc.TraceID()) {
+			_, st.span = e.tracer.Start(ctx, ts.name,
+				trace.WithTimestamp(now),
+				trace.WithAttributes(IDKey.Int64(int64(id)), TriggerIDKey.Int64(int64(triggerID)), ts.typeAttr))
+			e.spanned.Add(1)
+		} else {
+			ts.dropped.Add(1)
+		}
+	}
+	s := e.shard(id)
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		e.end(st, now, true)
+		return
+	}
+	s.live[id] = st
+	s.mu.Unlock()
+}
+
+func (e *Exporter) before(id uint64) { e.event(id, eventBefore) }
+func (e *Exporter) after(id uint64)  { e.event(id, eventAfter) }
+
+// event adds a span event to the resource's span, if it has one.
+func (e *Exporter) event(id uint64, name string) {
+	if e.spanned.Load() == 0 {
+		return
+	}
+	s := e.shard(id)
+	s.mu.Lock()
+	span := s.live[id].span
+	s.mu.Unlock()
+	if span != nil {
+		span.AddEvent(name)
+	}
+}
+
+func (e *Exporter) destroy(id uint64) {
+	s := e.shard(id)
+	s.mu.Lock()
+	st, ok := s.live[id]
+	delete(s.live, id)
+	s.mu.Unlock()
+	if !ok {
+		return // created before New, or Shutdown ran in between
+	}
+	now := time.Now()
+	st.stats.destroyed.Add(1)
+	e.lifetime.Record(context.Background(), now.Sub(st.created).Seconds(), st.stats.record...)
+	e.end(st, now, false)
+}
+
+// end ends the resource's span, if it has one; unfinished marks a span ended
+// while its resource is still live.
+func (e *Exporter) end(st state, now time.Time, unfinished bool) {
+	if st.span == nil {
+		return
+	}
+	if unfinished {
+		st.span.SetAttributes(unfinishedKey.Bool(true))
+	}
+	st.span.End(trace.WithTimestamp(now))
+	e.spanned.Add(-1)
+}
+
+// traceOf returns the trace and span current when resource id was created,
+// if the Exporter holds it.
+func (e *Exporter) traceOf(id uint64) (trace.TraceID, trace.SpanID) {
+	s := e.shard(id)
+	s.mu.Lock()
+	st := s.live[id]
+	s.mu.Unlock()
+	return st.trace, st.spanID
+}
+
+// Handler returns the live-resource view: an http.Handler that answers, for a
+// trace or an execution, which resources are still alive, with their trigger
+// chains and ages. See the package documentation for its queries and
+// formats. After Shutdown it answers 503 Service Unavailable.
+func (e *Exporter) Handler() http.Handler { return viewHandler{e} }
+
+// Shutdown stops listening, unregisters the metrics callback and ends the
+// spans of the resources still live, marked async.unfinished=true, so that
+// they are exported rather than lost. The TracerProvider and MeterProvider
+// are not shut down: they belong to the caller, who shuts them down after.
+//
+// If ctx is done before every span has been ended, Shutdown returns ctx's
+// error joined with any other; the remaining spans are dropped. Listening
+// stops either way. Calls after the first return nil.
+func (e *Exporter) Shutdown(ctx context.Context) error {
+	if !e.isShutdown.CompareAndSwap(false, true) {
+		return nil
+	}
+	e.hook.Disable()
+	e.registry.Disable()
+	var errs []error
+	if e.metrics != nil {
+		errs = append(errs, e.metrics.Unregister())
+	}
+	// An Init already past the hook's enabled check may still run: closing
+	// each shard under its lock makes it end its own span instead.
+	var open []state
+	for i := range e.shards {
+		s := &e.shards[i]
+		s.mu.Lock()
+		s.closed = true
+		for _, st := range s.live {
+			if st.span != nil {
+				open = append(open, st)
+			}
+		}
+		clear(s.live)
+		s.mu.Unlock()
+	}
+	now := time.Now()
+	for i, st := range open {
+		if err := ctx.Err(); err != nil {
+			errs = append(errs, err)
+			e.spanned.Add(-int64(len(open) - i))
+			break
+		}
+		e.end(st, now, true)
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,372 @@
+package exporter
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/otelctx/otelctx/asynctrack"
+)
+
+// attrs returns a span's attributes by key.
+func attrs(s sdktrace.ReadOnlySpan) map[attribute.Key]attribute.Value {
+	m := make(map[attribute.Key]attribute.Value)
+	for _, kv := range s.Attributes() {
+		m[kv.Key] = kv.Value
+	}
+	return m
+}
+
+func eventNames(s sdktrace.ReadOnlySpan) []string {
+	var names []string
+	for _, e := range s.Events() {
+		names = append(names, e.Name)
+	}
+	return names
+}
+
+// ended waits until the recorder holds n ended spans and returns them.
+func (s *sdk) ended(t testing.TB, n int) []sdktrace.ReadOnlySpan {
+	t.Helper()
+	require.Eventually(t, func() bool { return len(s.spans.Ended()) >= n }, waitFor, time.Millisecond)
+	return s.spans.Ended()
+}
+
+func TestSpans(t *testing.T) {
+	s := newSDK(t)
+	s.exporter(t, WithSpanTypes(asynctrack.TypeGoroutine, asynctrack.TypeTask, asynctrack.TypeTimer))
+
+	ctx, root := s.tp.Tracer("test").Start(context.Background(), "request")
+	req := asynctrack.NewResource(ctx, asynctrack.TypeHTTPRequest, nil)
+	ids := make(map[string]uint64) // type -> ID
+	var mu sync.Mutex
+	record := func(typ string) func(context.Context) {
+		return func(ctx context.Context) {
+			mu.Lock()
+			ids[typ] = asynctrack.ExecutionID(ctx)
+			mu.Unlock()
+		}
+	}
+	req.Run(func(ctx context.Context) {
+		asynctrack.Go(ctx, record(asynctrack.TypeGoroutine))
+		asynctrack.Bind(ctx, record(asynctrack.TypeTask))()
+		asynctrack.AfterFunc(ctx, time.Millisecond, record(asynctrack.TypeTimer))
+	})
+	spans := s.ended(t, 3)
+	req.Destroy()
+	root.End()
+	spans = s.ended(t, 4) // and the root
+	require.Len(t, spans, 4, "http.request is not selected: no span for it")
+
+	byName := make(map[string]sdktrace.ReadOnlySpan)
+	for _, sp := range spans {
+		byName[sp.Name()] = sp
+	}
+	for _, typ := range []string{asynctrack.TypeGoroutine, asynctrack.TypeTask, asynctrack.TypeTimer} {
+		t.Run(typ, func(t *testing.T) {
+			sp := byName[typ]
+			require.NotNil(t, sp, "span named after the type")
+			assert.Equal(t, root.SpanContext().TraceID(), sp.SpanContext().TraceID())
+			assert.Equal(t, root.SpanContext().SpanID(), sp.Parent().SpanID(), "parent is the span current at Init")
+			assert.Equal(t, trace.SpanKindInternal, sp.SpanKind())
+			assert.Equal(t, ScopeName, sp.InstrumentationScope().Name)
+			a := attrs(sp)
+			mu.Lock()
+			id := ids[typ]
+			mu.Unlock()
+			assert.Equal(t, attribute.Int64Value(int64(id)), a[IDKey])
+			assert.Equal(t, attribute.Int64Value(int64(req.ID())), a[TriggerIDKey])
+			assert.Equal(t, attribute.StringValue(typ), a[TypeKey])
+			assert.NotContains(t, a, unfinishedKey)
+			assert.Equal(t, []string{eventBefore, eventAfter}, eventNames(sp))
+			ev := sp.Events()
+			assert.False(t, ev[0].Time.Before(sp.StartTime()))
+			assert.False(t, ev[1].Time.Before(ev[0].Time))
+			assert.False(t, sp.EndTime().Before(ev[1].Time))
+		})
+	}
+}
+
+// A resource that runs many times gets an event pair per run.
+func TestSpanEventsPerRun(t *testing.T) {
+	s := newSDK(t)
+	s.exporter(t, WithSpanTypes("job"))
+	ctx, root := s.tp.Tracer("test").Start(context.Background(), "request")
+	defer root.End()
+	job := asynctrack.NewResource(ctx, "job", nil)
+	for range 3 {
+		job.Run(func(context.Context) {})
+	}
+	job.Destroy()
+	spans := s.spans.Ended()
+	require.Len(t, spans, 1, "Destroy ends the span on the calling goroutine")
+	assert.Equal(t, []string{eventBefore, eventAfter, eventBefore, eventAfter, eventBefore, eventAfter}, eventNames(spans[0]))
+}
+
+func TestNoSpanTypesNoSpans(t *testing.T) {
+	s := newSDK(t)
+	s.exporter(t)
+	ctx, root := s.tp.Tracer("test").Start(context.Background(), "request")
+	job := asynctrack.NewResource(ctx, asynctrack.TypeGoroutine, nil)
+	job.Run(func(context.Context) {})
+	job.Destroy()
+	root.End()
+	spans := s.spans.Ended()
+	require.Len(t, spans, 1)
+	assert.Equal(t, "request", spans[0].Name())
+}
+
+func TestWithSpanTypesAdds(t *testing.T) {
+	s := newSDK(t)
+	s.exporter(t, WithSpanTypes("a"), WithSpanTypes("b", "c"))
+	ctx, root := s.tp.Tracer("test").Start(context.Background(), "request")
+	defer root.End()
+	for _, typ := range []string{"a", "b", "c", "d"} {
+		asynctrack.NewResource(ctx, typ, nil).Destroy()
+	}
+	var names []string
+	for _, sp := range s.spans.Ended() {
+		names = append(names, sp.Name())
+	}
+	assert.Equal(t, []string{"a", "b", "c"}, names)
+}
+
+func TestUnsampledTraceNoSpans(t *testing.T) {
+	s := newSDK(t, sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(0))))
+	s.exporter(t, WithSpanTypes("job"))
+	tracer := s.tp.Tracer("test")
+
+	unsampled, root := tracer.Start(context.Background(), "unsampled")
+	require.False(t, root.SpanContext().IsSampled())
+	asynctrack.NewResource(unsampled, "job", nil).Destroy()
+	root.End()
+	asynctrack.NewResource(context.Background(), "job", nil).Destroy() // no trace at all
+	assert.Empty(t, s.spans.Started())
+
+	// A sampled remote parent is inside a sampled trace: the same Exporter
+	// starts a span there.
+	sc := trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID:    trace.TraceID{1},
+		SpanID:     trace.SpanID{2},
+		TraceFlags: trace.FlagsSampled,
+		Remote:     true,
+	})
+	asynctrack.NewResource(trace.ContextWithRemoteSpanContext(context.Background(), sc), "job", nil).Destroy()
+	spans := s.spans.Ended()
+	require.Len(t, spans, 1)
+	assert.Equal(t, sc.TraceID(), spans[0].SpanContext().TraceID())
+	assert.Equal(t, sc.SpanID(), spans[0].Parent().SpanID())
+}
+
+func TestMaxSpansPerTrace(t *testing.T) {
+	s := newSDK(t)
+	s.exporter(t, WithSpanTypes("job"), WithMaxSpansPerTrace(3))
+	tracer := s.tp.Tracer("test")
+	a, rootA := tracer.Start(context.Background(), "a")
+	b, rootB := tracer.Start(context.Background(), "b")
+	for range 5 {
+		asynctrack.NewResource(a, "job", nil).Destroy()
+	}
+	for range 2 {
+		asynctrack.NewResource(b, "job", nil).Destroy()
+	}
+	rootA.End()
+	rootB.End()
+
+	perTrace := make(map[trace.TraceID]int)
+	for _, sp := range s.spans.Ended() {
+		if sp.Name() == "job" {
+			perTrace[sp.SpanContext().TraceID()]++
+		}
+	}
+	assert.Equal(t, map[trace.TraceID]int{rootA.SpanContext().TraceID(): 3, rootB.SpanContext().TraceID(): 2}, perTrace)
+	data := collect(t, s.reader)
+	dropped, ok := sum(data, metricDropped, TypeKey.String("job"))
+	require.True(t, ok)
+	assert.EqualValues(t, 2, dropped)
+	created, _ := sum(data, metricCreated, TypeKey.String("job"))
+	assert.EqualValues(t, 7, created, "dropped spans still count as resources")
+}
+
+func TestMaxSpansPerTraceDefault(t *testing.T) {
+	for name, opts := range map[string][]Option{
+		"unset": nil,
+		"zero":  {WithMaxSpansPerTrace(0)},
+		"minus": {WithMaxSpansPerTrace(-1)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := newSDK(t)
+			s.exporter(t, append(opts, WithSpanTypes("job"))...)
+			ctx, root := s.tp.Tracer("test").Start(context.Background(), "request")
+			for range defaultMaxSpansPerTrace + 1 {
+				asynctrack.NewResource(ctx, "job", nil).Destroy()
+			}
+			root.End()
+			assert.Len(t, s.spans.Ended(), defaultMaxSpansPerTrace+1, "1000 jobs and the root")
+			dropped, _ := sum(collect(t, s.reader), metricDropped, TypeKey.String("job"))
+			assert.EqualValues(t, 1, dropped)
+		})
+	}
+}
+
+// The budget forgets a trace only after many other traces; until then an
+// exhausted trace stays exhausted.
+func TestBudgetGenerations(t *testing.T) {
+	b := newBudget(1)
+	id := func(n int) trace.TraceID {
+		var tid trace.TraceID
+		tid[0], tid[1] = byte(n), byte(n>>8) // same shard for all
+		return tid
+	}
+	require.True(t, b.take(id(0)))
+	require.False(t, b.take(id(0)))
+	for n := 1; n < budgetTraces; n++ {
+		require.True(t, b.take(id(n)))
+	}
+	require.False(t, b.take(id(0)), "still in the current generation")
+	for n := budgetTraces; n < 2*budgetTraces-1; n++ {
+		require.True(t, b.take(id(n)))
+	}
+	require.False(t, b.take(id(0)), "found in the previous generation and carried over")
+	for n := 2 * budgetTraces; n < 4*budgetTraces; n++ {
+		require.True(t, b.take(id(n)))
+	}
+	assert.True(t, b.take(id(0)), "forgotten after two generations of other traces")
+	sh := &b.shards[0]
+	assert.LessOrEqual(t, len(sh.cur)+len(sh.prev), 2*budgetTraces, "bounded memory")
+}
+
+// Without provider options, or with nil ones, the global providers are used.
+func TestGlobalProviders(t *testing.T) {
+	prevTP, prevMP := otel.GetTracerProvider(), otel.GetMeterProvider()
+	t.Cleanup(func() {
+		otel.SetTracerProvider(prevTP)
+		otel.SetMeterProvider(prevMP)
+	})
+	for name, opts := range map[string][]Option{
+		"unset": nil,
+		"nil":   {WithTracerProvider(nil), WithMeterProvider(nil)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := newSDK(t)
+			otel.SetTracerProvider(s.tp)
+			otel.SetMeterProvider(s.mp)
+			e := New(append(opts, WithSpanTypes("job"))...)
+			ctx, root := s.tp.Tracer("test").Start(context.Background(), "request")
+			asynctrack.NewResource(ctx, "job", nil).Destroy()
+			root.End()
+			require.NoError(t, e.Shutdown(context.Background()))
+			assert.Len(t, s.spans.Ended(), 2)
+			// Unregistered at Shutdown: only the histogram remains.
+			_, ok := histogram(collect(t, s.reader), TypeKey.String("job"))
+			assert.True(t, ok)
+		})
+	}
+}
+
+func TestShutdown(t *testing.T) {
+	s := newSDK(t)
+	e := New(WithTracerProvider(s.tp), WithMeterProvider(s.mp), WithSpanTypes(asynctrack.TypeGoroutine))
+	ctx, root := s.tp.Tracer("test").Start(context.Background(), "request")
+	defer root.End()
+
+	release := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	asynctrack.Go(ctx, func(context.Context) {
+		defer wg.Done()
+		<-release
+	})
+	require.Len(t, s.spans.Started(), 2, "Init starts the span on the creating goroutine")
+	require.Empty(t, s.spans.Ended())
+	_, ok := sum(collect(t, s.reader), metricLive, TypeKey.String(asynctrack.TypeGoroutine))
+	require.True(t, ok, "metrics are observed before Shutdown")
+
+	require.NoError(t, e.Shutdown(context.Background()))
+	spans := s.spans.Ended()
+	require.Len(t, spans, 1, "the live resource's span is ended, not lost")
+	assert.Equal(t, attribute.BoolValue(true), attrs(spans[0])[unfinishedKey])
+	assert.Equal(t, int64(0), e.spanned.Load())
+
+	_, ok = sum(collect(t, s.reader), metricLive, TypeKey.String(asynctrack.TypeGoroutine))
+	assert.False(t, ok, "the callback is unregistered")
+
+	// Nothing is listening any more: the goroutine's Destroy and new work
+	// leave no trace.
+	close(release)
+	wg.Wait()
+	asynctrack.NewResource(ctx, asynctrack.TypeGoroutine, nil).Destroy()
+	assert.Len(t, s.spans.Ended(), 1)
+	assert.False(t, e.hook.Enabled())
+	assert.Zero(t, e.registry.Len())
+
+	assert.NoError(t, e.Shutdown(context.Background()), "later calls return nil")
+}
+
+func TestShutdownHonoursContext(t *testing.T) {
+	s := newSDK(t)
+	e := New(WithTracerProvider(s.tp), WithMeterProvider(s.mp), WithSpanTypes("job"))
+	ctx, root := s.tp.Tracer("test").Start(context.Background(), "request")
+	defer root.End()
+	job := asynctrack.NewResource(ctx, "job", nil)
+
+	canceled, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := e.Shutdown(canceled)
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Empty(t, s.spans.Ended(), "ending spans stopped at the canceled context")
+	assert.False(t, e.hook.Enabled(), "listening stops anyway")
+	assert.Equal(t, int64(0), e.spanned.Load())
+	job.Destroy()
+	assert.Empty(t, s.spans.Ended())
+}
+
+// Resources created and destroyed on many goroutines while Shutdown runs: every
+// span started is ended exactly once, and nothing panics or races.
+func TestShutdownWhileBusy(t *testing.T) {
+	s := newSDK(t)
+	e := New(WithTracerProvider(s.tp), WithMeterProvider(s.mp), WithSpanTypes(asynctrack.TypeGoroutine), WithMaxSpansPerTrace(1<<20))
+	ctx, root := s.tp.Tracer("test").Start(context.Background(), "request")
+	defer root.End()
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var inner sync.WaitGroup
+			defer inner.Wait()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				inner.Add(1)
+				asynctrack.Go(ctx, func(context.Context) { inner.Done() })
+			}
+		}()
+	}
+	require.Eventually(t, func() bool { return len(s.spans.Ended()) > 100 }, waitFor, time.Millisecond)
+	require.NoError(t, e.Shutdown(context.Background()))
+	close(stop)
+	wg.Wait()
+
+	started, ended := s.spans.Started(), s.spans.Ended()
+	assert.Len(t, ended, len(started)-1, "all but the root")
+	seen := make(map[trace.SpanID]bool, len(ended))
+	for _, sp := range ended {
+		assert.False(t, seen[sp.SpanContext().SpanID()], "ended once")
+		seen[sp.SpanContext().SpanID()] = true
+	}
+	assert.Equal(t, int64(0), e.spanned.Load())
+}

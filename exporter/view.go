@@ -1,0 +1,291 @@
+package exporter
+
+import (
+	"cmp"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/otelctx/otelctx/asynctrack"
+)
+
+// viewHandler serves the live-resource view of an Exporter.
+type viewHandler struct{ e *Exporter }
+
+var _ http.Handler = viewHandler{}
+
+// query is a parsed request to the view. Zero fields match everything.
+type query struct {
+	traceID trace.TraceID
+	id      uint64
+	text    bool
+}
+
+// Query errors. They never quote the input: it is the caller's, and a page
+// that echoes it invites trouble.
+var (
+	errRepeated = errors.New("each query parameter may be given once")
+	errTraceID  = errors.New("invalid trace_id: want 32 hex digits, not all zero")
+	errID       = errors.New("invalid id: want a positive decimal execution ID")
+	errBoth     = errors.New("give trace_id or id, not both")
+	errFormat   = errors.New(`invalid format: want "json" or "text"`)
+)
+
+func parseQuery(r *http.Request) (query, error) {
+	var q query
+	vals, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return q, errors.New("malformed query string")
+	}
+	for _, vs := range vals {
+		if len(vs) > 1 {
+			return q, errRepeated
+		}
+	}
+	if v, ok := vals["trace_id"]; ok {
+		// Lowercase first: trace IDs are often copied from tools that print
+		// them in upper case.
+		if q.traceID, err = trace.TraceIDFromHex(strings.ToLower(v[0])); err != nil {
+			return q, errTraceID
+		}
+	}
+	if v, ok := vals["id"]; ok {
+		if q.id, err = strconv.ParseUint(v[0], 10, 64); err != nil || q.id == 0 {
+			return q, errID
+		}
+	}
+	if q.traceID.IsValid() && q.id != 0 {
+		return q, errBoth
+	}
+	switch v, ok := vals["format"]; {
+	case !ok:
+		q.text = prefersText(r.Header.Get("Accept"))
+	case v[0] == "json":
+	case v[0] == "text":
+		q.text = true
+	default:
+		return q, errFormat
+	}
+	return q, nil
+}
+
+// prefersText reports whether an Accept header names text/plain before
+// application/json. Quality values are not weighed: the view has two
+// formats, and clients that care name one first or use ?format=.
+func prefersText(accept string) bool {
+	for part := range strings.SplitSeq(accept, ",") {
+		mt, _, _ := strings.Cut(part, ";")
+		switch strings.ToLower(strings.TrimSpace(mt)) {
+		case "application/json":
+			return false
+		case "text/plain":
+			return true
+		}
+	}
+	return false
+}
+
+func (h viewHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	q, err := parseQuery(r)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if h.e.isShutdown.Load() {
+		http.Error(w, "the exporter is shut down", http.StatusServiceUnavailable)
+		return
+	}
+	v := h.e.view(q, time.Now())
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if q.text {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write(v.text())
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v) // a write error means the client is gone
+}
+
+// view is the answer to a query, as served in JSON.
+type view struct {
+	TraceID   string     `json:"traceId,omitempty"`
+	ID        uint64     `json:"id,omitempty"`
+	Time      time.Time  `json:"time"`
+	Resources []resource `json:"resources"`
+}
+
+// resource is one live resource in a view.
+type resource struct {
+	ID        uint64    `json:"id"`
+	Type      string    `json:"type"`
+	TriggerID uint64    `json:"triggerId"`
+	TraceID   string    `json:"traceId,omitempty"`
+	SpanID    string    `json:"spanId,omitempty"`
+	Created   time.Time `json:"created"`
+	Age       float64   `json:"ageSeconds"`
+	Triggers  []link    `json:"triggers"`
+}
+
+// link is one step of a trigger chain, nearest first.
+type link struct {
+	ID      uint64    `json:"id"`
+	Type    string    `json:"type"`
+	Created time.Time `json:"created"`
+	Age     float64   `json:"ageSeconds"`
+	Live    bool      `json:"live"`
+}
+
+// view answers q from the registry's live resources and trigger chains and
+// the trace each resource was created in.
+func (e *Exporter) view(q query, now time.Time) view {
+	v := view{ID: q.id, Time: now, Resources: []resource{}}
+	if q.traceID.IsValid() {
+		v.TraceID = q.traceID.String()
+	}
+	for _, lr := range e.registry.Live() {
+		tid, sid := e.traceOf(lr.ID)
+		if q.traceID.IsValid() && tid != q.traceID {
+			continue
+		}
+		if q.id != 0 && lr.ID != q.id && !slices.ContainsFunc(lr.Triggers, func(t asynctrack.Trigger) bool { return t.ID == q.id }) {
+			continue
+		}
+		r := resource{
+			ID:        lr.ID,
+			Type:      lr.Type,
+			TriggerID: lr.TriggerID,
+			Created:   lr.Created,
+			Age:       now.Sub(lr.Created).Seconds(),
+			Triggers:  make([]link, len(lr.Triggers)),
+		}
+		if tid.IsValid() {
+			r.TraceID, r.SpanID = tid.String(), sid.String()
+		}
+		for i, t := range lr.Triggers {
+			r.Triggers[i] = link{ID: t.ID, Type: t.Type, Created: t.Created, Age: now.Sub(t.Created).Seconds(), Live: t.Live}
+		}
+		v.Resources = append(v.Resources, r)
+	}
+	return v
+}
+
+// node is a resource in the text tree: one of the view's resources or a link
+// of their trigger chains.
+type node struct {
+	id       uint64
+	typ      string
+	age      float64
+	traceID  string
+	note     string // why a node outside the answer is shown
+	children []*node
+	attached bool // has a parent in the tree
+}
+
+// text renders v as a tree that grows from the oldest known trigger down to
+// each live resource.
+func (v view) text() []byte {
+	nodes := make(map[uint64]*node)
+	get := func(id uint64, typ string, age float64, note string) *node {
+		n := nodes[id]
+		if n == nil {
+			n = &node{id: id, typ: typ, age: age, note: note}
+			nodes[id] = n
+		}
+		return n
+	}
+	for _, r := range v.Resources {
+		n := get(r.ID, r.Type, r.Age, "")
+		n.note, n.traceID = "", r.TraceID // it may have been met as a link first
+		for _, t := range r.Triggers {
+			if n.attached {
+				break // the rest of the chain is in the tree already
+			}
+			note := "(done)"
+			if t.Live {
+				note = "(live, outside this query)"
+			}
+			p := get(t.ID, t.Type, t.Age, note)
+			p.children = append(p.children, n)
+			n.attached = true
+			n = p
+		}
+	}
+	var roots []*node
+	for _, n := range nodes {
+		if !n.attached {
+			roots = append(roots, n)
+		}
+	}
+
+	var b strings.Builder
+	switch {
+	case v.TraceID != "":
+		fmt.Fprintf(&b, "live async resources in trace %s: %d\n", v.TraceID, len(v.Resources))
+	case v.ID != 0:
+		fmt.Fprintf(&b, "live async resources of execution %d: %d\n", v.ID, len(v.Resources))
+	default:
+		fmt.Fprintf(&b, "live async resources: %d\n", len(v.Resources))
+	}
+	var write func(n *node, prefix, branch, indent string)
+	write = func(n *node, prefix, branch, indent string) {
+		fmt.Fprintf(&b, "%s%s%s %d  age %s", prefix, branch, printable(n.typ), n.id, age(n.age))
+		if n.traceID != "" && v.TraceID == "" {
+			fmt.Fprintf(&b, "  trace %s", n.traceID)
+		}
+		if n.note != "" {
+			b.WriteString("  " + n.note)
+		}
+		b.WriteByte('\n')
+		sortNodes(n.children)
+		for i, c := range n.children {
+			if i == len(n.children)-1 {
+				write(c, prefix+indent, "└── ", "    ")
+			} else {
+				write(c, prefix+indent, "├── ", "│   ")
+			}
+		}
+	}
+	sortNodes(roots)
+	for _, n := range roots {
+		write(n, "", "", "")
+	}
+	return []byte(b.String())
+}
+
+func sortNodes(ns []*node) {
+	slices.SortFunc(ns, func(a, b *node) int { return cmp.Compare(a.id, b.id) })
+}
+
+// age formats seconds to a precision a reader can use.
+func age(seconds float64) string {
+	d := time.Duration(seconds * float64(time.Second))
+	if d >= time.Second {
+		return d.Round(time.Millisecond).String()
+	}
+	return d.Round(time.Microsecond).String()
+}
+
+// printable quotes a type that would break the tree's lines.
+func printable(s string) string {
+	if strings.ContainsFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) {
+		return strconv.Quote(s)
+	}
+	return s
+}
