@@ -1,0 +1,223 @@
+package propagator
+
+import (
+	"slices"
+	"strings"
+
+	"go.opentelemetry.io/otel/baggage"
+)
+
+// Limits of baggage.Parse and baggage.New, which build a baggage.Baggage and
+// truncate, in map order, what exceeds them. Bigger baggage, allowed by
+// WithMaxMembers and WithMaxBytes, is built with SetMember.
+const (
+	otelMaxMembers = 64
+	otelMaxBytes   = 8192
+)
+
+// inlineMembers is how many baggage members Extract and Inject handle
+// without allocating for the list itself.
+const inlineMembers = 16
+
+// source says where a baggage member Extract handles comes from.
+type source uint8
+
+const (
+	fromHeader source = iota // the baggage field of the carrier
+	fromLegacy               // a header mapped by WithLegacyHeader
+	fromLocal                // the context passed to Extract
+)
+
+// bagEntry is a member on its way into the extracted baggage.
+type bagEntry struct {
+	key   string
+	value string         // fromHeader: raw, percent-encoded; fromLegacy: verbatim
+	props string         // fromHeader: raw properties
+	m     baggage.Member // fromLocal
+	size  int            // encoded size
+	src   source
+}
+
+// bagBuilder accumulates the members of the baggage Extract returns, in a
+// deterministic order: local members sorted by key, then the carrier's in the
+// order they arrived. It enforces the limits as members arrive, so what is
+// dropped never depends on map iteration order.
+//
+// The first members live in an array inside the builder, so that a builder
+// declared in a function stays on its stack.
+type bagBuilder struct {
+	cfg    *config
+	inline [inlineMembers]bagEntry
+	extra  []bagEntry
+	n      int
+	index  map[string]int // built once members outgrow a linear scan
+	total  int            // encoded size, commas included
+	locals int
+	remote int // members taken from the carrier
+}
+
+func (bb *bagBuilder) at(i int) *bagEntry {
+	if i < inlineMembers {
+		return &bb.inline[i]
+	}
+	return &bb.extra[i-inlineMembers]
+}
+
+func (bb *bagBuilder) find(key string) int {
+	if bb.index != nil {
+		if i, ok := bb.index[key]; ok {
+			return i
+		}
+		return -1
+	}
+	for i := 0; i < bb.n; i++ {
+		if bb.inline[i].key == key {
+			return i
+		}
+	}
+	return -1
+}
+
+func (bb *bagBuilder) appendNew(e bagEntry) {
+	if bb.n > 0 {
+		bb.total++
+	}
+	bb.total += e.size
+	if bb.n < inlineMembers {
+		bb.inline[bb.n] = e
+	} else {
+		bb.extra = append(bb.extra, e)
+	}
+	bb.n++
+	switch {
+	case bb.index != nil:
+		bb.index[e.key] = bb.n - 1
+	case bb.n == inlineMembers:
+		bb.index = make(map[string]int, 2*inlineMembers)
+		for i := 0; i < bb.n; i++ {
+			bb.index[bb.inline[i].key] = i
+		}
+	}
+}
+
+// addLocal adds the members of the baggage already in the context, sorted by
+// key. Extract never drops them.
+func (bb *bagBuilder) addLocal(b baggage.Baggage) {
+	ms := b.Members()
+	slices.SortFunc(ms, func(a, b baggage.Member) int { return strings.Compare(a.Key(), b.Key()) })
+	for _, m := range ms {
+		bb.appendNew(bagEntry{key: m.Key(), m: m, size: len(m.String()), src: fromLocal})
+		bb.locals++
+	}
+}
+
+// add adds e, a member from the carrier, unless the merge policy keeps the
+// member already there or a limit stops it; why then says which limit, if
+// any. A member replacing an earlier one of the same key keeps its position:
+// the last one wins, as in baggage.Parse, except that the baggage header wins
+// over a legacy header.
+func (bb *bagBuilder) add(e bagEntry) (replaced bool, why reason) {
+	if e.size > bb.cfg.maxMemberBytes {
+		return false, reasonIngressLimitMemberBytes
+	}
+	if i := bb.find(e.key); i >= 0 {
+		old := bb.at(i)
+		if old.src == fromLocal && bb.cfg.merge == MergeLocalWins || old.src == fromHeader && e.src == fromLegacy {
+			return false, 0
+		}
+		if bb.total-old.size+e.size > bb.cfg.maxBytes {
+			return false, reasonIngressLimitBytes
+		}
+		if old.src == fromLocal {
+			bb.locals--
+		}
+		bb.total += e.size - old.size
+		*old = e
+		bb.remote++
+		return true, 0
+	}
+	if bb.n >= bb.cfg.maxMembers {
+		return false, reasonIngressLimitMembers
+	}
+	n := bb.total + e.size
+	if bb.n > 0 {
+		n++
+	}
+	if n > bb.cfg.maxBytes {
+		return false, reasonIngressLimitBytes
+	}
+	bb.appendNew(e)
+	bb.remote++
+	return false, 0
+}
+
+// build returns the accumulated baggage. verbatim, if not empty, is a header
+// value that holds exactly the accumulated members, in canonical form.
+func (bb *bagBuilder) build(verbatim string) baggage.Baggage {
+	// baggage.Parse keeps properties as the raw text it parsed, where
+	// baggage.New has to materialise and re-encode them: Parse allocates
+	// less, so use it when its limits allow.
+	if bb.locals == 0 && bb.n <= otelMaxMembers {
+		s := verbatim
+		if s == "" {
+			s = bb.canonical()
+		}
+		if len(s) <= otelMaxBytes {
+			if b, _ := baggage.Parse(s); b.Len() == bb.n {
+				return b
+			}
+		}
+	}
+	// Give baggage.New only a prefix that fits its limits, and add the rest
+	// one by one.
+	var inline [inlineMembers]baggage.Member
+	ms := inline[:0]
+	n, total := 0, 0
+	for ; n < bb.n && n < otelMaxMembers; n++ {
+		e := bb.at(n)
+		t := total + e.size
+		if n > 0 {
+			t++
+		}
+		if t > otelMaxBytes {
+			break
+		}
+		total = t
+		ms = append(ms, e.member())
+	}
+	b, _ := baggage.New(ms...)
+	for i := n; i < bb.n; i++ {
+		b, _ = b.SetMember(bb.at(i).member())
+	}
+	return b
+}
+
+func (e *bagEntry) member() baggage.Member {
+	switch e.src {
+	case fromLocal:
+		return e.m
+	case fromLegacy:
+		m, _ := baggage.NewMemberRaw(e.key, e.value)
+		return m
+	}
+	return makeMember(e.key, e.value, e.props)
+}
+
+// canonical returns the carrier members as one header value.
+func (bb *bagBuilder) canonical() string {
+	b := make([]byte, 0, bb.total+bb.n)
+	for i := 0; i < bb.n; i++ {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		e := bb.at(i)
+		if e.src == fromLegacy {
+			b = append(b, e.key...)
+			b = append(b, '=')
+			b = appendValue(b, e.value)
+			continue
+		}
+		b = appendCanonical(b, e.key, e.value, e.props)
+	}
+	return string(b)
+}

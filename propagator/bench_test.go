@@ -1,0 +1,74 @@
+package propagator
+
+import (
+	"context"
+	"net/http"
+	"testing"
+
+	"go.opentelemetry.io/otel/propagation"
+)
+
+// Benchmark input: a traceparent, a 3-member tracestate and a 5-member,
+// 220-byte baggage with one percent-encoded value and one property.
+const (
+	benchTraceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	benchTracestate  = "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE,vendor=abc123"
+	benchBaggage     = "tenant.id=acme-corp-eu-west-1,user.id=3f2504e0-4f89-11d3-9a0c-0305e82c3301," +
+		"session.id=7c9e6679-7425-40de-944b-e07fc1f90ae7,region=eu-west-1;source=edge-proxy-07.example.net," +
+		"user.name=Jane%20Doe%20Smith%20of%20Acme%20Corp"
+)
+
+var benchKeys = []string{"tenant.id", "user.id", "session.id", "region", "user.name"}
+
+func benchHeader() http.Header {
+	h := http.Header{}
+	h.Set(traceparentHeader, benchTraceparent)
+	h.Set(tracestateHeader, benchTracestate)
+	h.Set(baggageHeader, benchBaggage)
+	return h
+}
+
+func benchPropagators() []struct {
+	name string
+	p    propagation.TextMapPropagator
+} {
+	return []struct {
+		name string
+		p    propagation.TextMapPropagator
+	}{
+		{"stock", propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})},
+		{"otelctx", New(
+			WithIngressAllow(benchKeys...),
+			WithEgress(EgressRule{Hosts: []string{"*"}, Keys: benchKeys}),
+		)},
+	}
+}
+
+func BenchmarkExtract(b *testing.B) {
+	if len(benchBaggage) < 210 || len(benchBaggage) > 230 {
+		b.Fatalf("baggage is %d bytes, want about 220", len(benchBaggage))
+	}
+	carrier := propagation.HeaderCarrier(benchHeader())
+	for _, bp := range benchPropagators() {
+		b.Run(bp.name, func(b *testing.B) {
+			b.ReportAllocs()
+			ctx := context.Background()
+			for b.Loop() {
+				_ = bp.p.Extract(ctx, carrier)
+			}
+		})
+	}
+}
+
+func BenchmarkInject(b *testing.B) {
+	for _, bp := range benchPropagators() {
+		b.Run(bp.name, func(b *testing.B) {
+			ctx := bp.p.Extract(context.Background(), propagation.HeaderCarrier(benchHeader()))
+			carrier := propagation.HeaderCarrier(http.Header{})
+			b.ReportAllocs()
+			for b.Loop() {
+				bp.p.Inject(ctx, carrier)
+			}
+		})
+	}
+}

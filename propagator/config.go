@@ -1,0 +1,272 @@
+package propagator
+
+import (
+	"fmt"
+	"net/textproto"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
+)
+
+// W3C Baggage limits (https://www.w3.org/TR/baggage/#limits). They are the
+// minimum a platform must propagate, so they are also the lowest caps this
+// package accepts.
+const (
+	minMembers = 64
+	minBytes   = 8192
+)
+
+// defaultErrorInterval is how often each kind of error is reported through
+// otel.Handle at most.
+const defaultErrorInterval = time.Minute
+
+// Merge says which side keeps a baggage key present both in the context
+// passed to Extract and in the carrier.
+type Merge int
+
+const (
+	// MergeLocalWins keeps the local member: a caller cannot overwrite what
+	// this process already set. It is the default.
+	MergeLocalWins Merge = iota
+	// MergeRemoteWins lets the carrier's member replace the local one. Local
+	// keys the carrier does not mention are kept either way.
+	MergeRemoteWins
+)
+
+// EgressRule grants baggage keys to destinations. A key is sent to a
+// destination when any rule whose Hosts match the destination selects it.
+type EgressRule struct {
+	// Hosts are destination patterns, matched without regard to case against
+	// the host of the request URL:
+	//
+	//	"api.example.com"       that host, on any port
+	//	"api.example.com:8443"  that host and port
+	//	"*.example.com"         any subdomain of example.com (not example.com itself)
+	//	"127.0.0.1", "[::1]:80" IP literals, as in a URL
+	//	"*"                     every destination, including unknown ones
+	//
+	// A destination is unknown when neither NewTransport nor
+	// ContextWithDestination made it known to Inject; only "*" rules apply to
+	// it.
+	Hosts []string
+	// Keys are the baggage keys the rule selects by exact name.
+	Keys []string
+	// Prefixes select baggage keys by prefix; the empty prefix selects every
+	// key.
+	Prefixes []string
+}
+
+// config is the policy a propagator applies. It is immutable once built.
+type config struct {
+	ingressAllow    keySet
+	ingressDeny     keySet
+	public          bool
+	merge           Merge
+	egress          []egressRule
+	maxMembers      int
+	maxBytes        int
+	maxMemberBytes  int
+	legacy          []legacyHeader
+	meterProvider   metric.MeterProvider
+	errorInterval   time.Duration
+	allowConfigured bool
+}
+
+type legacyHeader struct {
+	header string // as given, for carriers other than http.Header
+	canon  string // canonical MIME form, for http.Header
+	key    string
+}
+
+// newConfig returns the configuration built from the documented defaults and
+// opts, applied in order:
+//
+//   - ingress: every inbound baggage key is accepted;
+//   - not a public endpoint;
+//   - merge: MergeLocalWins;
+//   - egress: no baggage is sent anywhere;
+//   - limits: 64 members, 8192 bytes in all, 8192 bytes per member;
+//   - no legacy headers;
+//   - metrics: otel.GetMeterProvider();
+//   - each kind of error is reported at most once a minute.
+func newConfig(opts ...Option) config {
+	c := config{
+		merge:          MergeLocalWins,
+		maxMembers:     minMembers,
+		maxBytes:       minBytes,
+		maxMemberBytes: minBytes,
+		errorInterval:  defaultErrorInterval,
+	}
+	for _, o := range opts {
+		c = o.apply(c)
+	}
+	if c.meterProvider == nil {
+		c.meterProvider = otel.GetMeterProvider()
+	}
+	if c.maxMemberBytes > c.maxBytes {
+		c.maxMemberBytes = c.maxBytes
+	}
+	return c
+}
+
+// Option configures the propagator returned by New.
+type Option interface {
+	apply(config) config
+}
+
+type optionFunc func(config) config
+
+func (f optionFunc) apply(c config) config { return f(c) }
+
+// WithIngressAllow accepts only the inbound baggage keys given here or
+// selected by WithIngressPrefixes. Without either option every key is
+// accepted, except at a public endpoint (see WithPublicEndpoint). Keys are
+// matched exactly, with case.
+func WithIngressAllow(keys ...string) Option {
+	return optionFunc(func(c config) config {
+		c.ingressAllow = c.ingressAllow.withKeys(keys)
+		c.allowConfigured = true
+		return c
+	})
+}
+
+// WithIngressPrefixes accepts the inbound baggage keys that start with one of
+// prefixes, in addition to those of WithIngressAllow.
+func WithIngressPrefixes(prefixes ...string) Option {
+	return optionFunc(func(c config) config {
+		c.ingressAllow = c.ingressAllow.withPrefixes(prefixes)
+		c.allowConfigured = true
+		return c
+	})
+}
+
+// WithIngressDeny rejects the inbound baggage keys given here, even if they
+// are allowed otherwise.
+func WithIngressDeny(keys ...string) Option {
+	return optionFunc(func(c config) config {
+		c.ingressDeny = c.ingressDeny.withKeys(keys)
+		return c
+	})
+}
+
+// WithPublicEndpoint treats every carrier as coming from an untrusted caller:
+// inbound baggage is dropped except for the keys accepted by WithIngressAllow
+// and WithIngressPrefixes. Use it for a propagator dedicated to a public
+// listener, for example with otelhttp.WithPropagators; to decide per request,
+// use the PublicEndpoint middleware instead.
+func WithPublicEndpoint() Option {
+	return optionFunc(func(c config) config {
+		c.public = true
+		return c
+	})
+}
+
+// WithMerge sets how Extract merges the carrier's baggage into the baggage
+// already in the context. The default is MergeLocalWins.
+func WithMerge(m Merge) Option {
+	return optionFunc(func(c config) config {
+		if m == MergeLocalWins || m == MergeRemoteWins {
+			c.merge = m
+		} else {
+			otel.Handle(fmt.Errorf("propagator: unknown Merge %d ignored", m))
+		}
+		return c
+	})
+}
+
+// WithEgress adds rules that say which baggage keys Inject may send to which
+// destinations. Without rules no baggage leaves the process; the trace
+// context always does.
+func WithEgress(rules ...EgressRule) Option {
+	return optionFunc(func(c config) config {
+		for _, r := range rules {
+			er := egressRule{keys: keySet{}.withKeys(r.Keys).withPrefixes(r.Prefixes)}
+			for _, h := range r.Hosts {
+				p, err := parseHostPattern(h)
+				if err != nil {
+					otel.Handle(err)
+					continue
+				}
+				er.hosts = append(er.hosts, p)
+			}
+			if len(er.hosts) > 0 {
+				c.egress = append(c.egress[:len(c.egress):len(c.egress)], er)
+			}
+		}
+		return c
+	})
+}
+
+// WithMaxMembers caps the number of baggage members accepted by Extract and
+// sent by Inject. Values below the W3C minimum of 64 are raised to it.
+func WithMaxMembers(n int) Option {
+	return optionFunc(func(c config) config {
+		c.maxMembers = max(n, minMembers)
+		return c
+	})
+}
+
+// WithMaxBytes caps the size of the baggage, as encoded in one header, that
+// Extract accepts and Inject sends. Values below the W3C minimum of 8192 are
+// raised to it.
+func WithMaxBytes(n int) Option {
+	return optionFunc(func(c config) config {
+		c.maxBytes = max(n, minBytes)
+		return c
+	})
+}
+
+// WithMaxMemberBytes caps the encoded size of a single baggage member,
+// properties included. The default is the total cap; a lower cap drops
+// oversized members in both directions.
+func WithMaxMemberBytes(n int) Option {
+	return optionFunc(func(c config) config {
+		if n > 0 {
+			c.maxMemberBytes = n
+		}
+		return c
+	})
+}
+
+// WithLegacyHeader makes Extract read header, such as "x-request-id", as the
+// value of the baggage member key. The value is taken verbatim (it is not
+// percent-decoded) and is subject to the same ingress policy and limits as
+// the baggage header, which wins when both carry key.
+func WithLegacyHeader(header, key string) Option {
+	return optionFunc(func(c config) config {
+		if header == "" || !validToken(key) {
+			otel.Handle(fmt.Errorf("propagator: legacy header %q mapped to invalid baggage key %q ignored", header, key))
+			return c
+		}
+		lh := legacyHeader{
+			header: strings.ToLower(header),
+			canon:  textproto.CanonicalMIMEHeaderKey(header),
+			key:    key,
+		}
+		c.legacy = append(c.legacy[:len(c.legacy):len(c.legacy)], lh)
+		return c
+	})
+}
+
+// WithMeterProvider sets the MeterProvider for the error and drop counters.
+// The default is otel.GetMeterProvider().
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return optionFunc(func(c config) config {
+		c.meterProvider = mp
+		return c
+	})
+}
+
+// WithErrorInterval sets how often each kind of error is reported through
+// otel.Handle at most; occurrences in between are counted and summarised in
+// the next report. The default is one minute.
+func WithErrorInterval(d time.Duration) Option {
+	return optionFunc(func(c config) config {
+		if d > 0 {
+			c.errorInterval = d
+		}
+		return c
+	})
+}

@@ -1,0 +1,67 @@
+// Package propagator provides a TextMapPropagator for W3C Trace Context and
+// W3C Baggage that decides which baggage crosses a trust boundary.
+//
+// It replaces the stock pair in one line of SDK setup:
+//
+//	otel.SetTextMapPropagator(propagator.New(
+//		propagator.WithIngressAllow("tenant.id", "request.id"),
+//		propagator.WithEgress(propagator.EgressRule{
+//			Hosts: []string{"*.svc.cluster.local"},
+//			Keys:  []string{"tenant.id", "request.id"},
+//		}),
+//	))
+//
+// or, with go.opentelemetry.io/contrib/propagators/autoprop, through the
+// environment: importing this package registers New() under the name
+// "otelctx", so that
+//
+//	OTEL_PROPAGATORS=otelctx
+//
+// selects it in autoprop.NewTextMapPropagator(). That registration uses the
+// defaults of New: full trace context, inbound baggage accepted within the
+// limits, no baggage sent.
+//
+// # Trace context
+//
+// Extract follows the current text of W3C Trace Context (level 2): repeated
+// traceparent or tracestate fields are combined as RFC 9110 combines them;
+// more than one traceparent value is invalid; tracestate keys follow the
+// current grammar (a lowercase letter or digit, then up to 255 of a-z 0-9 _ -
+// * / @, so "foo@bar@baz" is valid and "@foo" is not); a tracestate with an
+// invalid member or more than 32 members is discarded, one with a duplicate
+// key keeps its leftmost entry; the sampled and random flags are kept and
+// reserved flags ignored. trace.TraceState still enforces the older key
+// grammar, so entries it cannot hold are kept in the context beside the
+// remote span context and Inject sends them on, unchanged, for that trace.
+//
+// # Baggage policy
+//
+// Inbound baggage passes the ingress policy (WithIngressAllow,
+// WithIngressPrefixes, WithIngressDeny), which is stricter at a public
+// endpoint (WithPublicEndpoint, or the PublicEndpoint middleware next to
+// otelhttp.WithPublicEndpointFn), and the limits (WithMaxMembers,
+// WithMaxBytes, WithMaxMemberBytes; the W3C minimums of 64 members and 8192
+// bytes are the defaults and the floor). Headers of older systems can be
+// mapped to baggage keys with WithLegacyHeader. The result is merged with the
+// baggage already in the context (WithMerge) and read as usual with
+// baggage.FromContext.
+//
+// Outbound baggage goes only where the egress rules send it (WithEgress). A
+// propagator cannot see where a carrier is going, so NewTransport records
+// the destination of each HTTP request for Inject; ContextWithDestination
+// does the same for other transports. By default no baggage leaves the
+// process; the trace context always does.
+//
+// Members are considered in a fixed order (header order inbound, key order
+// outbound), so what the limits drop never depends on map iteration order.
+//
+// # Errors and telemetry
+//
+// Header values are untrusted input. Extract never panics on them and
+// allocates at most a small multiple of their size, bounded by the limits.
+// Malformed input and dropped members are counted by the
+// otelctx.propagator.errors and otelctx.propagator.baggage.dropped counters,
+// with a "reason" attribute, on the MeterProvider of WithMeterProvider.
+// Errors are also reported through otel.Handle, at most once per interval and
+// reason (WithErrorInterval), without quoting the input.
+package propagator

@@ -1,0 +1,192 @@
+package propagator
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+)
+
+// keySet selects baggage keys by exact name or by prefix. The zero keySet
+// selects nothing. It is immutable once built: with* return copies.
+type keySet struct {
+	names    map[string]struct{}
+	sorted   []string // the names, sorted
+	prefixes []string
+}
+
+func (s keySet) withKeys(keys []string) keySet {
+	names := make(map[string]struct{}, len(s.names)+len(keys))
+	for k := range s.names {
+		names[k] = struct{}{}
+	}
+	for _, k := range keys {
+		names[k] = struct{}{}
+	}
+	s.names = names
+	s.sorted = slices.Sorted(maps.Keys(names))
+	return s
+}
+
+func (s keySet) withPrefixes(prefixes []string) keySet {
+	s.prefixes = append(s.prefixes[:len(s.prefixes):len(s.prefixes)], prefixes...)
+	return s
+}
+
+func (s keySet) has(key string) bool {
+	if _, ok := s.names[key]; ok {
+		return true
+	}
+	for _, p := range s.prefixes {
+		if strings.HasPrefix(key, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// ingressOK reports whether Extract accepts the baggage key, and if not, why.
+func (c *config) ingressOK(key string, public bool) (bool, reason) {
+	if c.ingressDeny.has(key) {
+		return false, reasonIngressDenied
+	}
+	if c.allowConfigured {
+		if c.ingressAllow.has(key) {
+			return true, 0
+		}
+		if public {
+			return false, reasonIngressPublic
+		}
+		return false, reasonIngressDenied
+	}
+	if public {
+		return false, reasonIngressPublic
+	}
+	return true, 0
+}
+
+type publicKey struct{}
+
+// isPublic reports whether Extract runs for a public endpoint.
+func (c *config) isPublic(ctx context.Context) bool {
+	if c.public {
+		return true
+	}
+	v, _ := ctx.Value(publicKey{}).(bool)
+	return v
+}
+
+type destinationKey struct{}
+
+// ContextWithDestination returns a copy of ctx that tells Inject where the
+// carrier is going, as a host or host:port (the host of a URL). Inject sends
+// only the baggage the egress rules grant to that destination. NewTransport
+// does this for HTTP requests; call it directly for other transports.
+func ContextWithDestination(ctx context.Context, host string) context.Context {
+	return context.WithValue(ctx, destinationKey{}, host)
+}
+
+func destinationFromContext(ctx context.Context) (string, bool) {
+	h, ok := ctx.Value(destinationKey{}).(string)
+	return h, ok && h != ""
+}
+
+type egressRule struct {
+	hosts []hostPattern
+	keys  keySet
+}
+
+// hostPattern is a parsed EgressRule host. Names are stored in lower case.
+type hostPattern struct {
+	any      bool   // "*"
+	wildcard bool   // "*.suffix": name holds ".suffix"
+	name     string // host name or IP, without brackets
+	port     string // empty: any port
+}
+
+func parseHostPattern(s string) (hostPattern, error) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if s == "*" {
+		return hostPattern{any: true}, nil
+	}
+	name, port := splitHostPort(s)
+	var p hostPattern
+	if rest, ok := strings.CutPrefix(name, "*."); ok {
+		p.wildcard = true
+		name = "." + rest
+	}
+	if name == "" || name == "." || strings.Contains(name, "*") {
+		return hostPattern{}, fmt.Errorf("propagator: invalid egress host pattern %q ignored", s)
+	}
+	p.name, p.port = name, port
+	return p, nil
+}
+
+// splitHostPort splits a URL host into name and port. Unlike
+// net.SplitHostPort it accepts a missing port and never allocates.
+func splitHostPort(h string) (name, port string) {
+	if strings.HasPrefix(h, "[") {
+		end := strings.IndexByte(h, ']')
+		if end < 0 {
+			return h, ""
+		}
+		name, rest := h[1:end], h[end+1:]
+		if p, ok := strings.CutPrefix(rest, ":"); ok {
+			return name, p
+		}
+		return name, ""
+	}
+	i := strings.LastIndexByte(h, ':')
+	if i < 0 || strings.IndexByte(h[:i], ':') >= 0 { // no port, or a bare IPv6 address
+		return h, ""
+	}
+	return h[:i], h[i+1:]
+}
+
+// match reports whether the destination (name and port, any case) matches.
+func (p hostPattern) match(name, port string) bool {
+	if p.any {
+		return true
+	}
+	if p.port != "" && p.port != port {
+		return false
+	}
+	if p.wildcard {
+		return len(name) > len(p.name) && strings.EqualFold(name[len(name)-len(p.name):], p.name)
+	}
+	return strings.EqualFold(name, p.name)
+}
+
+// maxGrants bounds the egress rules evaluated without allocating; more
+// matching rules still work, on the heap.
+const maxGrants = 8
+
+// egressGrants returns the key sets granted to the destination in ctx,
+// appended to dst.
+func (c *config) egressGrants(ctx context.Context, dst []*keySet) []*keySet {
+	host, known := destinationFromContext(ctx)
+	var name, port string
+	if known {
+		name, port = splitHostPort(host)
+	}
+	for i := range c.egress {
+		r := &c.egress[i]
+		for _, p := range r.hosts {
+			if p.any || (known && p.match(name, port)) {
+				dst = append(dst, &r.keys)
+				break
+			}
+		}
+	}
+	return dst
+}
+
+func granted(grants []*keySet, key string) bool {
+	for _, g := range grants {
+		if g.has(key) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,422 @@
+package propagator
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"go.opentelemetry.io/otel/baggage"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Header names, in lower case as the specifications ask senders to use, and
+// in the canonical form net/http stores them in.
+const (
+	traceparentHeader = "traceparent"
+	tracestateHeader  = "tracestate"
+	baggageHeader     = "baggage"
+
+	traceparentCanon = "Traceparent"
+	tracestateCanon  = "Tracestate"
+	baggageCanon     = "Baggage"
+)
+
+// propagator is the TextMapPropagator New returns. It is safe for concurrent
+// use and immutable once built.
+type propagator struct {
+	cfg config
+	rep *reporter
+}
+
+var _ propagation.TextMapPropagator = (*propagator)(nil)
+
+// New returns a TextMapPropagator for W3C Trace Context (level 2) and W3C
+// Baggage that applies the policy set by opts. It replaces
+// propagation.NewCompositeTextMapPropagator(propagation.TraceContext{},
+// propagation.Baggage{}).
+//
+// Without options it extracts and injects the trace context, accepts inbound
+// baggage within the W3C limits, and sends no baggage: see WithEgress.
+func New(opts ...Option) propagation.TextMapPropagator {
+	cfg := newConfig(opts...)
+	return &propagator{cfg: cfg, rep: newReporter(cfg.meterProvider, cfg.errorInterval)}
+}
+
+// Fields returns the header names Inject sets.
+func (*propagator) Fields() []string {
+	return []string{traceparentHeader, tracestateHeader, baggageHeader}
+}
+
+// fields reads the values of a carrier's fields. For an http.Header it looks
+// up the canonical names directly, which spares the allocation of
+// canonicalising the name on each lookup.
+type fields struct {
+	carrier propagation.TextMapCarrier
+	header  propagation.HeaderCarrier
+	values  propagation.ValuesGetter
+}
+
+func newFields(c propagation.TextMapCarrier) fields {
+	f := fields{carrier: c}
+	if h, ok := c.(propagation.HeaderCarrier); ok {
+		f.header = h
+	} else if v, ok := c.(propagation.ValuesGetter); ok {
+		f.values = v
+	}
+	return f
+}
+
+// get returns the values of field; one holds a single value from a carrier
+// that is not a ValuesGetter.
+func (f fields) get(name, canon string, one *[1]string) []string {
+	switch {
+	case f.header != nil:
+		return f.header[canon]
+	case f.values != nil:
+		return f.values.Values(name)
+	}
+	if v := f.carrier.Get(name); v != "" {
+		one[0] = v
+		return one[:]
+	}
+	return nil
+}
+
+// Extract returns a copy of ctx with the trace context and baggage of the
+// carrier. A valid traceparent becomes the remote span context, with the
+// tracestate; invalid trace context leaves the span context of ctx as it is.
+// Inbound baggage passes the ingress policy and limits and is merged with the
+// baggage of ctx (see WithMerge); baggage.FromContext returns the result.
+//
+// Malformed input never makes Extract fail: it is dropped, counted and
+// reported through otel.Handle at a bounded rate.
+func (p *propagator) Extract(ctx context.Context, carrier propagation.TextMapCarrier) context.Context {
+	f := newFields(carrier)
+	ctx = p.extractTraceContext(ctx, f)
+	return p.extractBaggage(ctx, f)
+}
+
+func (p *propagator) extractTraceContext(ctx context.Context, f fields) context.Context {
+	var one [1]string
+	tp, why := singleValue(f.get(traceparentHeader, traceparentCanon, &one))
+	if why != 0 {
+		p.rep.fail(ctx, why)
+		return ctx
+	}
+	if tp == "" {
+		return ctx
+	}
+	scc, ok := parseTraceparent(tp)
+	if !ok {
+		p.rep.fail(ctx, reasonTraceparentMalformed)
+		return ctx
+	}
+
+	// Failure to parse tracestate must not affect traceparent.
+	var buf [maxTracestateMembers]tsMember
+	vals := f.get(tracestateHeader, tracestateCanon, &one)
+	ms, canonical, dup, why := parseTracestate(vals, buf[:])
+	if why != 0 {
+		p.rep.fail(ctx, why)
+	}
+	if dup {
+		p.rep.fail(ctx, reasonTracestateDuplicateKey)
+	}
+	var raw string
+	if canonical {
+		raw = vals[0]
+	}
+	var carried *carriedState
+	scc.TraceState, carried = buildTraceState(ms, raw, scc.TraceID)
+	ctx = trace.ContextWithRemoteSpanContext(ctx, trace.NewSpanContext(scc))
+	return contextWithCarried(ctx, carried)
+}
+
+// singleValue returns the only element of a field that must not repeat, such
+// as traceparent: the values are combined as RFC 9110 does, empty elements
+// are ignored, and more than one element is an error.
+func singleValue(vals []string) (string, reason) {
+	var v string
+	for _, s := range vals {
+		for s != "" {
+			var elem string
+			elem, s = cutByte(s, ',')
+			if elem = trimOWS(elem); elem == "" {
+				continue
+			}
+			if v != "" {
+				return "", reasonTraceparentMultiple
+			}
+			v = elem
+		}
+	}
+	return v, 0
+}
+
+func (p *propagator) extractBaggage(ctx context.Context, f fields) context.Context {
+	var one [1]string
+	vals := f.get(baggageHeader, baggageCanon, &one)
+	if len(vals) == 0 && len(p.cfg.legacy) == 0 {
+		return ctx
+	}
+
+	var t tally
+	bb := bagBuilder{cfg: &p.cfg}
+	if lb := baggage.FromContext(ctx); lb.Len() > 0 {
+		bb.addLocal(lb)
+	}
+	public := p.cfg.isPublic(ctx)
+	badUTF8 := false
+	// verbatim stays true while the only header value holds exactly the
+	// members kept, in canonical form.
+	verbatim := len(vals) == 1 && !strings.HasSuffix(vals[0], ",")
+	for _, v := range vals {
+		for v != "" {
+			var elem string
+			elem, v = cutByte(v, ',')
+			m := trimOWS(elem)
+			if len(m) != len(elem) || m == "" {
+				verbatim = false
+			}
+			if m == "" {
+				continue
+			}
+			key, raw, props, canonical, ok := parseBaggageMember(m)
+			if !ok {
+				t.add(reasonBaggageMalformed, 1)
+				verbatim = false
+				continue
+			}
+			if ok, why := p.cfg.ingressOK(key, public); !ok {
+				t.add(why, 1)
+				verbatim = false
+				continue
+			}
+			size, utf8OK := memberSize(key, raw, props)
+			badUTF8 = badUTF8 || !utf8OK
+			replaced, why := bb.add(bagEntry{key: key, value: raw, props: props, size: size})
+			if why != 0 {
+				t.add(why, 1)
+			}
+			if !canonical || replaced || why != 0 {
+				verbatim = false
+			}
+		}
+	}
+	for _, lh := range p.cfg.legacy {
+		v := trimOWS(firstValue(f.get(lh.header, lh.canon, &one)))
+		if v == "" {
+			continue
+		}
+		if ok, why := p.cfg.ingressOK(lh.key, public); !ok {
+			t.add(why, 1)
+			continue
+		}
+		if !utf8.ValidString(v) {
+			v, badUTF8 = strings.ToValidUTF8(v, "\uFFFD"), true
+		}
+		_, why := bb.add(bagEntry{key: lh.key, value: v, size: len(lh.key) + 1 + valueSize(v), src: fromLegacy})
+		if why != 0 {
+			t.add(why, 1)
+		}
+		verbatim = false
+	}
+	if badUTF8 {
+		p.rep.fail(ctx, reasonBaggageInvalidUTF8)
+	}
+	t.flush(ctx, p.rep)
+	if bb.remote == 0 {
+		return ctx
+	}
+	var raw string
+	if verbatim {
+		raw = vals[0]
+	}
+	return baggage.ContextWithBaggage(ctx, bb.build(raw))
+}
+
+func firstValue(vals []string) string {
+	if len(vals) == 0 {
+		return ""
+	}
+	return vals[0]
+}
+
+// Inject sets the trace context and baggage of ctx in the carrier.
+//
+// The traceparent is written in version 00 with only the sampled and random
+// flags; the tracestate is the one of the span context, plus any entries an
+// Extract carried that trace.TraceState cannot hold. Baggage is sent only as
+// far as the egress rules grant it to the destination recorded in ctx (see
+// NewTransport and ContextWithDestination), within the limits; members are
+// written sorted by key. On an http.Header carrier a baggage header that this
+// policy does not produce is removed, so that a header copied from elsewhere
+// cannot slip past it.
+func (p *propagator) Inject(ctx context.Context, carrier propagation.TextMapCarrier) {
+	var stack [512]byte
+	b := stack[:0]
+
+	sc := trace.SpanContextFromContext(ctx)
+	tsStart, tsEnd := 0, 0
+	if sc.IsValid() {
+		b = appendTraceparent(b, sc)
+		tsStart = len(b)
+		b = appendTracestate(b, ctx, sc)
+		tsEnd = len(b)
+	}
+	var t tally
+	if bag := baggage.FromContext(ctx); bag.Len() > 0 {
+		b = p.appendBaggage(b, ctx, bag, &t)
+	}
+	t.flush(ctx, p.rep)
+	if len(b) == 0 {
+		if h, ok := carrier.(propagation.HeaderCarrier); ok {
+			delete(h, baggageCanon)
+		}
+		return
+	}
+
+	// One string holds all three values.
+	s := string(b)
+	tp, ts, bg := "", s[tsStart:tsEnd], s[tsEnd:]
+	if sc.IsValid() {
+		tp = s[:traceparentLen]
+	}
+	if h, ok := carrier.(propagation.HeaderCarrier); ok {
+		// Set the canonical names directly, with one backing array for the
+		// three value slices; each slice is capped so an append by the
+		// caller copies instead of overwriting its neighbour.
+		vs := make([]string, 3)
+		vs[0], vs[1], vs[2] = tp, ts, bg
+		if tp != "" {
+			h[traceparentCanon] = vs[0:1:1]
+		}
+		if ts != "" {
+			h[tracestateCanon] = vs[1:2:2]
+		}
+		if bg != "" {
+			h[baggageCanon] = vs[2:3:3]
+		} else {
+			delete(h, baggageCanon)
+		}
+		return
+	}
+	if tp != "" {
+		carrier.Set(traceparentHeader, tp)
+	}
+	if ts != "" {
+		carrier.Set(tracestateHeader, ts)
+	}
+	if bg != "" {
+		carrier.Set(baggageHeader, bg)
+	}
+}
+
+// appendBaggage appends the members of bag the egress rules grant to the
+// destination in ctx, sorted by key, within the limits.
+func (p *propagator) appendBaggage(b []byte, ctx context.Context, bag baggage.Baggage, t *tally) []byte {
+	var gbuf [maxGrants]*keySet
+	grants := p.cfg.egressGrants(ctx, gbuf[:0])
+	if len(grants) == 0 {
+		t.add(reasonEgressDenied, bag.Len())
+		return b
+	}
+	start, n, seen := len(b), 0, 0
+	if exactGrants(grants, bag.Len()) {
+		// Look the granted keys up, in order, rather than list, copy and sort
+		// every member.
+		var pos [maxGrants]int
+		for {
+			key, ok := nextGrantedKey(grants, pos[:len(grants)])
+			if !ok {
+				break
+			}
+			if m := bag.Member(key); m.Key() != "" {
+				seen++
+				b, n = p.writeMember(b, start, n, m, t)
+			}
+		}
+	} else {
+		ms := bag.Members()
+		var ibuf [inlineMembers]int
+		order := ibuf[:0]
+		for i := range ms {
+			order = append(order, i)
+		}
+		slices.SortFunc(order, func(i, j int) int { return strings.Compare(ms[i].Key(), ms[j].Key()) })
+		for _, i := range order {
+			if granted(grants, ms[i].Key()) {
+				seen++
+				b, n = p.writeMember(b, start, n, ms[i], t)
+			}
+		}
+	}
+	t.add(reasonEgressDenied, bag.Len()-seen)
+	return b
+}
+
+// exactGrants reports whether the grants name their keys without prefixes,
+// and few enough of them that looking each up beats listing the baggage.
+func exactGrants(grants []*keySet, members int) bool {
+	n := 0
+	for _, g := range grants {
+		if len(g.prefixes) > 0 {
+			return false
+		}
+		n += len(g.sorted)
+	}
+	return n <= 2*members+8
+}
+
+// nextGrantedKey merges the sorted names of the grants: it returns the
+// smallest name not returned yet, pos holding each grant's progress.
+func nextGrantedKey(grants []*keySet, pos []int) (string, bool) {
+	var min string
+	found := false
+	for i, g := range grants {
+		if pos[i] < len(g.sorted) && (!found || g.sorted[pos[i]] < min) {
+			min, found = g.sorted[pos[i]], true
+		}
+	}
+	for i, g := range grants {
+		if pos[i] < len(g.sorted) && g.sorted[pos[i]] == min {
+			pos[i]++
+		}
+	}
+	return min, found
+}
+
+// writeMember appends m to the baggage header being written from b[start:],
+// which holds n members, unless that would break a limit.
+func (p *propagator) writeMember(b []byte, start, n int, m baggage.Member, t *tally) ([]byte, int) {
+	if !validToken(m.Key()) {
+		// A key set through baggage.NewMemberRaw need not be a token; it
+		// cannot be written in a header.
+		t.add(reasonBaggageMalformed, 1)
+		return b, n
+	}
+	if n == p.cfg.maxMembers {
+		t.add(reasonEgressLimitMembers, 1)
+		return b, n
+	}
+	mark := len(b)
+	if n > 0 {
+		b = append(b, ',')
+	}
+	b = appendMember(b, m)
+	size := len(b) - mark
+	if n > 0 {
+		size--
+	}
+	switch {
+	case size > p.cfg.maxMemberBytes:
+		t.add(reasonEgressLimitMemberBytes, 1)
+		return b[:mark], n
+	case len(b)-start > p.cfg.maxBytes:
+		t.add(reasonEgressLimitBytes, 1)
+		return b[:mark], n
+	}
+	return b, n + 1
+}

@@ -1,0 +1,79 @@
+package propagator
+
+import (
+	"context"
+	"net/http"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/baggage"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// headers builds an http.Header from name/value pairs, keeping repeated names
+// as separate field lines.
+func headers(kv ...string) http.Header {
+	h := http.Header{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		h.Add(kv[i], kv[i+1])
+	}
+	return h
+}
+
+func extract(p propagation.TextMapPropagator, kv ...string) context.Context {
+	return p.Extract(context.Background(), propagation.HeaderCarrier(headers(kv...)))
+}
+
+func inject(p propagation.TextMapPropagator, ctx context.Context) http.Header {
+	h := http.Header{}
+	p.Inject(ctx, propagation.HeaderCarrier(h))
+	return h
+}
+
+// allEgress sends every baggage key to every destination.
+var allEgress = WithEgress(EgressRule{Hosts: []string{"*"}, Prefixes: []string{""}})
+
+func TestFields(t *testing.T) {
+	assert.ElementsMatch(t, []string{"traceparent", "tracestate", "baggage"}, New().Fields())
+}
+
+func TestRoundTripStockCompatible(t *testing.T) {
+	// What this propagator injects, the stock propagators extract the same,
+	// and the other way round.
+	stock := propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
+	p := New(allEgress)
+
+	ctx := extract(stock,
+		"traceparent", benchTraceparent,
+		"tracestate", benchTracestate,
+		"baggage", benchBaggage)
+	ours := inject(p, ctx)
+	theirs := inject(stock, ctx)
+	assert.Equal(t, theirs.Get("traceparent"), ours.Get("traceparent"))
+	assert.Equal(t, theirs.Get("tracestate"), ours.Get("tracestate"))
+
+	back := stock.Extract(context.Background(), propagation.HeaderCarrier(ours))
+	assert.Equal(t, trace.SpanContextFromContext(ctx), trace.SpanContextFromContext(back))
+	assertSameBaggage(t, baggage.FromContext(ctx), baggage.FromContext(back))
+
+	ctx2 := p.Extract(context.Background(), propagation.HeaderCarrier(theirs))
+	assert.Equal(t, trace.SpanContextFromContext(ctx), trace.SpanContextFromContext(ctx2))
+	assertSameBaggage(t, baggage.FromContext(ctx), baggage.FromContext(ctx2))
+}
+
+func assertSameBaggage(t *testing.T, want, got baggage.Baggage) {
+	t.Helper()
+	require.Equal(t, want.Len(), got.Len(), "got %s, want %s", got, want)
+	for _, m := range want.Members() {
+		g := got.Member(m.Key())
+		assert.Equal(t, m.Value(), g.Value(), m.Key())
+		assert.Equal(t, m.Properties(), g.Properties(), m.Key())
+	}
+}

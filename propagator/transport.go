@@ -1,0 +1,74 @@
+package propagator
+
+import (
+	"context"
+	"net/http"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
+)
+
+// NewTransport returns an http.RoundTripper that makes each request's
+// destination, the host of its URL, known to Inject (see
+// ContextWithDestination) and then calls base, or http.DefaultTransport if
+// base is nil. It changes nothing else: the trace context flows and spans are
+// recorded whatever baggage the egress rules withhold.
+//
+// Wrap otelhttp's transport with it, so that otelhttp injects knowing the
+// destination:
+//
+//	client := &http.Client{Transport: propagator.NewTransport(otelhttp.NewTransport(nil))}
+//
+// The other order works too: inside otelhttp.NewTransport, a request that
+// arrives with trace context or baggage headers already set is cloned and
+// injected again, with otel.GetTextMapPropagator(), once the destination is
+// known; this costs a header copy per request.
+func NewTransport(base http.RoundTripper) http.RoundTripper {
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	return &transport{base: base}
+}
+
+type transport struct {
+	base http.RoundTripper
+}
+
+// RoundTrip implements http.RoundTripper. Like every RoundTripper it leaves r
+// unmodified.
+func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
+	ctx := ContextWithDestination(r.Context(), r.URL.Host)
+	if !hasPropagationHeaders(r.Header) {
+		return t.base.RoundTrip(r.WithContext(ctx))
+	}
+	r = r.Clone(ctx)
+	otel.GetTextMapPropagator().Inject(ctx, propagation.HeaderCarrier(r.Header))
+	return t.base.RoundTrip(r)
+}
+
+func hasPropagationHeaders(h http.Header) bool {
+	return len(h[traceparentCanon]) > 0 || len(h[baggageCanon]) > 0
+}
+
+// PublicEndpoint returns middleware that marks the requests for which
+// isPublic reports true as arriving at a public endpoint: Extract then drops
+// their inbound baggage except the keys accepted by WithIngressAllow and
+// WithIngressPrefixes, as WithPublicEndpoint does for every request. A nil
+// isPublic marks every request.
+//
+// Put it outside otelhttp.NewHandler and give otelhttp the same function, so
+// that a public request both starts a new trace and loses untrusted baggage:
+//
+//	isPublic := func(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/api/") }
+//	h := propagator.PublicEndpoint(isPublic)(
+//		otelhttp.NewHandler(mux, "edge", otelhttp.WithPublicEndpointFn(isPublic)))
+func PublicEndpoint(isPublic func(*http.Request) bool) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if isPublic == nil || isPublic(r) {
+				r = r.WithContext(context.WithValue(r.Context(), publicKey{}, true))
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
