@@ -155,18 +155,17 @@ func TestBindRunsWithSubmitterContext(t *testing.T) {
 
 func TestPoolCloseWhileTasksSubmitToTheirPool(t *testing.T) {
 	pool := NewPool(context.Background(), 2)
-	started := make(chan struct{})
 	var nested atomic.Int64
+	outcome := make(chan error, 1)
 	require.NoError(t, pool.Submit(context.Background(), func(ctx context.Context) {
-		close(started)
 		for {
 			if err := pool.Submit(ctx, func(context.Context) { nested.Add(1) }); err != nil {
-				assert.ErrorIs(t, err, ErrPoolClosed)
+				outcome <- err
 				return
 			}
 		}
 	}))
-	<-started
+	require.Eventually(t, func() bool { return nested.Load() > 0 }, 5*time.Second, time.Millisecond)
 	pool.Close() // must not deadlock with the task's own submissions
-	assert.Positive(t, nested.Load())
+	assert.ErrorIs(t, <-outcome, ErrPoolClosed)
 }
