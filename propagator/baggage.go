@@ -325,4 +325,3 @@ func validToken(s string) bool {
 	}
 	return true
 }
-

@@ -77,3 +77,7 @@ func assertSameBaggage(t *testing.T, want, got baggage.Baggage) {
 		assert.Equal(t, m.Properties(), g.Properties(), m.Key())
 	}
 }
+
+func propagationHeader(kv ...string) propagation.HeaderCarrier {
+	return propagation.HeaderCarrier(headers(kv...))
+}
