@@ -1,0 +1,264 @@
+package baggagebridge
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"unicode/utf8"
+
+	"go.opentelemetry.io/otel/baggage"
+
+	"github.com/otelctx/otelctx/asynctrack"
+)
+
+// W3C Baggage limits (https://www.w3.org/TR/baggage/#limits). They are what
+// every platform must propagate, so Set keeps the baggage within them: a
+// baggage over them may be cut or dropped whole by the next hop.
+const (
+	maxMembers = 64
+	maxBytes   = 8192
+)
+
+var (
+	// ErrInvalidKey is returned for a key, or a property key, that is not an
+	// RFC 7230 token as W3C Baggage requires. Stock OpenTelemetry accepts
+	// any UTF-8 key and then leaves the member out of the header.
+	ErrInvalidKey = errors.New("baggagebridge: invalid key")
+	// ErrInvalidValue is returned for a value, or a property value, that is
+	// not valid UTF-8.
+	ErrInvalidValue = errors.New("baggagebridge: invalid value")
+	// ErrTooLarge is returned by Set when the baggage would exceed the W3C
+	// limits. The value is set all the same, in this process only.
+	ErrTooLarge = errors.New("baggagebridge: baggage over the W3C limits")
+)
+
+// Set returns a copy of ctx in which key holds value, with props as the
+// member's properties, replacing any value key held. The value is a W3C
+// baggage member of ctx's baggage, so the propagators carry it to the next
+// service; it is the plain value, which the propagator percent-encodes.
+//
+// An invalid key, value or property is an error wrapping ErrInvalidKey or
+// ErrInvalidValue, and ctx is returned unchanged.
+//
+// If the member would take the baggage over the W3C limits (64 members, 8192
+// bytes as encoded), Set returns an error wrapping ErrTooLarge together with
+// a usable context: Get and Current see every value, as always, and the
+// baggage holds those that fit. Which ones fit is decided in a fixed order,
+// the members already in the baggage first, by key, then the new one; the
+// others stay in this process and are never propagated, until they are Set
+// again.
+//
+// Set does not make the values ambient: run the code that should see them
+// without a ctx through asynctrack.Run(ctx, fn).
+func Set(ctx context.Context, key, value string, props ...baggage.Property) (context.Context, error) {
+	m, err := newMember(key, value, props)
+	if err != nil {
+		return ctx, err
+	}
+	bag := baggage.FromContext(ctx)
+	held, _ := heldStore.Value(ctx)
+
+	size, n := encodedSize(bag, key)
+	add := len(m.String())
+	if n > 0 {
+		add++ // the comma before it
+	}
+	if n < maxMembers && size+add <= maxBytes {
+		bag, err = bag.SetMember(m)
+		if err != nil { // unreachable: m is valid
+			return ctx, err
+		}
+		ctx = baggage.ContextWithBaggage(ctx, bag)
+		if held.has(key) {
+			ctx = heldStore.With(ctx, held.without(key))
+		}
+		return ctx, nil
+	}
+	return fit(ctx, bag, held, m)
+}
+
+// fit rebuilds ctx's baggage with m in it, keeping within the limits in the
+// order Set documents, and keeps what does not fit in the held set.
+func fit(ctx context.Context, bag baggage.Baggage, held *heldMembers, m baggage.Member) (context.Context, error) {
+	members := bag.Members()
+	members = slices.DeleteFunc(members, func(o baggage.Member) bool { return o.Key() == m.Key() })
+	slices.SortFunc(members, func(a, b baggage.Member) int { return cmp.Compare(a.Key(), b.Key()) })
+	members = append(members, m)
+
+	kept := members[:0:0]
+	var out []baggage.Member
+	size := 0
+	for _, o := range members {
+		add := len(o.String())
+		if len(kept) > 0 {
+			add++
+		}
+		if len(kept) < maxMembers && size+add <= maxBytes {
+			kept = append(kept, o)
+			size += add
+			continue
+		}
+		out = append(out, o)
+	}
+	bag, err := baggage.New(kept...)
+	if err != nil { // unreachable: kept is valid and within the limits
+		return ctx, err
+	}
+	ctx = baggage.ContextWithBaggage(ctx, bag)
+	ctx = heldStore.With(ctx, held.with(out, m.Key()))
+
+	keys := make([]string, len(out))
+	for i, o := range out {
+		keys[i] = o.Key()
+	}
+	return ctx, fmt.Errorf("%w: %q kept in this process only", ErrTooLarge, keys)
+}
+
+// encodedSize returns the length of bag's W3C header without the member
+// for skip, and the number of members counted.
+func encodedSize(bag baggage.Baggage, skip string) (size, n int) {
+	if bag.Len() == 0 {
+		return 0, 0
+	}
+	for _, m := range bag.Members() {
+		if m.Key() == skip {
+			continue
+		}
+		if n > 0 {
+			size++
+		}
+		size += len(m.String())
+		n++
+	}
+	return size, n
+}
+
+// Get returns the value key holds in ctx: a baggage member, whether set in
+// this process or extracted from an inbound request, or a value Set kept in
+// this process because the baggage was full.
+func Get(ctx context.Context, key string) (string, bool) {
+	if m := baggage.FromContext(ctx).Member(key); m.Key() != "" {
+		return m.Value(), true
+	}
+	if held, ok := heldStore.Value(ctx); ok {
+		if m, ok := held.get(key); ok {
+			return m.Value(), true
+		}
+	}
+	return "", false
+}
+
+// Current is Get on asynctrack.Ambient(): the value key holds in the scope
+// the calling goroutine runs in, for code that holds no ctx.
+func Current(key string) (string, bool) {
+	return Get(asynctrack.Ambient(), key)
+}
+
+// Delete returns a copy of ctx in which key holds no value. It returns ctx
+// itself if key holds none.
+func Delete(ctx context.Context, key string) context.Context {
+	if bag := baggage.FromContext(ctx); bag.Member(key).Key() != "" {
+		ctx = baggage.ContextWithBaggage(ctx, bag.DeleteMember(key))
+	}
+	if held, _ := heldStore.Value(ctx); held.has(key) {
+		ctx = heldStore.With(ctx, held.without(key))
+	}
+	return ctx
+}
+
+// newMember validates key, value and props as W3C Baggage requires and
+// returns the member they make.
+func newMember(key, value string, props []baggage.Property) (baggage.Member, error) {
+	if !isToken(key) {
+		return baggage.Member{}, fmt.Errorf("%w: %q", ErrInvalidKey, key)
+	}
+	if !utf8.ValidString(value) {
+		return baggage.Member{}, fmt.Errorf("%w: %q", ErrInvalidValue, value)
+	}
+	for _, p := range props {
+		if !isToken(p.Key()) {
+			return baggage.Member{}, fmt.Errorf("%w: property %q of %q", ErrInvalidKey, p.Key(), key)
+		}
+		if v, _ := p.Value(); !utf8.ValidString(v) {
+			return baggage.Member{}, fmt.Errorf("%w: property %q of %q: %q", ErrInvalidValue, p.Key(), key, v)
+		}
+	}
+	return baggage.NewMemberRaw(key, value, props...)
+}
+
+// tchar marks the bytes of an RFC 7230 token (section 3.2.6), the grammar
+// of W3C Baggage keys.
+var tchar = func() (t [256]bool) {
+	for _, c := range []byte("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") {
+		t[c] = true
+	}
+	return t
+}()
+
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !tchar[s[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+// heldStore holds, per scope of work, the members Set kept out of the
+// baggage because it was full: values of the context like the others, but
+// never propagated. A member is in the baggage or here, never in both,
+// except when the baggage is changed behind this package's back; then the
+// baggage wins.
+var heldStore = asynctrack.NewStore[*heldMembers]()
+
+// heldMembers is an immutable list of members sorted by key. A nil
+// *heldMembers is the empty list.
+type heldMembers struct{ members []baggage.Member }
+
+func (h *heldMembers) get(key string) (baggage.Member, bool) {
+	if h == nil {
+		return baggage.Member{}, false
+	}
+	i, ok := slices.BinarySearchFunc(h.members, key, func(m baggage.Member, k string) int { return cmp.Compare(m.Key(), k) })
+	if !ok {
+		return baggage.Member{}, false
+	}
+	return h.members[i], true
+}
+
+func (h *heldMembers) has(key string) bool {
+	_, ok := h.get(key)
+	return ok
+}
+
+// without returns h without key; nil if that leaves it empty.
+func (h *heldMembers) without(key string) *heldMembers {
+	ms := slices.DeleteFunc(slices.Clone(h.members), func(m baggage.Member) bool { return m.Key() == key })
+	if len(ms) == 0 {
+		return nil
+	}
+	return &heldMembers{members: ms}
+}
+
+// with returns h with add, which replace any member of the same key, and
+// without drop, unless add holds it.
+func (h *heldMembers) with(add []baggage.Member, drop string) *heldMembers {
+	var ms []baggage.Member
+	if h != nil {
+		ms = slices.Clone(h.members)
+	}
+	ms = slices.DeleteFunc(ms, func(m baggage.Member) bool {
+		return m.Key() == drop || slices.ContainsFunc(add, func(a baggage.Member) bool { return a.Key() == m.Key() })
+	})
+	ms = append(ms, add...)
+	slices.SortFunc(ms, func(a, b baggage.Member) int { return cmp.Compare(a.Key(), b.Key()) })
+	if len(ms) == 0 {
+		return nil
+	}
+	return &heldMembers{members: ms}
+}
