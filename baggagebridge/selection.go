@@ -1,0 +1,180 @@
+package baggagebridge
+
+import (
+	"cmp"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"log/slog"
+	"reflect"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"unsafe"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/baggage"
+)
+
+const redacted = "REDACTED"
+
+// selection decides which baggage members enrich telemetry and how they
+// appear there. It is immutable once built.
+type selection struct {
+	keys       map[string]bool // nil with no prefixes: every key
+	prefixes   []string
+	attrPrefix string
+	redacted   map[string]bool
+	hashed     map[string]bool
+	secret     []byte
+	max        int
+}
+
+func newSelection(c config) selection {
+	set := func(keys []string) map[string]bool {
+		if len(keys) == 0 {
+			return nil
+		}
+		m := make(map[string]bool, len(keys))
+		for _, k := range keys {
+			m[k] = true
+		}
+		return m
+	}
+	return selection{
+		keys:       set(c.keys),
+		prefixes:   slices.Clone(c.prefixes),
+		attrPrefix: c.attrPrefix,
+		redacted:   set(c.redacted),
+		hashed:     set(c.hashed),
+		secret:     c.secret,
+		max:        c.maxAttrs,
+	}
+}
+
+func (s *selection) selects(key string) bool {
+	if s.keys == nil && s.prefixes == nil {
+		return true
+	}
+	if s.keys[key] {
+		return true
+	}
+	for _, p := range s.prefixes {
+		if strings.HasPrefix(key, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// attr returns the attribute key and value for member key holding value.
+func (s *selection) attr(key, value string) (string, string) {
+	switch {
+	case s.redacted[key]:
+		value = redacted
+	case s.hashed[key]:
+		h := hmac.New(sha256.New, s.secret)
+		h.Write([]byte(value))
+		value = hex.EncodeToString(h.Sum(nil)[:16])
+	}
+	return s.attrPrefix + key, value
+}
+
+// enrichment is what one baggage adds to spans and log records, computed
+// once per distinct baggage.
+type enrichment struct {
+	// bag keeps the baggage's map alive, so that no other map can take its
+	// address while the entry exists: the address is the entry's key.
+	bag   baggage.Baggage
+	attrs []attribute.KeyValue
+	logs  []slog.Attr
+}
+
+func (s *selection) enrich(bag baggage.Baggage) *enrichment {
+	e := &enrichment{bag: bag}
+	members := bag.Members()
+	members = slices.DeleteFunc(members, func(m baggage.Member) bool { return !s.selects(m.Key()) })
+	slices.SortFunc(members, func(a, b baggage.Member) int { return cmp.Compare(a.Key(), b.Key()) })
+	members = members[:min(len(members), s.max)]
+	if len(members) == 0 {
+		return e
+	}
+	e.attrs = make([]attribute.KeyValue, len(members))
+	e.logs = make([]slog.Attr, len(members))
+	for i, m := range members {
+		k, v := s.attr(m.Key(), m.Value())
+		e.attrs[i] = attribute.String(k, v)
+		e.logs[i] = slog.String(k, v)
+	}
+	return e
+}
+
+// cacheBits sizes the enrichment cache: 256 slots of one entry each hold
+// the baggages of that many requests in flight before they collide.
+const cacheBits = 8
+
+// enricher computes enrichments and keeps the recent ones. Every span and
+// log record of a request carries the same baggage (the same map, shared by
+// every context derived from the one it was put in), so after the first
+// one, a lookup is an atomic load and a pointer compare: no lock, no
+// allocation.
+type enricher struct {
+	sel   selection
+	slots [1 << cacheBits]atomic.Pointer[enrichment]
+}
+
+func newEnricher(c config) *enricher { return &enricher{sel: newSelection(c)} }
+
+// get returns the enrichment of bag; nil for an empty baggage.
+func (e *enricher) get(bag baggage.Baggage) *enrichment {
+	if bag.Len() == 0 {
+		return nil
+	}
+	id := identity(bag)
+	if id == nil {
+		return e.sel.enrich(bag)
+	}
+	slot := &e.slots[uint64(uintptr(id))*0x9E3779B97F4A7C15>>(64-cacheBits)]
+	if en := slot.Load(); en != nil && identity(en.bag) == id {
+		return en
+	}
+	en := e.sel.enrich(bag)
+	slot.Store(en)
+	return en
+}
+
+// identityOK reports whether baggage.Baggage is, as in otel v1.47.0, a
+// struct holding one map and nothing else, so that identity can read the
+// map's address. If a release changes that, enrichments are computed for
+// every span: slower, never wrong.
+var identityOK = func() bool {
+	t := reflect.TypeFor[baggage.Baggage]()
+	if t.Kind() != reflect.Struct || t.NumField() != 1 || t.Field(0).Type.Kind() != reflect.Map ||
+		t.Size() != unsafe.Sizeof(unsafe.Pointer(nil)) {
+		return false
+	}
+	m, err := baggage.NewMemberRaw("k", "v")
+	if err != nil {
+		return false
+	}
+	a, err := baggage.New(m)
+	if err != nil {
+		return false
+	}
+	b := a
+	c, err := a.SetMember(m)
+	if err != nil {
+		return false
+	}
+	ptr := func(b baggage.Baggage) unsafe.Pointer { return *(*unsafe.Pointer)(unsafe.Pointer(&b)) }
+	return ptr(a) != nil && ptr(a) == ptr(b) && ptr(c) != ptr(a) && ptr(baggage.Baggage{}) == nil
+}()
+
+// identity returns the address of bag's map, which all copies of bag share
+// and no other live baggage has; nil if it cannot be read.
+func identity(bag baggage.Baggage) unsafe.Pointer {
+	if !identityOK {
+		return nil
+	}
+	return *(*unsafe.Pointer)(unsafe.Pointer(&bag))
+}

@@ -1,0 +1,169 @@
+package baggagebridge_test
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/attribute"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/otelctx/otelctx/baggagebridge"
+)
+
+// withValues returns ctx with the values kv (key, value, ...) set.
+func withValues(t testing.TB, ctx context.Context, kv ...string) context.Context {
+	t.Helper()
+	for i := 0; i < len(kv); i += 2 {
+		var err error
+		ctx, err = baggagebridge.Set(ctx, kv[i], kv[i+1])
+		require.NoError(t, err)
+	}
+	return ctx
+}
+
+// spanAttrs starts and ends a span under ctx with a processor configured by
+// opts and returns its attributes.
+func spanAttrs(t *testing.T, ctx context.Context, opts ...baggagebridge.Option) map[string]string {
+	t.Helper()
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(
+		sdktrace.WithSpanProcessor(baggagebridge.NewSpanProcessor(opts...)),
+		sdktrace.WithSpanProcessor(rec),
+	)
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	_, span := tp.Tracer("test").Start(ctx, "span")
+	span.End()
+	ended := rec.Ended()
+	require.Len(t, ended, 1)
+	return attrMap(ended[0].Attributes())
+}
+
+func attrMap(attrs []attribute.KeyValue) map[string]string {
+	m := map[string]string{}
+	for _, a := range attrs {
+		m[string(a.Key)] = a.Value.Emit()
+	}
+	return m
+}
+
+func TestSpanProcessorSelection(t *testing.T) {
+	ctx := withValues(t, context.Background(),
+		"user.id", "42", "user.email", "ada@example.com", "tenant", "acme", "session", "s3cr3t", "zone", "eu")
+	secret := []byte("k")
+	mac := hmac.New(sha256.New, secret)
+	mac.Write([]byte("ada@example.com"))
+	hashed := hex.EncodeToString(mac.Sum(nil)[:16])
+
+	for _, tc := range []struct {
+		name string
+		opts []baggagebridge.Option
+		want map[string]string
+	}{
+		{"default copies all", nil, map[string]string{
+			"user.id": "42", "user.email": "ada@example.com", "tenant": "acme", "session": "s3cr3t", "zone": "eu"}},
+		{"keys", []baggagebridge.Option{baggagebridge.WithKeys("tenant", "zone", "absent")},
+			map[string]string{"tenant": "acme", "zone": "eu"}},
+		{"prefixes and keys", []baggagebridge.Option{baggagebridge.WithKeyPrefixes("user."), baggagebridge.WithKeys("zone")},
+			map[string]string{"user.id": "42", "user.email": "ada@example.com", "zone": "eu"}},
+		{"attribute prefix", []baggagebridge.Option{baggagebridge.WithKeys("tenant"), baggagebridge.WithAttributePrefix("baggage.")},
+			map[string]string{"baggage.tenant": "acme"}},
+		{"redacted and hashed", []baggagebridge.Option{
+			baggagebridge.WithKeyPrefixes("user.", "session"),
+			baggagebridge.WithRedacted("session", "user.id"),
+			baggagebridge.WithHashed(secret, "user.email", "user.id"),
+		}, map[string]string{"user.id": "REDACTED", "user.email": hashed, "session": "REDACTED"}},
+		{"cap keeps lowest keys", []baggagebridge.Option{baggagebridge.WithMaxAttributes(2)},
+			map[string]string{"session": "s3cr3t", "tenant": "acme"}},
+		{"cap zero", []baggagebridge.Option{baggagebridge.WithMaxAttributes(0)}, map[string]string{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, spanAttrs(t, ctx, tc.opts...))
+		})
+	}
+}
+
+func TestSpanProcessorOnlyPropagated(t *testing.T) {
+	local := baggagebridge.NewLocal[string]()
+	ctx := withValues(t, context.Background(), "a", "1")
+	ctx = local.With(ctx, "local value")
+	ctx, err := baggagebridge.Set(ctx, "huge", strings.Repeat("x", 9000))
+	require.ErrorIs(t, err, baggagebridge.ErrTooLarge)
+	assert.Equal(t, map[string]string{"a": "1"}, spanAttrs(t, ctx))
+	assert.Empty(t, spanAttrs(t, context.Background()))
+}
+
+// TestSpanProcessorCache checks that spans under different baggages, many
+// at once, each get their own values, also when baggages come and go faster
+// than the cache holds them.
+func TestSpanProcessorCache(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(
+		sdktrace.WithSpanProcessor(baggagebridge.NewSpanProcessor()),
+		sdktrace.WithSpanProcessor(rec),
+	)
+	defer func() { _ = tp.Shutdown(context.Background()) }()
+	tracer := tp.Tracer("test")
+
+	const workers, perWorker = 8, 300
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			shared := withValues(t, context.Background(), "worker", fmt.Sprint(w), "n", "shared")
+			for i := range perWorker {
+				ctx := shared
+				if i%2 == 0 { // a new baggage, with new content
+					ctx = withValues(t, shared, "n", fmt.Sprint(i))
+				}
+				_, span := tracer.Start(ctx, fmt.Sprintf("%d/%d", w, i))
+				span.End()
+			}
+		}()
+	}
+	wg.Wait()
+
+	ended := rec.Ended()
+	require.Len(t, ended, workers*perWorker)
+	for _, s := range ended {
+		var w, i int
+		_, err := fmt.Sscanf(s.Name(), "%d/%d", &w, &i)
+		require.NoError(t, err)
+		n := "shared"
+		if i%2 == 0 {
+			n = fmt.Sprint(i)
+		}
+		require.Equal(t, map[string]string{"worker": fmt.Sprint(w), "n": n}, attrMap(s.Attributes()), s.Name())
+	}
+}
+
+// countingSpan records what OnStart sets; the embedded interface is never
+// called.
+type countingSpan struct {
+	sdktrace.ReadWriteSpan
+	attrs []attribute.KeyValue
+}
+
+func (s *countingSpan) SetAttributes(kv ...attribute.KeyValue) { s.attrs = kv }
+
+// TestSpanProcessorOnStartAllocs checks the cost OnStart adds to a span
+// under a baggage it has seen: none.
+func TestSpanProcessorOnStartAllocs(t *testing.T) {
+	p := baggagebridge.NewSpanProcessor()
+	ctx := withValues(t, context.Background(), "a", "1", "b", "2", "c", "3", "d", "4", "e", "5")
+	span := &countingSpan{}
+	p.OnStart(ctx, span)
+	require.Len(t, span.attrs, 5)
+	allocs := testing.AllocsPerRun(100, func() { p.OnStart(ctx, span) })
+	assert.Zero(t, allocs)
+	assert.Len(t, span.attrs, 5)
+}
