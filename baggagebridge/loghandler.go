@@ -1,0 +1,89 @@
+package baggagebridge
+
+import (
+	"context"
+	"log/slog"
+
+	"go.opentelemetry.io/otel/baggage"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/otelctx/otelctx/asynctrack"
+)
+
+// Log attribute keys of the span a record was logged under.
+const (
+	TraceIDKey = "trace_id"
+	SpanIDKey  = "span_id"
+)
+
+// LogHandler is a slog.Handler that adds to every record the IDs of the
+// current span, under TraceIDKey and SpanIDKey, and the selected baggage
+// values, chosen and shown as for spans (see SpanProcessor), then passes it
+// on. They are added as the record's own attributes are, so inside any
+// group opened with WithGroup.
+//
+// The span and the baggage come from the context the record is logged with
+// (slog.InfoContext and the like) and, for whichever of them it lacks, from
+// asynctrack.Ambient(): a plain slog.Info inside a request's work still
+// carries the request's IDs and values.
+//
+// A LogHandler is safe for concurrent use; those returned by its WithAttrs
+// and WithGroup share its cache of computed values.
+type LogHandler struct {
+	next slog.Handler
+	e    *enricher
+}
+
+var _ slog.Handler = (*LogHandler)(nil)
+
+// NewLogHandler returns a LogHandler that passes records to next.
+func NewLogHandler(next slog.Handler, opts ...Option) *LogHandler {
+	return &LogHandler{next: next, e: newEnricher(newConfig(opts...))}
+}
+
+// Enabled reports whether next handles records of level l.
+func (h *LogHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return h.next.Enabled(ctx, l)
+}
+
+// Handle adds the span IDs and selected values to a copy of r and passes it
+// to next.
+func (h *LogHandler) Handle(ctx context.Context, r slog.Record) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	sc := trace.SpanContextFromContext(ctx)
+	bag := baggage.FromContext(ctx)
+	if !sc.IsValid() || bag.Len() == 0 {
+		if amb := asynctrack.Ambient(); amb != ctx {
+			if !sc.IsValid() {
+				sc = trace.SpanContextFromContext(amb)
+			}
+			if bag.Len() == 0 {
+				bag = baggage.FromContext(amb)
+			}
+		}
+	}
+	en := h.e.get(bag)
+	if !sc.IsValid() && (en == nil || len(en.logs) == 0) {
+		return h.next.Handle(ctx, r)
+	}
+	r = r.Clone()
+	if sc.IsValid() {
+		r.AddAttrs(slog.String(TraceIDKey, sc.TraceID().String()), slog.String(SpanIDKey, sc.SpanID().String()))
+	}
+	if en != nil {
+		r.AddAttrs(en.logs...)
+	}
+	return h.next.Handle(ctx, r)
+}
+
+// WithAttrs returns a LogHandler whose next handler has attrs.
+func (h *LogHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return &LogHandler{next: h.next.WithAttrs(attrs), e: h.e}
+}
+
+// WithGroup returns a LogHandler whose next handler has the group name.
+func (h *LogHandler) WithGroup(name string) slog.Handler {
+	return &LogHandler{next: h.next.WithGroup(name), e: h.e}
+}

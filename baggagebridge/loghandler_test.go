@@ -1,0 +1,154 @@
+package baggagebridge_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/otelctx/otelctx/asynctrack"
+	"github.com/otelctx/otelctx/baggagebridge"
+)
+
+// jsonLogger returns a logger writing JSON lines through a LogHandler, and
+// a function that returns the lines written so far, decoded.
+func jsonLogger(t *testing.T, opts ...baggagebridge.Option) (*slog.Logger, func() []map[string]any) {
+	var mu sync.Mutex
+	var buf bytes.Buffer
+	h := baggagebridge.NewLogHandler(slog.NewJSONHandler(lockedWriter{&mu, &buf}, nil), opts...)
+	return slog.New(h), func() []map[string]any {
+		mu.Lock()
+		defer mu.Unlock()
+		var out []map[string]any
+		for line := range strings.SplitSeq(strings.TrimSpace(buf.String()), "\n") {
+			var m map[string]any
+			require.NoError(t, json.Unmarshal([]byte(line), &m), line)
+			delete(m, "time")
+			out = append(out, m)
+		}
+		return out
+	}
+}
+
+type lockedWriter struct {
+	mu  *sync.Mutex
+	buf *bytes.Buffer
+}
+
+func (w lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.Write(p)
+}
+
+func TestLogHandler(t *testing.T) {
+	tp := sdktrace.NewTracerProvider()
+	defer func() { _ = tp.Shutdown(context.Background()) }()
+	ctx := withValues(t, context.Background(), "user.id", "42", "session", "s3cr3t", "other", "x")
+	ctx, span := tp.Tracer("test").Start(ctx, "request")
+	defer span.End()
+	traceID, spanID := span.SpanContext().TraceID().String(), span.SpanContext().SpanID().String()
+
+	logger, lines := jsonLogger(t,
+		baggagebridge.WithKeys("user.id", "session"),
+		baggagebridge.WithAttributePrefix("baggage."),
+		baggagebridge.WithRedacted("session"))
+
+	logger.InfoContext(ctx, "from ctx", "n", 1)
+	asynctrack.Run(ctx, func(context.Context) {
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			logger.Info("ambient, plain goroutine")
+		}()
+		wg.Wait()
+	})
+	logger.Info("no ctx, no scope")
+	logger.With("svc", "a").WithGroup("g").InfoContext(ctx, "grouped", "n", 2)
+
+	want := func(msg string, extra map[string]any) map[string]any {
+		m := map[string]any{
+			"level": "INFO", "msg": msg,
+			"trace_id": traceID, "span_id": spanID,
+			"baggage.user.id": "42", "baggage.session": "REDACTED",
+		}
+		for k, v := range extra {
+			m[k] = v
+		}
+		return m
+	}
+	got := lines()
+	require.Len(t, got, 4)
+	assert.Equal(t, want("from ctx", map[string]any{"n": 1.0}), got[0])
+	assert.Equal(t, want("ambient, plain goroutine", nil), got[1])
+	assert.Equal(t, map[string]any{"level": "INFO", "msg": "no ctx, no scope"}, got[2])
+	assert.Equal(t, map[string]any{"level": "INFO", "msg": "grouped", "svc": "a", "g": map[string]any{
+		"n": 2.0, "trace_id": traceID, "span_id": spanID, "baggage.user.id": "42", "baggage.session": "REDACTED",
+	}}, got[3])
+}
+
+// TestLogHandlerFallback checks that the ambient context fills in what the
+// record's ctx lacks, and only that.
+func TestLogHandlerFallback(t *testing.T) {
+	tp := sdktrace.NewTracerProvider()
+	defer func() { _ = tp.Shutdown(context.Background()) }()
+	request := withValues(t, context.Background(), "user.id", "42")
+	request, span := tp.Tracer("test").Start(request, "request")
+	defer span.End()
+	_, other := tp.Tracer("test").Start(context.Background(), "other")
+	defer other.End()
+	otherCtx := withValues(t, context.Background(), "user.id", "7")
+
+	logger, lines := jsonLogger(t)
+	asynctrack.Run(request, func(context.Context) {
+		// A ctx with baggage but no span: the span is the ambient one.
+		logger.InfoContext(otherCtx, "baggage from ctx")
+		// A ctx with a span but no baggage: the baggage is the ambient one.
+		logger.InfoContext(withSpan(other), "span from ctx")
+	})
+	got := lines()
+	require.Len(t, got, 2)
+	assert.Equal(t, "7", got[0]["user.id"])
+	assert.Equal(t, span.SpanContext().SpanID().String(), got[0]["span_id"])
+	assert.Equal(t, "42", got[1]["user.id"])
+	assert.Equal(t, other.SpanContext().SpanID().String(), got[1]["span_id"])
+}
+
+func TestLogHandlerRecordUntouched(t *testing.T) {
+	ctx := withValues(t, context.Background(), "a", "1")
+	var seen []int
+	h := baggagebridge.NewLogHandler(recordFunc(func(r slog.Record) { seen = append(seen, r.NumAttrs()) }))
+	r := slog.NewRecord(timeZero, slog.LevelInfo, "m", 0)
+	r.AddAttrs(slog.Int("x", 1))
+	require.NoError(t, h.Handle(ctx, r))
+	require.NoError(t, h.Handle(ctx, r))
+	assert.Equal(t, []int{2, 2}, seen, "the handler adds to a copy")
+	assert.Equal(t, 1, r.NumAttrs())
+	assert.True(t, h.Enabled(ctx, slog.LevelInfo))
+	assert.False(t, h.Enabled(ctx, slog.LevelDebug))
+}
+
+var timeZero = time.Time{}
+
+func withSpan(s trace.Span) context.Context { return trace.ContextWithSpan(context.Background(), s) }
+
+// recordFunc is a slog.Handler at level Info that passes each record to f.
+type recordFunc func(slog.Record)
+
+func (recordFunc) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelInfo }
+func (f recordFunc) Handle(_ context.Context, r slog.Record) error {
+	f(r)
+	return nil
+}
+func (f recordFunc) WithAttrs([]slog.Attr) slog.Handler { return f }
+func (f recordFunc) WithGroup(string) slog.Handler      { return f }
