@@ -327,7 +327,11 @@ func (p *propagator) appendBaggage(b []byte, ctx context.Context, bag baggage.Ba
 	if exactGrants(grants, bag.Len()) {
 		// Look the granted keys up, in order, rather than list, copy and sort
 		// every member.
-		var pos [maxGrants]int
+		var pbuf [maxGrants]int
+		pos := pbuf[:]
+		if len(grants) > maxGrants {
+			pos = make([]int, len(grants))
+		}
 		for {
 			key, ok := nextGrantedKey(grants, pos[:len(grants)])
 			if !ok {
