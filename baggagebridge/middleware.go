@@ -1,0 +1,93 @@
+package baggagebridge
+
+import (
+	"context"
+	"net/http"
+	"runtime/pprof"
+
+	"go.opentelemetry.io/otel/baggage"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/otelctx/otelctx/asynctrack"
+)
+
+// Middleware returns HTTP middleware that runs each request in an asynctrack
+// resource of its own, of type "http.request" with the *http.Request as the
+// resource value: the handler's context, and everything the handler starts,
+// ambiently included, see the request's values. The resource is per
+// request, not per connection: each request on a keep-alive connection gets
+// its own, and the connection's goroutine is back in its own scope between
+// requests.
+//
+// Inbound values come through the propagator (WithPropagator): Middleware
+// reads no header itself, so a header the propagator's policy does not
+// accept, a legacy one such as userid included, never becomes a value.
+//
+// Middleware composes with otelhttp.NewHandler in either order. Inside it
+// (otelhttp.NewHandler(Middleware()(h), ...)), which is the recommended
+// order, the request's context already carries the extracted values and the
+// server span, and Middleware does not extract again; the ambient context
+// then carries the server span too. Outside it, Middleware extracts, so the
+// values are ambient all the same, but the server span otelhttp starts
+// afterwards is in the handler's ctx only. Middleware extracts whenever the
+// request's context carries no valid span context.
+//
+// With WithProfileLabels, the request's goroutines also carry the selected
+// values as pprof labels.
+func Middleware(opts ...Option) func(http.Handler) http.Handler {
+	c := newConfig(opts...)
+	m := &middleware{prop: c.propagator, sel: newSelection(c), labelKeys: c.labelKeys}
+	return func(next http.Handler) http.Handler {
+		return &handler{m: m, next: next}
+	}
+}
+
+type middleware struct {
+	prop      propagation.TextMapPropagator
+	sel       selection
+	labelKeys []string
+}
+
+type handler struct {
+	m    *middleware
+	next http.Handler
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if !trace.SpanContextFromContext(ctx).IsValid() {
+		ctx = h.m.prop.Extract(ctx, propagation.HeaderCarrier(r.Header))
+	}
+	res := asynctrack.NewResource(ctx, asynctrack.TypeHTTPRequest, r)
+	defer res.Destroy()
+	res.Run(func(ctx context.Context) {
+		if labels, ok := h.m.labels(ctx); ok {
+			// pprof.Do keeps the scope's own label: asynctrack merges.
+			pprof.Do(ctx, labels, func(ctx context.Context) {
+				h.next.ServeHTTP(w, r.WithContext(ctx))
+			})
+			return
+		}
+		h.next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// labels returns the profile labels of the request whose context is ctx.
+func (m *middleware) labels(ctx context.Context) (pprof.LabelSet, bool) {
+	if len(m.labelKeys) == 0 {
+		return pprof.LabelSet{}, false
+	}
+	bag := baggage.FromContext(ctx)
+	var kv []string
+	for _, key := range m.labelKeys {
+		if mem := bag.Member(key); mem.Key() != "" {
+			k, v := m.sel.attr(key, mem.Value())
+			kv = append(kv, k, v)
+		}
+	}
+	if kv == nil {
+		return pprof.LabelSet{}, false
+	}
+	return pprof.Labels(kv...), true
+}
