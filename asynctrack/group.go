@@ -45,8 +45,9 @@ func NewGroup(ctx context.Context) (*Group, context.Context) {
 	return &Group{ctx: ctx, cancel: cancel}, ctx
 }
 
-// Wait blocks until all function calls from the Go method have returned,
-// then returns the first non-nil error (if any) from them.
+// Wait blocks until all function calls from the Go method have returned and
+// their goroutines are destroyed, then returns the first non-nil error (if
+// any) from them.
 func (g *Group) Wait() error {
 	g.wg.Wait()
 	if g.cancel != nil {
@@ -87,8 +88,7 @@ func (g *Group) start(fn func(ctx context.Context) error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	Go(ctx, func(ctx context.Context) {
-		defer g.done()
+	e := newExecution(ctx, TypeGoroutine, nil, func(ctx context.Context) {
 		if err := fn(ctx); err != nil {
 			g.errOnce.Do(func() {
 				g.err = err
@@ -97,7 +97,11 @@ func (g *Group) start(fn func(ctx context.Context) error) {
 				}
 			})
 		}
-	})
+	}, false)
+	go func() {
+		defer g.done() // after Destroy: Wait returns with none live
+		e.start()
+	}()
 }
 
 func (g *Group) done() {

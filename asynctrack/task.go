@@ -67,13 +67,16 @@ func NewPool(ctx context.Context, workers int) *Pool {
 	for range workers {
 		// Unlike Go's goroutines, workers get a scope of their own: between
 		// tasks, code without a ctx sees the worker's execution.
-		go newExecution(ctx, TypeGoroutine, nil, p.work, true).start()
+		e := newExecution(ctx, TypeGoroutine, nil, p.work, true)
+		go func() {
+			defer p.workers.Done() // after Destroy: Close returns with none live
+			e.start()
+		}()
 	}
 	return p
 }
 
 func (p *Pool) work(context.Context) {
-	defer p.workers.Done()
 	for {
 		select {
 		case e := <-p.tasks:
@@ -107,7 +110,7 @@ func (p *Pool) Submit(ctx context.Context, fn func(ctx context.Context)) error {
 }
 
 // Close stops accepting tasks and waits for the workers to finish the tasks
-// they took and exit. It is safe to call more than once and concurrently.
+// they took and exit, Destroy included. It is safe to call more than once and concurrently.
 func (p *Pool) Close() {
 	p.closeOnce.Do(func() { close(p.done) })
 	p.workers.Wait()
