@@ -15,31 +15,13 @@ const joinEvery = 64
 func BenchmarkGo(b *testing.B) {
 	b.Run("plain", func(b *testing.B) {
 		var wg sync.WaitGroup
-		n := 0
-		b.ReportAllocs()
-		for b.Loop() {
-			wg.Add(1)
-			go func() { wg.Done() }()
-			if n++; n%joinEvery == 0 {
-				wg.Wait()
-			}
-		}
-		wg.Wait()
+		spawnAndJoin(b, &wg, func() { go func() { wg.Done() }() })
 	})
 	b.Run("tracked", func(b *testing.B) {
 		var wg sync.WaitGroup
-		n := 0
 		ctx := context.Background()
 		done := func(context.Context) { wg.Done() }
-		b.ReportAllocs()
-		for b.Loop() {
-			wg.Add(1)
-			Go(ctx, done)
-			if n++; n%joinEvery == 0 {
-				wg.Wait()
-			}
-		}
-		wg.Wait()
+		spawnAndJoin(b, &wg, func() { Go(ctx, done) })
 	})
 	b.Run("tracked_hook_store", func(b *testing.B) {
 		h := NewHook(HookFuncs{
@@ -51,20 +33,26 @@ func BenchmarkGo(b *testing.B) {
 		defer h.Disable()
 		store := NewStore[string]()
 		var wg sync.WaitGroup
-		n := 0
 		done := func(context.Context) { wg.Done() }
 		store.Run(context.Background(), "value", func(ctx context.Context) {
-			b.ReportAllocs()
-			for b.Loop() {
-				wg.Add(1)
-				Go(ctx, done)
-				if n++; n%joinEvery == 0 {
-					wg.Wait()
-				}
-			}
-			wg.Wait()
+			spawnAndJoin(b, &wg, func() { Go(ctx, done) })
 		})
 	})
+}
+
+// spawnAndJoin calls spawn, which starts one goroutine that calls wg.Done,
+// b.N times, joining every joinEvery spawns.
+func spawnAndJoin(b *testing.B, wg *sync.WaitGroup, spawn func()) {
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		wg.Add(1)
+		spawn()
+		if n++; n%joinEvery == 0 {
+			wg.Wait()
+		}
+	}
+	wg.Wait()
 }
 
 // BenchmarkAmbientLookup reads a store value with no ctx inside a tracked
