@@ -1,0 +1,81 @@
+package propagator
+
+import (
+	"context"
+	"net/http"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/baggage"
+	"go.opentelemetry.io/otel/propagation"
+)
+
+// roundTripFunc records the requests a transport passes on.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func TestTransportRecordsDestination(t *testing.T) {
+	var got *http.Request
+	rt := NewTransport(roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		got = r
+		return &http.Response{StatusCode: http.StatusNoContent, Body: http.NoBody, Request: r}, nil
+	}))
+	r, err := http.NewRequest(http.MethodGet, "http://api.example:8080/x", nil)
+	require.NoError(t, err)
+	res, err := rt.RoundTrip(r)
+	require.NoError(t, err)
+	require.NoError(t, res.Body.Close())
+
+	dest, ok := destinationFromContext(got.Context())
+	assert.True(t, ok)
+	assert.Equal(t, "api.example:8080", dest)
+	_, ok = destinationFromContext(r.Context())
+	assert.False(t, ok, "the caller's request is not modified")
+}
+
+func TestTransportReinjectsWhenInside(t *testing.T) {
+	// Inside otelhttp.NewTransport the headers are already set, for an
+	// unknown destination: the transport injects again, on a copy, knowing it.
+	p := New(WithEgress(
+		EgressRule{Hosts: []string{"*"}, Keys: []string{"k"}},
+		EgressRule{Hosts: []string{"internal.example"}, Prefixes: []string{""}},
+	))
+	prev := otel.GetTextMapPropagator()
+	otel.SetTextMapPropagator(p)
+	defer otel.SetTextMapPropagator(prev)
+
+	ctx := extract(p, "traceparent", suiteTraceparent, "baggage", "k=v,j=w")
+	var got http.Header
+	rt := NewTransport(roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		got = r.Header
+		return &http.Response{StatusCode: http.StatusNoContent, Body: http.NoBody, Request: r}, nil
+	}))
+	for dest, want := range map[string]string{
+		"internal.example": "j=w,k=v",
+		"elsewhere":        "k=v",
+	} {
+		r, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+dest+"/", nil)
+		require.NoError(t, err)
+		p.Inject(ctx, propagation.HeaderCarrier(r.Header))
+		require.Equal(t, "k=v", r.Header.Get("baggage"))
+		_, err = rt.RoundTrip(r)
+		require.NoError(t, err)
+		assert.Equal(t, []string{want}, got.Values("baggage"), dest)
+		assert.Equal(t, suiteTraceparent, got.Get("traceparent"), dest)
+		assert.Equal(t, []string{"k=v"}, r.Header.Values("baggage"), "the caller's headers are not modified")
+	}
+}
+
+func TestTransportNilBase(t *testing.T) {
+	assert.Equal(t, http.DefaultTransport, NewTransport(nil).(*transport).base)
+}
+
+func TestContextWithDestination(t *testing.T) {
+	p := New(WithEgress(EgressRule{Hosts: []string{"broker:9092"}, Keys: []string{"k"}}))
+	ctx := baggage.ContextWithBaggage(context.Background(), mustBaggage(t, "k=v,j=w"))
+	assert.Equal(t, "k=v", inject(p, ContextWithDestination(ctx, "broker:9092")).Get("baggage"))
+	assert.Empty(t, inject(p, ContextWithDestination(ctx, "")).Get("baggage"), "an empty destination is unknown")
+}
