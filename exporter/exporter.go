@@ -62,12 +62,28 @@ type Exporter struct {
 
 const shards = 64
 
-// shard holds the state of the live resources whose ID falls into it.
+// shard holds the state of the live resources whose ID falls into it, and
+// the lifetimes of destroyed ones waiting to be recorded.
 type shard struct {
 	mu     sync.Mutex
 	closed bool // set by Shutdown: Init must not add state any more
 	live   map[uint64]state
-	_      [40]byte // a cache line per shard
+	// done collects lifetimes until lifetimeBatch of them are recorded at
+	// once, or a collection or Shutdown records them. spare is the other
+	// buffer, nil while its batch is being recorded.
+	done, spare []lifetime
+}
+
+// lifetimeBatch is how many lifetimes a shard collects before recording
+// them. Recording one is cheap, but it is a deep call into the SDK that makes
+// the small stack of a fresh goroutine grow, which costs several times the
+// whole hook; batching pays for that once per batch.
+const lifetimeBatch = 32
+
+// lifetime is a destroyed resource's lifetime, to be recorded.
+type lifetime struct {
+	stats   *typeStats
+	seconds float64
 }
 
 // state is what the Exporter keeps per live resource, by value in its shard's
@@ -92,9 +108,12 @@ func New(opts ...Option) *Exporter {
 		budget:   newBudget(c.maxSpansPerTrace),
 	}
 	for i := range e.shards {
-		e.shards[i].live = make(map[uint64]state)
+		s := &e.shards[i]
+		s.live = make(map[uint64]state)
+		s.done = make([]lifetime, 0, lifetimeBatch)
+		s.spare = make([]lifetime, 0, lifetimeBatch)
 	}
-	e.lifetime, e.metrics = newInstruments(c.meterProvider, e.types)
+	e.lifetime, e.metrics = newInstruments(c.meterProvider, e.types, e.recordLifetimes)
 	funcs := asynctrack.HookFuncs{Init: e.init, Destroy: e.destroy}
 	if len(c.spanTypes) > 0 {
 		// Without span types nothing needs Before and After.
@@ -153,18 +172,54 @@ func (e *Exporter) event(id uint64, name string) {
 }
 
 func (e *Exporter) destroy(id uint64) {
+	now := time.Now()
 	s := e.shard(id)
 	s.mu.Lock()
 	st, ok := s.live[id]
-	delete(s.live, id)
-	s.mu.Unlock()
 	if !ok {
+		s.mu.Unlock()
 		return // created before New, or Shutdown ran in between
 	}
-	now := time.Now()
+	delete(s.live, id)
+	s.done = append(s.done, lifetime{st.stats, now.Sub(st.created).Seconds()})
+	var full []lifetime
+	if len(s.done) >= lifetimeBatch {
+		full, s.done, s.spare = s.done, s.spare, nil
+		if s.done == nil { // the spare is being recorded by another goroutine
+			s.done = make([]lifetime, 0, lifetimeBatch)
+		}
+	}
+	s.mu.Unlock()
 	st.stats.destroyed.Add(1)
-	e.lifetime.Record(context.Background(), now.Sub(st.created).Seconds(), st.stats.record...)
+	if full != nil {
+		e.record(full)
+		s.mu.Lock()
+		s.spare = full[:0]
+		s.mu.Unlock()
+	}
 	e.end(st, now, false)
+}
+
+// record records a batch of lifetimes. It is called without a shard lock:
+// the SDK is someone else's code.
+func (e *Exporter) record(batch []lifetime) {
+	for _, l := range batch {
+		e.lifetime.Record(context.Background(), l.seconds, l.stats.record...)
+	}
+}
+
+// recordLifetimes records every shard's waiting lifetimes: before a
+// collection reads the histogram, and at Shutdown.
+func (e *Exporter) recordLifetimes() {
+	var batch []lifetime
+	for i := range e.shards {
+		s := &e.shards[i]
+		s.mu.Lock()
+		batch = append(batch[:0], s.done...)
+		s.done = s.done[:0]
+		s.mu.Unlock()
+		e.record(batch)
+	}
 }
 
 // end ends the resource's span, if it has one; unfinished marks a span ended
@@ -210,6 +265,7 @@ func (e *Exporter) Shutdown(ctx context.Context) error {
 	}
 	e.hook.Disable()
 	e.registry.Disable()
+	e.recordLifetimes()
 	var errs []error
 	if e.metrics != nil {
 		errs = append(errs, e.metrics.Unregister())

@@ -119,11 +119,12 @@ func (t *typeTable) each(fn func(*typeStats)) {
 }
 
 // newInstruments creates the instruments on mp's meter and registers the
-// callback that observes types. Errors are reported through otel.Handle: the
+// callback that observes types, which first calls flush so that the
+// histogram holds every lifetime recorded before the collection. Errors are reported through otel.Handle: the
 // names are constants, so only a broken provider fails, and no caller could
 // act on it. The lifetime histogram, the one instrument the hook calls, falls
 // back to a no-op one if the provider returns none.
-func newInstruments(mp metric.MeterProvider, types *typeTable) (metric.Float64Histogram, metric.Registration) {
+func newInstruments(mp metric.MeterProvider, types *typeTable, flush func()) (metric.Float64Histogram, metric.Registration) {
 	m := mp.Meter(ScopeName)
 	var errs []error
 	keep := func(err error) { errs = append(errs, err) }
@@ -154,6 +155,7 @@ func newInstruments(mp metric.MeterProvider, types *typeTable) (metric.Float64Hi
 	}
 
 	reg, err := m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		flush()
 		types.each(func(s *typeStats) {
 			// Destroyed first: created only grows, so live never reads
 			// negative.
