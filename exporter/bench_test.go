@@ -63,4 +63,3 @@ func BenchmarkExporterHook(b *testing.B) {
 	b.Run("metrics", with())
 	b.Run("spans", with(WithSpanTypes(asynctrack.TypeGoroutine)))
 }
-
