@@ -144,3 +144,32 @@ func TestMetricsTypeOverflow(t *testing.T) {
 	_, ok = sum(data, metricCreated, TypeKey.String(fmt.Sprintf("type-%d", maxTypes)))
 	assert.False(t, ok)
 }
+
+// Lifetimes recorded in full batches, concurrently, and the partial batches
+// left at collection time add up to exactly one per resource.
+func TestMetricsLifetimeBatches(t *testing.T) {
+	const (
+		workers = 4
+		each    = 10 * shards * lifetimeBatch / workers // ten full batches per shard
+	)
+	s := newSDK(t)
+	s.exporter(t)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				asynctrack.NewResource(context.Background(), "job", nil).Destroy()
+			}
+		}()
+	}
+	asynctrack.NewResource(context.Background(), "job", nil).Destroy() // one more: a partial batch
+	wg.Wait()
+	data := collect(t, s.reader)
+	h, ok := histogram(data, TypeKey.String("job"))
+	require.True(t, ok)
+	assert.Equal(t, uint64(workers*each+1), h.Count)
+	destroyed, _ := sum(data, metricDestroyed, TypeKey.String("job"))
+	assert.EqualValues(t, workers*each+1, destroyed)
+}
