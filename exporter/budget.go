@@ -14,8 +14,8 @@ import (
 // when the current one holds budgetTraces traces, it becomes the previous one
 // and the older previous one is dropped. A trace's count survives as long as
 // fewer than that many other traces (per shard) start async spans after it;
-// memory stays bounded at 2 × budgetShards × budgetTraces counts (~2 MiB)
-// however many traces pass.
+// memory stays bounded at 2 × budgetShards × budgetTraces counts (about a
+// MiB) however many traces pass.
 type budget struct {
 	max    int
 	shards [budgetShards]budgetShard

@@ -83,7 +83,8 @@
 // # Cost
 //
 // The hook runs on the goroutine that creates, runs or destroys a resource.
-// Per resource it reads the clock twice, adds to two atomic counters, reads
+// Per resource it reads the clock twice (the registry, thrice), adds to two
+// atomic counters, reads
 // the span context of the creating ctx, and inserts and deletes one entry of
 // a map sharded by ID (no lock is shared by all goroutines); the
 // asynctrack.Registry behind the view adds one allocation. Lifetimes are

@@ -72,6 +72,7 @@ type shard struct {
 	// once, or a collection or Shutdown records them. spare is the other
 	// buffer, nil while its batch is being recorded.
 	done, spare []lifetime
+	_           [56]byte // 128 bytes: neighbouring IDs are busy on other cores
 }
 
 // lifetimeBatch is how many lifetimes a shard collects before recording
@@ -98,7 +99,8 @@ type state struct {
 
 // New returns an Exporter configured by opts that listens to every resource
 // created from now on, until Shutdown. Errors creating its metric instruments
-// are reported through otel.Handle (the instruments are then no-ops).
+// are reported through otel.Handle, and the Exporter works on without the
+// instruments that failed.
 func New(opts ...Option) *Exporter {
 	c := newConfig(opts...)
 	e := &Exporter{
