@@ -1,0 +1,101 @@
+// Command userservice runs the seed article's service (package userservice)
+// on loopback, in front of a local stand-in for its upstream site, until it
+// is interrupted:
+//
+//	go run -C examples ./cmd/userservice
+//	curl -H 'userid: ada' http://127.0.0.1:8080/user
+//
+// Log lines carry the request's trace ID and user. With
+// OTEL_EXPORTER_OTLP_ENDPOINT set, spans are exported there.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"time"
+
+	"github.com/otelctx/otelctx/baggagebridge"
+	"github.com/otelctx/otelctx/examples/telemetry"
+	"github.com/otelctx/otelctx/examples/userservice"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:8080", "listen address")
+	upstream := flag.String("upstream", "", "URL the service checks before answering (default: a local stand-in)")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, *addr, *upstream); err != nil {
+		fmt.Fprintln(os.Stderr, "userservice:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, addr, upstream string) error {
+	slog.SetDefault(slog.New(baggagebridge.NewLogHandler(slog.NewTextHandler(os.Stderr, nil))))
+
+	if upstream == "" {
+		up, err := serve("127.0.0.1:0", &userservice.Upstream{})
+		if err != nil {
+			return err
+		}
+		defer up.Close()
+		upstream = "http://" + up.Addr
+	}
+	db, err := userservice.OpenDB(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	sink := telemetry.NewSink()
+	tel, err := telemetry.NewService(ctx, "userservice", sink, telemetry.Propagator())
+	if err != nil {
+		return err
+	}
+	exp := telemetry.NewAsyncExporter()
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := telemetry.ShutdownAll(sctx, exp, tel); err != nil {
+			slog.Error("telemetry shutdown", "err", err)
+		}
+	}()
+
+	srv, err := serve(addr, userservice.New(tel, db, upstream).Handler())
+	if err != nil {
+		return err
+	}
+	fmt.Printf("userservice on http://%s (upstream %s)\n", srv.Addr, upstream)
+	fmt.Printf("  curl -H 'userid: ada' http://%s/user\n", srv.Addr)
+	if sink.Endpoint != "" {
+		fmt.Printf("spans go to %s\n", sink.Endpoint)
+	}
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}
+
+// serve starts an HTTP server for h on addr and returns it with Addr set to
+// the address it listens on.
+func serve(addr string, h http.Handler) (*http.Server, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	srv := &http.Server{Addr: l.Addr().String(), Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			slog.Error("serve", "addr", srv.Addr, "err", err)
+		}
+	}()
+	return srv, nil
+}

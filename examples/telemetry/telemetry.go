@@ -1,0 +1,175 @@
+// Package telemetry is the OpenTelemetry setup that every example shares:
+// the otelctx propagator with the examples' trust policy, a TracerProvider
+// per service with the bridge's span processor, otelhttp on both sides of
+// every call, and the exporter of async-resource spans.
+//
+// Spans go to an in-memory SpanRecorder by default, so that the examples
+// need no outside server. When the standard OTEL_EXPORTER_OTLP_ENDPOINT or
+// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT variable is set, they are exported over
+// OTLP/HTTP instead, configured by the standard OTEL_EXPORTER_OTLP_*
+// variables.
+package telemetry
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"os"
+
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/otelctx/otelctx/asynctrack"
+	"github.com/otelctx/otelctx/baggagebridge"
+	"github.com/otelctx/otelctx/exporter"
+	"github.com/otelctx/otelctx/propagator"
+)
+
+// UserKey is the baggage key of the user ID.
+const UserKey = "user.id"
+
+// LegacyUserHeader is the seed service's header for the user ID; the
+// propagator maps it to UserKey.
+const LegacyUserHeader = "userid"
+
+// Propagator returns the otelctx propagator with the examples' trust
+// policy:
+//
+//   - inbound, only UserKey is accepted, from the baggage header or from the
+//     legacy userid header (the baggage header wins when both carry it);
+//     every other baggage key is dropped;
+//   - outbound, UserKey is sent only to the hosts given (as "host" or
+//     "host:port"); no baggage goes anywhere else;
+//   - the trace context flows in and out everywhere.
+//
+// A real edge service would take the user from its authentication, not
+// from a header; the seed service trusts the header, and so do the
+// examples.
+func Propagator(internalHosts ...string) propagation.TextMapPropagator {
+	return propagator.New(
+		propagator.WithIngressAllow(UserKey),
+		propagator.WithLegacyHeader(LegacyUserHeader, UserKey),
+		propagator.WithEgress(propagator.EgressRule{Hosts: internalHosts, Keys: []string{UserKey}}),
+	)
+}
+
+// Sink is where the spans of one process go: its SpanRecorder, or the
+// OTLP endpoint of the environment.
+type Sink struct {
+	// Recorder holds every span of the process when no OTLP endpoint is
+	// set, and is nil otherwise.
+	Recorder *tracetest.SpanRecorder
+	// Endpoint is the OTLP endpoint from the environment, or "".
+	Endpoint string
+}
+
+// NewSink returns the sink the environment asks for.
+func NewSink() *Sink {
+	for _, env := range []string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"} {
+		if e := os.Getenv(env); e != "" {
+			return &Sink{Endpoint: e}
+		}
+	}
+	return &Sink{Recorder: tracetest.NewSpanRecorder()}
+}
+
+// processor returns the span processor of one service: the shared
+// recorder, or a batch processor with an OTLP exporter of its own (a
+// TracerProvider shuts its exporter down with it).
+func (s *Sink) processor(ctx context.Context) (sdktrace.SpanProcessor, error) {
+	if s.Recorder != nil {
+		return s.Recorder, nil
+	}
+	exp, err := otlptracehttp.New(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return sdktrace.NewBatchSpanProcessor(exp), nil
+}
+
+// Service is the instrumentation of one service.
+type Service struct {
+	Name           string
+	TracerProvider *sdktrace.TracerProvider
+	Propagator     propagation.TextMapPropagator
+	transport      *http.Transport
+}
+
+// NewService returns the instrumentation of the service name, whose spans
+// go to sink and whose calls follow the policy of p.
+func NewService(ctx context.Context, name string, sink *Sink, p propagation.TextMapPropagator) (*Service, error) {
+	sp, err := sink.processor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tp := sdktrace.NewTracerProvider(
+		sdktrace.WithResource(resource.NewSchemaless(attribute.String("service.name", name))),
+		sdktrace.WithSpanProcessor(baggagebridge.NewSpanProcessor()),
+		sdktrace.WithSpanProcessor(sp),
+	)
+	return &Service{Name: name, TracerProvider: tp, Propagator: p, transport: &http.Transport{MaxIdleConnsPerHost: 64}}, nil
+}
+
+// Handler instruments h: otelhttp starts the server span from the inbound
+// trace context and the baggage that the propagator's policy lets in, then
+// the bridge middleware runs the request in an asynctrack resource of type
+// "http.request", so that its values are seen by every goroutine, task and
+// timer it starts, and by code that takes no ctx.
+//
+// Instrument each route of a ServeMux (mux.Handle(pattern, s.Handler(h)))
+// rather than the mux: then otelhttp names the span after the route.
+func (s *Service) Handler(h http.Handler) http.Handler {
+	return otelhttp.NewHandler(baggagebridge.Middleware(baggagebridge.WithPropagator(s.Propagator))(h), s.Name,
+		otelhttp.WithTracerProvider(s.TracerProvider),
+		otelhttp.WithPropagators(s.Propagator),
+	)
+}
+
+// Client returns a client whose calls are client spans and carry the trace
+// context, and the baggage that the policy sends to their destination.
+// propagator.NewTransport, outermost, tells the propagator where each
+// request goes.
+func (s *Service) Client() *http.Client {
+	return &http.Client{Transport: propagator.NewTransport(otelhttp.NewTransport(s.transport,
+		otelhttp.WithTracerProvider(s.TracerProvider),
+		otelhttp.WithPropagators(s.Propagator),
+	))}
+}
+
+// Shutdown flushes and stops the service's TracerProvider and closes the
+// client's idle connections.
+func (s *Service) Shutdown(ctx context.Context) error {
+	s.transport.CloseIdleConnections()
+	return s.TracerProvider.Shutdown(ctx)
+}
+
+// AsyncSpanTypes are the resource types the examples show as spans.
+var AsyncSpanTypes = []string{asynctrack.TypeGoroutine, asynctrack.TypeTask, asynctrack.TypeTimer}
+
+// NewAsyncExporter starts the process's exporter of async-resource spans
+// (one per process: it listens to every resource). Each span goes to the
+// TracerProvider of the span it is a child of, so that in a process that
+// runs several services, as the examples do, the goroutines of each service
+// are in that service's traces. A process of one service would pass its own
+// TracerProvider with exporter.WithTracerProvider.
+func NewAsyncExporter() *exporter.Exporter {
+	return exporter.New(
+		exporter.WithTracerProvider(parentProvider{}),
+		exporter.WithSpanTypes(AsyncSpanTypes...),
+	)
+}
+
+// ShutdownAll shuts the exporter down, then the services, and joins the
+// errors.
+func ShutdownAll(ctx context.Context, exp *exporter.Exporter, services ...*Service) error {
+	err := exp.Shutdown(ctx)
+	for _, s := range services {
+		err = errors.Join(err, s.Shutdown(ctx))
+	}
+	return err
+}
