@@ -62,6 +62,7 @@ type EgressRule struct {
 type config struct {
 	ingressAllow    keySet
 	ingressDeny     keySet
+	publicAllow     keySet
 	public          bool
 	merge           Merge
 	egress          []egressRule
@@ -84,7 +85,7 @@ type legacyHeader struct {
 // opts, applied in order:
 //
 //   - ingress: every inbound baggage key is accepted;
-//   - not a public endpoint;
+//   - not a public endpoint; a public endpoint accepts no key;
 //   - merge: MergeLocalWins;
 //   - egress: no baggage is sent anywhere;
 //   - limits: 64 members, 8192 bytes in all, 8192 bytes per member;
@@ -122,8 +123,8 @@ func (f optionFunc) apply(c config) config { return f(c) }
 
 // WithIngressAllow accepts only the inbound baggage keys given here or
 // selected by WithIngressPrefixes. Without either option every key is
-// accepted, except at a public endpoint (see WithPublicEndpoint). Keys are
-// matched exactly, with case.
+// accepted. Keys are matched exactly, with case. At a public endpoint
+// WithPublicAllow applies instead.
 func WithIngressAllow(keys ...string) Option {
 	return optionFunc(func(c config) config {
 		c.ingressAllow = c.ingressAllow.withKeys(keys)
@@ -143,7 +144,7 @@ func WithIngressPrefixes(prefixes ...string) Option {
 }
 
 // WithIngressDeny rejects the inbound baggage keys given here, even if they
-// are allowed otherwise.
+// are allowed otherwise, at a public endpoint too.
 func WithIngressDeny(keys ...string) Option {
 	return optionFunc(func(c config) config {
 		c.ingressDeny = c.ingressDeny.withKeys(keys)
@@ -152,13 +153,23 @@ func WithIngressDeny(keys ...string) Option {
 }
 
 // WithPublicEndpoint treats every carrier as coming from an untrusted caller:
-// inbound baggage is dropped except for the keys accepted by WithIngressAllow
-// and WithIngressPrefixes. Use it for a propagator dedicated to a public
-// listener, for example with otelhttp.WithPropagators; to decide per request,
-// use the PublicEndpoint middleware instead.
+// inbound baggage is dropped except for the keys of WithPublicAllow. Use it
+// for a propagator dedicated to a public listener, for example with
+// otelhttp.WithPropagators; to decide per request, use the PublicEndpoint
+// middleware instead.
 func WithPublicEndpoint() Option {
 	return optionFunc(func(c config) config {
 		c.public = true
+		return c
+	})
+}
+
+// WithPublicAllow sets the only inbound baggage keys accepted at a public
+// endpoint (see WithPublicEndpoint and PublicEndpoint), matched exactly. The
+// default accepts none.
+func WithPublicAllow(keys ...string) Option {
+	return optionFunc(func(c config) config {
+		c.publicAllow = c.publicAllow.withKeys(keys)
 		return c
 	})
 }

@@ -37,9 +37,10 @@
 // # Baggage policy
 //
 // Inbound baggage passes the ingress policy (WithIngressAllow,
-// WithIngressPrefixes, WithIngressDeny), which is stricter at a public
-// endpoint (WithPublicEndpoint, or the PublicEndpoint middleware next to
-// otelhttp.WithPublicEndpointFn), and the limits (WithMaxMembers,
+// WithIngressPrefixes, WithIngressDeny), or at a public endpoint
+// (WithPublicEndpoint, or the PublicEndpoint middleware next to
+// otelhttp.WithPublicEndpointFn) only the keys of WithPublicAllow, and the
+// limits (WithMaxMembers,
 // WithMaxBytes, WithMaxMemberBytes; the W3C minimums of 64 members and 8192
 // bytes are the defaults and the floor). Headers of older systems can be
 // mapped to baggage keys with WithLegacyHeader. The result is merged with the

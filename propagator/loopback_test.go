@@ -107,7 +107,7 @@ func testLoopback(t *testing.T, inside bool) {
 	// the internal service.
 	edgeProp := New(
 		WithPublicEndpoint(),
-		WithIngressAllow("request.id"),
+		WithPublicAllow("request.id"),
 		WithEgress(EgressRule{Hosts: []string{internalSrv.Listener.Addr().String()}, Prefixes: []string{""}}),
 	)
 	if inside {

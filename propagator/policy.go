@@ -48,20 +48,16 @@ func (s keySet) has(key string) bool {
 
 // ingressOK reports whether Extract accepts the baggage key, and if not, why.
 func (c *config) ingressOK(key string, public bool) (bool, reason) {
-	if c.ingressDeny.has(key) {
+	switch {
+	case c.ingressDeny.has(key):
 		return false, reasonIngressDenied
-	}
-	if c.allowConfigured {
-		if c.ingressAllow.has(key) {
+	case public:
+		if c.publicAllow.has(key) {
 			return true, 0
 		}
-		if public {
-			return false, reasonIngressPublic
-		}
-		return false, reasonIngressDenied
-	}
-	if public {
 		return false, reasonIngressPublic
+	case c.allowConfigured && !c.ingressAllow.has(key):
+		return false, reasonIngressDenied
 	}
 	return true, 0
 }

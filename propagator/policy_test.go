@@ -30,10 +30,12 @@ func TestIngressMatrix(t *testing.T) {
 		{"denylist wins over allowlist", []Option{WithIngressPrefixes("app."), WithIngressDeny("app.user")}, false, []string{"app.flag"}},
 		{"options add up", []Option{WithIngressAllow("tenant.id"), WithIngressAllow("other")}, false, []string{"tenant.id", "other"}},
 		{"public endpoint drops everything by default", []Option{WithPublicEndpoint()}, false, nil},
-		{"public endpoint keeps the allowlist", []Option{WithPublicEndpoint(), WithIngressAllow("tenant.id"), WithIngressPrefixes("app.")}, false, []string{"tenant.id", "app.flag", "app.user"}},
-		{"public endpoint keeps the denylist", []Option{WithPublicEndpoint(), WithIngressPrefixes("app."), WithIngressDeny("app.user")}, false, []string{"app.flag"}},
+		{"public endpoint keeps its own allowlist", []Option{WithPublicEndpoint(), WithPublicAllow("tenant.id", "app.flag")}, false, []string{"tenant.id", "app.flag"}},
+		{"public endpoint ignores the trusted allowlist", []Option{WithPublicEndpoint(), WithIngressAllow("other"), WithIngressPrefixes("app."), WithPublicAllow("tenant.id")}, false, []string{"tenant.id"}},
+		{"public endpoint keeps the denylist", []Option{WithPublicEndpoint(), WithPublicAllow("app.flag", "app.user"), WithIngressDeny("app.user")}, false, []string{"app.flag"}},
+		{"public allowlist alone does not make a public endpoint", []Option{WithPublicAllow("tenant.id")}, false, []string{"tenant.id", "app.flag", "app.user", "secret", "other"}},
 		{"public request drops everything by default", nil, true, nil},
-		{"public request keeps the allowlist", []Option{WithIngressAllow("tenant.id")}, true, []string{"tenant.id"}},
+		{"public request keeps the public allowlist", []Option{WithIngressPrefixes("app."), WithPublicAllow("tenant.id")}, true, []string{"tenant.id"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := New(tc.opts...)
@@ -64,8 +66,8 @@ func TestPublicEndpointPredicate(t *testing.T) {
 	}{
 		{"public request", nil, "/public", nil},
 		{"internal request", nil, "/internal", all},
-		{"public request with allowlist", []Option{WithIngressAllow("tenant.id")}, "/public", []string{"tenant.id"}},
-		{"internal request with allowlist", []Option{WithIngressAllow("tenant.id")}, "/internal", []string{"tenant.id"}},
+		{"public request with public allowlist", []Option{WithPublicAllow("tenant.id")}, "/public", []string{"tenant.id"}},
+		{"internal request with public allowlist", []Option{WithPublicAllow("tenant.id")}, "/internal", all},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := New(tc.opts...)

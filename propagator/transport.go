@@ -52,9 +52,9 @@ func hasPropagationHeaders(h http.Header) bool {
 
 // PublicEndpoint returns middleware that marks the requests for which
 // isPublic reports true as arriving at a public endpoint: Extract then drops
-// their inbound baggage except the keys accepted by WithIngressAllow and
-// WithIngressPrefixes, as WithPublicEndpoint does for every request. A nil
-// isPublic marks every request.
+// their inbound baggage except the keys of WithPublicAllow, as
+// WithPublicEndpoint does for every request. A nil isPublic marks every
+// request.
 //
 // Put it outside otelhttp.NewHandler and give otelhttp the same function, so
 // that a public request both starts a new trace and loses untrusted baggage:
