@@ -1,0 +1,122 @@
+package propagator_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/contrib/propagators/autoprop"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/baggage"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/otelctx/otelctx/propagator"
+)
+
+func ExampleNew() {
+	p := propagator.New(
+		propagator.WithIngressAllow("tenant.id", "request.id"),
+		propagator.WithEgress(propagator.EgressRule{
+			Hosts: []string{"*.svc.cluster.local"},
+			Keys:  []string{"tenant.id", "request.id"},
+		}),
+	)
+	otel.SetTextMapPropagator(p)
+
+	// An inbound request: only allowlisted keys are extracted.
+	in := propagation.HeaderCarrier(http.Header{})
+	in.Set("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+	in.Set("baggage", "tenant.id=acme,user.role=admin,request.id=r-1")
+	ctx := p.Extract(context.Background(), in)
+	fmt.Println("extracted:", baggage.FromContext(ctx).Len(), "members; role:", baggage.FromContext(ctx).Member("user.role").Value() == "")
+
+	// An outbound call inside the cluster gets the baggage, one elsewhere
+	// only the trace context.
+	for _, host := range []string{"orders.svc.cluster.local", "api.example.com"} {
+		out := propagation.HeaderCarrier(http.Header{})
+		p.Inject(propagator.ContextWithDestination(ctx, host), out)
+		fmt.Printf("%s: traceparent=%t baggage=%q\n", host, out.Get("traceparent") != "", out.Get("baggage"))
+	}
+	// Output:
+	// extracted: 2 members; role: true
+	// orders.svc.cluster.local: traceparent=true baggage="request.id=r-1,tenant.id=acme"
+	// api.example.com: traceparent=true baggage=""
+}
+
+func ExampleNew_autoprop() {
+	// With the package imported, OTEL_PROPAGATORS=otelctx selects New().
+	os.Setenv("OTEL_PROPAGATORS", "otelctx")
+	defer os.Unsetenv("OTEL_PROPAGATORS")
+	p := autoprop.NewTextMapPropagator()
+
+	in := propagation.MapCarrier{"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}
+	sc := trace.SpanContextFromContext(p.Extract(context.Background(), in))
+	fmt.Println(sc.TraceID(), p.Fields())
+	// Output: 4bf92f3577b34da6a3ce929d0e0e4736 [traceparent tracestate baggage]
+}
+
+func ExampleNewTransport() {
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "baggage=%q", r.Header.Get("baggage"))
+	}))
+	defer echo.Close()
+
+	p := propagator.New(propagator.WithEgress(propagator.EgressRule{
+		Hosts: []string{echo.Listener.Addr().String()},
+		Keys:  []string{"tenant.id"},
+	}))
+	base := &http.Transport{}
+	defer base.CloseIdleConnections()
+	// NewTransport outside otelhttp: otelhttp injects knowing where the
+	// request goes.
+	client := &http.Client{Transport: propagator.NewTransport(otelhttp.NewTransport(base, otelhttp.WithPropagators(p)))}
+
+	b, _ := baggage.Parse("tenant.id=acme,session=s3cr3t")
+	ctx := baggage.ContextWithBaggage(context.Background(), b)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, echo.URL, nil)
+	res, err := client.Do(req)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	fmt.Println(string(body))
+	// Output: baggage="tenant.id=acme"
+}
+
+func ExamplePublicEndpoint() {
+	// Internal callers may send any key, callers from the internet only
+	// request.id.
+	p := propagator.New(propagator.WithPublicAllow("request.id"))
+	isPublic := func(r *http.Request) bool { return r.URL.Path == "/api" }
+	app := http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		fmt.Printf("%s: %d members\n", r.URL.Path, baggage.FromContext(r.Context()).Len())
+	})
+	// The same predicate starts a new trace in otelhttp and restricts
+	// baggage here.
+	h := propagator.PublicEndpoint(isPublic)(
+		otelhttp.NewHandler(app, "edge", otelhttp.WithPropagators(p), otelhttp.WithPublicEndpointFn(isPublic)))
+
+	for _, path := range []string{"/api", "/internal"} {
+		r := httptest.NewRequest(http.MethodGet, path, nil)
+		r.Header.Set("baggage", "request.id=r-1,tenant.id=forged")
+		h.ServeHTTP(httptest.NewRecorder(), r)
+	}
+	// Output:
+	// /api: 1 members
+	// /internal: 2 members
+}
+
+func ExampleWithLegacyHeader() {
+	p := propagator.New(propagator.WithLegacyHeader("x-request-id", "request.id"))
+	in := propagation.HeaderCarrier(http.Header{})
+	in.Set("X-Request-Id", "9f2c")
+	fmt.Println(baggage.FromContext(p.Extract(context.Background(), in)).Member("request.id").Value())
+	// Output: 9f2c
+}
