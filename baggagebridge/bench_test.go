@@ -3,12 +3,19 @@ package baggagebridge_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"go.opentelemetry.io/contrib/processors/baggagecopy"
 	"go.opentelemetry.io/otel/baggage"
+	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 
+	"github.com/otelctx/otelctx/asynctrack"
 	"github.com/otelctx/otelctx/baggagebridge"
 )
 
@@ -82,6 +89,128 @@ func BenchmarkSpanStartDistinctBaggage(b *testing.B) {
 				_, span := tracer.Start(ctx, "span")
 				span.End()
 				i++
+			}
+		})
+	}
+}
+
+// BenchmarkSet adds a fifth member to a baggage: stock is the OpenTelemetry
+// API without the validation and limits Set adds.
+func BenchmarkSet(b *testing.B) {
+	ctx := context.Background()
+	for i := range 4 {
+		ctx = withValues(b, ctx, fmt.Sprintf("key%d", i), fmt.Sprintf("value-%d", i))
+	}
+	b.Run("stock", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			m, err := baggage.NewMemberRaw("user.id", "42")
+			if err != nil {
+				b.Fatal(err)
+			}
+			bag, err := baggage.FromContext(ctx).SetMember(m)
+			if err != nil {
+				b.Fatal(err)
+			}
+			_ = baggage.ContextWithBaggage(ctx, bag)
+		}
+	})
+	b.Run("bridge", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := baggagebridge.Set(ctx, "user.id", "42"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkGet reads a member of a 5-member baggage from a ctx, with the
+// stock API and with Get, and ambiently with Current.
+func BenchmarkGet(b *testing.B) {
+	ctx := benchBaggage(b, 0)
+	b.Run("stock", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if baggage.FromContext(ctx).Member("key3").Value() == "" {
+				b.Fatal("missing")
+			}
+		}
+	})
+	b.Run("bridge", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, ok := baggagebridge.Get(ctx, "key3"); !ok {
+				b.Fatal("missing")
+			}
+		}
+	})
+	b.Run("bridge_current", func(b *testing.B) {
+		asynctrack.Run(ctx, func(context.Context) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, ok := baggagebridge.Current("key3"); !ok {
+					b.Fatal("missing")
+				}
+			}
+		})
+	})
+}
+
+// BenchmarkMiddleware serves a request with a 5-member baggage header
+// through a handler that reads one value: plain reads nothing, extract is
+// the stock W3C extraction into the request, bridge is Middleware.
+func BenchmarkMiddleware(b *testing.B) {
+	prop := propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.Header.Set("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+	req.Header.Set("baggage", "key0=value-0,key1=value-1,key2=value-2,key3=value-3,key4=value-4")
+	read := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := baggagebridge.Get(r.Context(), "key3"); !ok {
+			w.WriteHeader(http.StatusBadRequest)
+		}
+	})
+	for _, bc := range []struct {
+		name string
+		h    http.Handler
+	}{
+		{"plain", http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})},
+		{"extract", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			read.ServeHTTP(w, r.WithContext(prop.Extract(r.Context(), propagation.HeaderCarrier(r.Header))))
+		})},
+		{"bridge", baggagebridge.Middleware(baggagebridge.WithPropagator(prop))(read)},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			w := httptest.NewRecorder()
+			b.ReportAllocs()
+			for b.Loop() {
+				bc.h.ServeHTTP(w, req)
+			}
+			if w.Code != http.StatusOK {
+				b.Fatal(w.Code)
+			}
+		})
+	}
+}
+
+// BenchmarkLogHandler logs a record with a ctx holding a span and a
+// 5-member baggage, to a JSON handler alone and wrapped.
+func BenchmarkLogHandler(b *testing.B) {
+	ctx := trace.ContextWithSpanContext(benchBaggage(b, 0), trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: trace.TraceID{1}, SpanID: trace.SpanID{1}, TraceFlags: trace.FlagsSampled,
+	}))
+	for _, bc := range []struct {
+		name string
+		h    slog.Handler
+	}{
+		{"plain", slog.NewJSONHandler(io.Discard, nil)},
+		{"bridge", baggagebridge.NewLogHandler(slog.NewJSONHandler(io.Discard, nil))},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			logger := slog.New(bc.h)
+			b.ReportAllocs()
+			for b.Loop() {
+				logger.InfoContext(ctx, "message", "n", 1)
 			}
 		})
 	}

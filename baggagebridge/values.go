@@ -61,7 +61,7 @@ func Set(ctx context.Context, key, value string, props ...baggage.Property) (con
 	held, _ := heldStore.Value(ctx)
 
 	size, n := encodedSize(bag, key)
-	add := len(m.String())
+	add := encodedLen(m)
 	if n > 0 {
 		add++ // the comma before it
 	}
@@ -91,7 +91,7 @@ func fit(ctx context.Context, bag baggage.Baggage, held *heldMembers, m baggage.
 	var out []baggage.Member
 	size := 0
 	for _, o := range members {
-		add := len(o.String())
+		add := encodedLen(o)
 		if len(kept) > 0 {
 			add++
 		}
@@ -129,11 +129,39 @@ func encodedSize(bag baggage.Baggage, skip string) (size, n int) {
 		if n > 0 {
 			size++
 		}
-		size += len(m.String())
+		size += encodedLen(m)
 		n++
 	}
 	return size, n
 }
+
+// encodedLen returns len(m.String()), the length of m in a W3C header,
+// without building it when m has no properties.
+func encodedLen(m baggage.Member) int {
+	if len(m.Properties()) > 0 {
+		return len(m.String())
+	}
+	n := len(m.Key()) + 1 + len(m.Value())
+	for _, c := range []byte(m.Value()) {
+		if !valueOctet[c] {
+			n += 2 // %XX
+		}
+	}
+	return n
+}
+
+// valueOctet marks the bytes a W3C baggage value holds as they are (the
+// baggage-octet rule, less '%'); the propagator percent-encodes the others.
+var valueOctet = func() (t [256]bool) {
+	for c := 0x21; c <= 0x7e; c++ {
+		switch c {
+		case '"', ',', ';', '\\', '%':
+		default:
+			t[c] = true
+		}
+	}
+	return t
+}()
 
 // Get returns the value key holds in ctx: a baggage member, whether set in
 // this process or extracted from an inbound request, or a value Set kept in
