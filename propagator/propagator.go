@@ -251,9 +251,10 @@ func firstValue(vals []string) string {
 // Extract carried that trace.TraceState cannot hold. Baggage is sent only as
 // far as the egress rules grant it to the destination recorded in ctx (see
 // NewTransport and ContextWithDestination), within the limits; members are
-// written sorted by key. On an http.Header carrier a baggage header that this
-// policy does not produce is removed, so that a header copied from elsewhere
-// cannot slip past it.
+// written sorted by key. On an http.Header carrier, a baggage header that
+// this policy does not produce is removed, so that a header copied from
+// elsewhere cannot slip past it, and so is a tracestate left beside a
+// traceparent Inject replaces.
 func (p *propagator) Inject(ctx context.Context, carrier propagation.TextMapCarrier) {
 	var stack [512]byte
 	b := stack[:0]
@@ -293,8 +294,11 @@ func (p *propagator) Inject(ctx context.Context, carrier propagation.TextMapCarr
 		if tp != "" {
 			h[traceparentCanon] = vs[0:1:1]
 		}
-		if ts != "" {
+		switch {
+		case ts != "":
 			h[tracestateCanon] = vs[1:2:2]
+		case tp != "":
+			delete(h, tracestateCanon) // it belonged to another traceparent
 		}
 		if bg != "" {
 			h[baggageCanon] = vs[2:3:3]

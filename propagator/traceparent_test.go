@@ -160,3 +160,12 @@ func TestMapCarrier(t *testing.T) {
 	p.Inject(ctx, out)
 	assert.Equal(t, in, out)
 }
+
+func TestInjectReplacesStaleTracestate(t *testing.T) {
+	p := New()
+	h := headers("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "tracestate", "old=1")
+	ctx := extract(p, "traceparent", suiteTraceparent)
+	p.Inject(ctx, propagation.HeaderCarrier(h))
+	assert.Equal(t, []string{suiteTraceparent}, h.Values("traceparent"))
+	assert.Empty(t, h.Values("tracestate"))
+}
