@@ -26,7 +26,8 @@ func (discard) Shutdown(context.Context) error                             { ret
 // BenchmarkExporterHook measures spawning and joining a tracked goroutine
 // inside a sampled trace: with no Exporter (the baseline), with an Exporter
 // recording metrics and the live-resource registry, and with one that also
-// starts a span per goroutine.
+// starts a span per goroutine. manual_span is the baseline for spans: no
+// Exporter, and each goroutine starts and ends a span of its own.
 func BenchmarkExporterHook(b *testing.B) {
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()), sdktrace.WithBatcher(discard{}))
 	defer tp.Shutdown(context.Background())
@@ -34,9 +35,12 @@ func BenchmarkExporterHook(b *testing.B) {
 	defer mp.Shutdown(context.Background())
 	tracer := tp.Tracer("bench")
 
-	spawn := func(b *testing.B) {
+	spawnWith := func(b *testing.B, work func(ctx context.Context)) {
 		var wg sync.WaitGroup
-		done := func(context.Context) { wg.Done() }
+		done := func(ctx context.Context) {
+			work(ctx)
+			wg.Done()
+		}
 		ctx, request := tracer.Start(context.Background(), "request")
 		n := 0
 		b.ReportAllocs()
@@ -52,6 +56,7 @@ func BenchmarkExporterHook(b *testing.B) {
 		wg.Wait()
 		request.End()
 	}
+	spawn := func(b *testing.B) { spawnWith(b, func(context.Context) {}) }
 	with := func(opts ...Option) func(b *testing.B) {
 		return func(b *testing.B) {
 			e := New(append([]Option{WithTracerProvider(tp), WithMeterProvider(mp)}, opts...)...)
@@ -62,4 +67,10 @@ func BenchmarkExporterHook(b *testing.B) {
 	b.Run("disabled", spawn)
 	b.Run("metrics", with())
 	b.Run("spans", with(WithSpanTypes(asynctrack.TypeGoroutine)))
+	b.Run("manual_span", func(b *testing.B) {
+		spawnWith(b, func(ctx context.Context) {
+			_, span := tracer.Start(ctx, asynctrack.TypeGoroutine)
+			span.End()
+		})
+	})
 }
