@@ -33,7 +33,7 @@ type query struct {
 // Query errors. They never quote the input: it is the caller's, and a page
 // that echoes it invites trouble.
 var (
-	errRepeated = errors.New("each query parameter may be given once")
+	errRepeated = errors.New("trace_id, id and format may each be given once")
 	errTraceID  = errors.New("invalid trace_id: want 32 hex digits, not all zero")
 	errID       = errors.New("invalid id: want a positive decimal execution ID")
 	errBoth     = errors.New("give trace_id or id, not both")
@@ -46,8 +46,8 @@ func parseQuery(r *http.Request) (query, error) {
 	if err != nil {
 		return q, errors.New("malformed query string")
 	}
-	for _, vs := range vals {
-		if len(vs) > 1 {
+	for _, key := range []string{"trace_id", "id", "format"} {
+		if len(vals[key]) > 1 {
 			return q, errRepeated
 		}
 	}

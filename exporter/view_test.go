@@ -250,7 +250,7 @@ func TestViewBadRequests(t *testing.T) {
 			assert.Equal(t, "text/plain; charset=utf-8", rec.Header().Get("Content-Type"))
 		})
 	}
-	for _, q := range []string{"", "trace_id=" + valid, "trace_id=" + strings.ToUpper(valid), "id=18446744073709551615", "format=text", "other=ignored"} {
+	for _, q := range []string{"", "trace_id=" + valid, "trace_id=" + strings.ToUpper(valid), "id=18446744073709551615", "format=text", "other=ignored&other=twice"} {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/debug/async?"+q, nil))
 		assert.Equal(t, http.StatusOK, rec.Code, q)
