@@ -261,6 +261,10 @@ func (e *Exporter) Handler() http.Handler { return viewHandler{e} }
 // If ctx is done before every span has been ended, Shutdown returns ctx's
 // error joined with any other; the remaining spans are dropped. Listening
 // stops either way. Calls after the first return nil.
+//
+// A hook call already under way on another goroutine when Shutdown starts
+// still completes: a resource destroyed at that instant may end its span
+// (normally) just after Shutdown returns.
 func (e *Exporter) Shutdown(ctx context.Context) error {
 	if !e.isShutdown.CompareAndSwap(false, true) {
 		return nil
