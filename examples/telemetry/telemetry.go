@@ -141,10 +141,16 @@ func (s *Service) Client() *http.Client {
 	))}
 }
 
+// CloseIdleConnections closes the idle connections of the service's
+// clients. A server shutting down waits up to five seconds for a
+// connection that has not sent a request yet, as a client's may be: close
+// them before shutting down the servers they are connected to.
+func (s *Service) CloseIdleConnections() { s.transport.CloseIdleConnections() }
+
 // Shutdown flushes and stops the service's TracerProvider and closes the
 // client's idle connections.
 func (s *Service) Shutdown(ctx context.Context) error {
-	s.transport.CloseIdleConnections()
+	s.CloseIdleConnections()
 	return s.TracerProvider.Shutdown(ctx)
 }
 

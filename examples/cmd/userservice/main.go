@@ -11,17 +11,15 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"time"
 
 	"github.com/otelctx/otelctx/baggagebridge"
+	"github.com/otelctx/otelctx/examples/internal/server"
 	"github.com/otelctx/otelctx/examples/telemetry"
 	"github.com/otelctx/otelctx/examples/userservice"
 )
@@ -42,12 +40,12 @@ func run(ctx context.Context, addr, upstream string) error {
 	slog.SetDefault(slog.New(baggagebridge.NewLogHandler(slog.NewTextHandler(os.Stderr, nil))))
 
 	if upstream == "" {
-		up, err := serve("127.0.0.1:0", &userservice.Upstream{})
+		up, err := server.Start("127.0.0.1:0", &userservice.Upstream{})
 		if err != nil {
 			return err
 		}
-		defer up.Close()
-		upstream = "http://" + up.Addr
+		defer up.Shutdown(context.Background())
+		upstream = up.URL
 	}
 	db, err := userservice.OpenDB(ctx)
 	if err != nil {
@@ -69,12 +67,12 @@ func run(ctx context.Context, addr, upstream string) error {
 		}
 	}()
 
-	srv, err := serve(addr, userservice.New(tel, db, upstream).Handler())
+	srv, err := server.Start(addr, userservice.New(tel, db, upstream).Handler())
 	if err != nil {
 		return err
 	}
-	fmt.Printf("userservice on http://%s (upstream %s)\n", srv.Addr, upstream)
-	fmt.Printf("  curl -H 'userid: ada' http://%s/user\n", srv.Addr)
+	fmt.Printf("userservice on %s (upstream %s)\n", srv.URL, upstream)
+	fmt.Printf("  curl -H 'userid: ada' %s/user\n", srv.URL)
 	if sink.Endpoint != "" {
 		fmt.Printf("spans go to %s\n", sink.Endpoint)
 	}
@@ -84,18 +82,3 @@ func run(ctx context.Context, addr, upstream string) error {
 	return srv.Shutdown(sctx)
 }
 
-// serve starts an HTTP server for h on addr and returns it with Addr set to
-// the address it listens on.
-func serve(addr string, h http.Handler) (*http.Server, error) {
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, err
-	}
-	srv := &http.Server{Addr: l.Addr().String(), Handler: h, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			slog.Error("serve", "addr", srv.Addr, "err", err)
-		}
-	}()
-	return srv, nil
-}

@@ -1,0 +1,50 @@
+// Command twoservices runs the frontend and the backend of package
+// twoservices on loopback until it is interrupted:
+//
+//	go run -C examples ./cmd/twoservices
+//	curl -H 'userid: ada' http://127.0.0.1:8080/profile
+//
+// With OTEL_EXPORTER_OTLP_ENDPOINT set, both services export their spans
+// there, as "frontend" and "backend".
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"time"
+
+	"github.com/otelctx/otelctx/baggagebridge"
+	"github.com/otelctx/otelctx/examples/twoservices"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:8080", "the frontend's listen address")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, *addr); err != nil {
+		fmt.Fprintln(os.Stderr, "twoservices:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, addr string) error {
+	slog.SetDefault(slog.New(baggagebridge.NewLogHandler(slog.NewTextHandler(os.Stderr, nil))))
+	st, err := twoservices.Start(ctx, twoservices.Config{FrontendAddr: addr})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("frontend on %s, backend on %s, upstream on %s\n", st.Frontend.URL, st.Backend.URL, st.Upstream.URL)
+	fmt.Printf("  curl -H 'userid: ada' %s/profile\n", st.Frontend.URL)
+	if st.Sink.Endpoint != "" {
+		fmt.Printf("spans go to %s\n", st.Sink.Endpoint)
+	}
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return st.Shutdown(sctx)
+}

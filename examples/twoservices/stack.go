@@ -1,0 +1,115 @@
+package twoservices
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"errors"
+
+	"github.com/otelctx/otelctx/examples/internal/server"
+	"github.com/otelctx/otelctx/examples/telemetry"
+	"github.com/otelctx/otelctx/examples/userservice"
+	"github.com/otelctx/otelctx/exporter"
+)
+
+// Config says how to start a Stack. The zero Config is valid.
+type Config struct {
+	// Sink is where spans go; the default is telemetry.NewSink().
+	Sink *telemetry.Sink
+	// FrontendName and BackendName are the services' service.name; the
+	// defaults are "frontend" and "backend".
+	FrontendName, BackendName string
+	// FrontendAddr is the frontend's listen address; the default,
+	// "127.0.0.1:0", picks a free loopback port.
+	FrontendAddr string
+}
+
+// Stack is the frontend, the backend and the backend's upstream, each
+// serving on its own loopback port, and the process's exporter of
+// async-resource spans. Run one Stack per process at a time: the exporter
+// listens to every async resource of the process.
+type Stack struct {
+	Frontend, Backend, Upstream *server.Server
+	// FrontendTel and BackendTel are the services' instrumentation.
+	FrontendTel, BackendTel *telemetry.Service
+	// UpstreamStandIn counts what reached the upstream.
+	UpstreamStandIn *userservice.Upstream
+	Sink            *telemetry.Sink
+
+	exporter *exporter.Exporter
+	db       *sql.DB
+	frontend *Frontend
+}
+
+// Start starts a Stack. Shut it down with Shutdown.
+func Start(ctx context.Context, c Config) (st *Stack, err error) {
+	st = &Stack{Sink: c.Sink, UpstreamStandIn: &userservice.Upstream{}}
+	if st.Sink == nil {
+		st.Sink = telemetry.NewSink()
+	}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, st.Shutdown(ctx))
+		}
+	}()
+	st.exporter = telemetry.NewAsyncExporter()
+
+	if st.Upstream, err = server.Start("127.0.0.1:0", st.UpstreamStandIn); err != nil {
+		return st, err
+	}
+	if st.db, err = userservice.OpenDB(ctx); err != nil {
+		return st, err
+	}
+	// The backend sends no baggage anywhere: its upstream is a third party.
+	st.BackendTel, err = telemetry.NewService(ctx, cmp.Or(c.BackendName, "backend"), st.Sink, telemetry.Propagator())
+	if err != nil {
+		return st, err
+	}
+	if st.Backend, err = server.Start("127.0.0.1:0", userservice.New(st.BackendTel, st.db, st.Upstream.URL).Handler()); err != nil {
+		return st, err
+	}
+	// The frontend sends user.id to the backend, and only there.
+	st.FrontendTel, err = telemetry.NewService(ctx, cmp.Or(c.FrontendName, "frontend"), st.Sink, telemetry.Propagator(st.Backend.Host))
+	if err != nil {
+		return st, err
+	}
+	st.frontend = NewFrontend(st.FrontendTel, st.Backend.URL)
+	st.Frontend, err = server.Start(cmp.Or(c.FrontendAddr, "127.0.0.1:0"), st.frontend.Handler())
+	return st, err
+}
+
+// Shutdown stops the servers, front to back, each after the clients
+// connected to it, then the frontend's pool, the exporter (ending the spans
+// of resources still live) and the services' TracerProviders (flushing
+// their spans), and closes the database.
+func (st *Stack) Shutdown(ctx context.Context) error {
+	var err error
+	for _, s := range []struct {
+		srv     *server.Server
+		clients *telemetry.Service
+	}{{st.Frontend, nil}, {st.Backend, st.FrontendTel}, {st.Upstream, st.BackendTel}} {
+		if s.clients != nil {
+			s.clients.CloseIdleConnections()
+		}
+		if s.srv != nil {
+			err = errors.Join(err, s.srv.Shutdown(ctx))
+		}
+	}
+	if st.frontend != nil {
+		st.frontend.Close()
+	}
+	var services []*telemetry.Service
+	for _, s := range []*telemetry.Service{st.FrontendTel, st.BackendTel} {
+		if s != nil {
+			services = append(services, s)
+		}
+	}
+	if st.exporter != nil {
+		err = errors.Join(err, telemetry.ShutdownAll(ctx, st.exporter, services...))
+	}
+	if st.db != nil {
+		err = errors.Join(err, st.db.Close())
+	}
+	return err
+}
+

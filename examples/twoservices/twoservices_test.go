@@ -1,0 +1,252 @@
+package twoservices
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/attribute"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/otelctx/otelctx/examples/telemetry"
+	"github.com/otelctx/otelctx/examples/userservice"
+	"github.com/otelctx/otelctx/exporter"
+)
+
+// start runs a Stack for the test and returns it with a client.
+func start(t *testing.T, c Config) (*Stack, *http.Client) {
+	t.Helper()
+	st, err := Start(context.Background(), c)
+	require.NoError(t, err)
+	tr := &http.Transport{MaxIdleConnsPerHost: 32}
+	t.Cleanup(func() {
+		tr.CloseIdleConnections()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		assert.NoError(t, st.Shutdown(ctx))
+	})
+	return st, &http.Client{Transport: tr}
+}
+
+func recorded(t *testing.T) (*Stack, *http.Client, *tracetest.SpanRecorder) {
+	rec := tracetest.NewSpanRecorder()
+	st, c := start(t, Config{Sink: &telemetry.Sink{Recorder: rec}})
+	return st, c, rec
+}
+
+// profile sends GET /profile with the given headers and decodes the answer.
+func profile(t *testing.T, c *http.Client, st *Stack, header ...string) (int, Response) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, st.Frontend.URL+"/profile", nil)
+	require.NoError(t, err)
+	for i := 0; i < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := c.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	var r Response
+	require.NoError(t, json.Unmarshal(body, &r), "%s", body)
+	return resp.StatusCode, r
+}
+
+// wantSeen asserts that every piece of the request's work saw its user and
+// its session.
+func wantSeen(t *testing.T, r Response, user string) {
+	t.Helper()
+	want := []Sighting{}
+	for _, where := range []string{"goroutine", "handler", "plain go", "pool task", "timer"} {
+		want = append(want, Sighting{Where: where, User: user, Session: r.Session})
+	}
+	assert.Equal(t, want, r.Seen)
+	assert.NotZero(t, r.Session)
+}
+
+func TestProfile(t *testing.T) {
+	st, c, rec := recorded(t)
+	code, r := profile(t, c, st, "userid", "ada")
+	require.Equal(t, http.StatusOK, code, r.Error)
+	assert.Equal(t, "ada", r.User)
+	wantSeen(t, r, "ada")
+	assert.Equal(t, http.StatusOK, r.BackendStatus)
+	assert.Equal(t, &userservice.User{ID: "ada", Name: "Ada Lovelace", Email: "ada@example.com"}, r.Backend.User)
+	assert.EqualValues(t, 1, st.UpstreamStandIn.Requests())
+	assert.Zero(t, st.UpstreamStandIn.Leaks(), "no baggage to the backend's upstream")
+
+	spans := endedSpans(t, rec, st, r.TraceID)
+	fe := spans.one(t, "frontend", "GET /profile")
+	assert.Equal(t, trace.SpanKindServer, fe.SpanKind())
+	assert.False(t, fe.Parent().IsValid(), "the frontend's span is the root")
+	call := spans.one(t, "frontend", "HTTP GET")
+	assert.Equal(t, fe.SpanContext().SpanID(), call.Parent().SpanID())
+	be := spans.one(t, "backend", "GET /user")
+	assert.Equal(t, call.SpanContext().SpanID(), be.Parent().SpanID(), "the backend continues the frontend's trace")
+
+	// user.id came to the backend as baggage (the frontend sends no userid
+	// header), and is on both services' spans.
+	for _, s := range []sdktrace.ReadOnlySpan{fe, call, be} {
+		assert.Contains(t, s.Attributes(), attribute.String(telemetry.UserKey, "ada"), s.Name())
+	}
+
+	// Async-resource spans, children of the span their resource was created
+	// under: the frontend's four group goroutines, its pool task and timer,
+	// and the backend's lookup goroutine.
+	for _, tc := range []struct {
+		service, typ string
+		n            int
+		parent       sdktrace.ReadOnlySpan
+	}{
+		{"frontend", "goroutine", 4, fe},
+		{"frontend", "task", 1, fe},
+		{"frontend", "timer", 1, fe},
+		{"backend", "goroutine", 1, be},
+	} {
+		got := spans.named(tc.service, tc.typ)
+		require.Len(t, got, tc.n, "%s %s spans", tc.service, tc.typ)
+		for _, s := range got {
+			assert.Equal(t, tc.parent.SpanContext().SpanID(), s.Parent().SpanID(), "%s %s", tc.service, tc.typ)
+			assert.Contains(t, s.Attributes(), exporter.TypeKey.String(tc.typ))
+			assert.Contains(t, s.Attributes(), attribute.String(telemetry.UserKey, "ada"))
+			var events []string
+			for _, e := range s.Events() {
+				events = append(events, e.Name)
+			}
+			assert.Equal(t, []string{"async.before", "async.after"}, events)
+		}
+	}
+	// The task's trigger is the goroutine that submitted it.
+	task := spans.named("frontend", "task")[0]
+	trigger := attr(task, exporter.TriggerIDKey)
+	var submitter bool
+	for _, g := range spans.named("frontend", "goroutine") {
+		submitter = submitter || attr(g, exporter.IDKey) == trigger
+	}
+	assert.True(t, submitter, "the task's async.trigger_id is one of the request's goroutines")
+}
+
+func TestForgedBaggageIsDropped(t *testing.T) {
+	st, c, rec := recorded(t)
+	code, r := profile(t, c, st, "baggage", "user.id=ken,role=admin")
+	require.Equal(t, http.StatusOK, code, r.Error)
+	wantSeen(t, r, "ken")
+	for _, s := range rec.Ended() {
+		for _, kv := range s.Attributes() {
+			assert.NotEqual(t, attribute.Key("role"), kv.Key, "untrusted baggage key on span %s", s.Name())
+		}
+	}
+}
+
+func TestErrors(t *testing.T) {
+	st, c, _ := recorded(t)
+	t.Run("no user", func(t *testing.T) {
+		code, r := profile(t, c, st)
+		assert.Equal(t, http.StatusBadRequest, code)
+		assert.Equal(t, "no user ID: send the user ID in the userid header", r.Error)
+		assert.Zero(t, r.BackendStatus, "the backend is not called")
+	})
+	t.Run("unknown user", func(t *testing.T) {
+		code, r := profile(t, c, st, "userid", "nobody")
+		assert.Equal(t, http.StatusNotFound, code)
+		assert.Equal(t, `unknown user "nobody"`, r.Error)
+		wantSeen(t, r, "nobody")
+	})
+}
+
+func TestBackendDown(t *testing.T) {
+	st, c, _ := recorded(t)
+	require.NoError(t, st.Backend.Shutdown(context.Background()))
+	code, r := profile(t, c, st, "userid", "ada")
+	assert.Equal(t, http.StatusBadGateway, code)
+	assert.Contains(t, r.Error, "backend unreachable")
+}
+
+// Concurrent requests for different users through both services: every
+// goroutine, task and timer of a request, and the backend, see its user.
+func TestConcurrentProfiles(t *testing.T) {
+	st, c, _ := recorded(t)
+	const requests = 100
+	results := make([]Response, requests)
+	var wg sync.WaitGroup
+	for i := range requests {
+		wg.Go(func() {
+			code, r := profile(t, c, st, "userid", userservice.Users[i%len(userservice.Users)].ID)
+			assert.Equal(t, http.StatusOK, code, r.Error)
+			results[i] = r
+		})
+	}
+	wg.Wait()
+	sessions := map[uint64]bool{}
+	for i, r := range results {
+		user := userservice.Users[i%len(userservice.Users)].ID
+		wantSeen(t, r, user)
+		if assert.NotNil(t, r.Backend.User, fmt.Sprint("request ", i)) {
+			assert.Equal(t, user, r.Backend.User.ID)
+		}
+		assert.False(t, sessions[r.Session], "sessions are per request")
+		sessions[r.Session] = true
+	}
+	assert.Zero(t, st.UpstreamStandIn.Leaks())
+}
+
+// spanSet is the ended spans of one trace.
+type spanSet []sdktrace.ReadOnlySpan
+
+// endedSpans returns the spans of trace traceID once the servers have
+// ended them: a server span ends after its response is written.
+func endedSpans(t *testing.T, rec *tracetest.SpanRecorder, st *Stack, traceID string) spanSet {
+	t.Helper()
+	var out spanSet
+	require.Eventually(t, func() bool {
+		out = out[:0]
+		for _, s := range rec.Ended() {
+			if s.SpanContext().TraceID().String() == traceID {
+				out = append(out, s)
+			}
+		}
+		return len(out.named("frontend", "GET /profile")) == 1 && len(out.named("backend", "GET /user")) == 1
+	}, 5*time.Second, 5*time.Millisecond)
+	return out
+}
+
+func (ss spanSet) named(service, name string) []sdktrace.ReadOnlySpan {
+	var out []sdktrace.ReadOnlySpan
+	for _, s := range ss {
+		if s.Name() == name && serviceName(s) == service {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (ss spanSet) one(t *testing.T, service, name string) sdktrace.ReadOnlySpan {
+	t.Helper()
+	got := ss.named(service, name)
+	require.Len(t, got, 1, "%s spans named %q", service, name)
+	return got[0]
+}
+
+func serviceName(s sdktrace.ReadOnlySpan) string {
+	v, _ := s.Resource().Set().Value("service.name")
+	return v.AsString()
+}
+
+func attr(s sdktrace.ReadOnlySpan, k attribute.Key) attribute.Value {
+	for _, kv := range s.Attributes() {
+		if kv.Key == k {
+			return kv.Value
+		}
+	}
+	return attribute.Value{}
+}
+
