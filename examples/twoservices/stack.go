@@ -112,4 +112,3 @@ func (st *Stack) Shutdown(ctx context.Context) error {
 	}
 	return err
 }
-

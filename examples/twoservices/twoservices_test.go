@@ -249,4 +249,3 @@ func attr(s sdktrace.ReadOnlySpan, k attribute.Key) attribute.Value {
 	}
 	return attribute.Value{}
 }
-

@@ -81,4 +81,3 @@ func run(ctx context.Context, addr, upstream string) error {
 	defer cancel()
 	return srv.Shutdown(sctx)
 }
-
