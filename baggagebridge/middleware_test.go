@@ -83,7 +83,10 @@ func TestMiddlewareKeepAlive(t *testing.T) {
 	defer hook.Disable()
 
 	conn := baggagebridge.NewLocal[string]()
-	inner := baggagebridge.Middleware(baggagebridge.WithPropagator(w3c))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	inner := baggagebridge.Middleware(
+		baggagebridge.WithPropagator(w3c),
+		baggagebridge.WithProfileLabels("req"), // a pprof.Do inside the scope, restored too
+	)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := asynctrack.ExecutionID(r.Context())
 		if asynctrack.CurrentExecutionID() != id {
 			problem("ambient execution %d, ctx %d", asynctrack.CurrentExecutionID(), id)
@@ -92,6 +95,9 @@ func TestMiddlewareKeepAlive(t *testing.T) {
 		ids = append(ids, id)
 		mu.Unlock()
 		v, _ := baggagebridge.Current("req")
+		if l, _ := pprof.Label(r.Context(), "req"); l != v {
+			problem("profile label %q, value %q", l, v)
+		}
 		_, _ = io.WriteString(w, v)
 	}))
 	outer := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -6,12 +6,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"log"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -166,4 +168,16 @@ func TestSpanProcessorOnStartAllocs(t *testing.T) {
 	allocs := testing.AllocsPerRun(100, func() { p.OnStart(ctx, span) })
 	assert.Zero(t, allocs)
 	assert.Len(t, span.attrs, 5)
+}
+
+func TestWithMaxAttributesNegative(t *testing.T) {
+	var reported []error
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { reported = append(reported, err) }))
+	defer otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { log.Print(err) }))
+
+	ctx := withValues(t, context.Background(), "a", "1", "b", "2")
+	got := spanAttrs(t, ctx, baggagebridge.WithMaxAttributes(1), baggagebridge.WithMaxAttributes(-1))
+	assert.Equal(t, map[string]string{"a": "1"}, got, "the earlier valid cap holds")
+	require.Len(t, reported, 1)
+	assert.ErrorContains(t, reported[0], "WithMaxAttributes(-1)")
 }
