@@ -22,7 +22,10 @@ import (
 //
 // Inbound values come through the propagator (WithPropagator): Middleware
 // reads no header itself, so a header the propagator's policy does not
-// accept, a legacy one such as userid included, never becomes a value.
+// accept never becomes a value. Legacy headers such as userid or
+// x-request-id become values when the propagator maps them to baggage keys
+// (the otelctx propagator's WithLegacyHeader does), under its ingress
+// policy like any other member.
 //
 // Middleware composes with otelhttp.NewHandler in either order. Inside it
 // (otelhttp.NewHandler(Middleware()(h), ...)), which is the recommended
