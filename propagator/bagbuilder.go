@@ -31,10 +31,10 @@ const (
 // bagEntry is a member on its way into the extracted baggage.
 type bagEntry struct {
 	key   string
-	value string         // fromHeader: raw, percent-encoded; fromLegacy: verbatim
-	props string         // fromHeader: raw properties
-	m     baggage.Member // fromLocal
-	size  int            // encoded size
+	value string // fromHeader: raw, percent-encoded; fromLegacy: verbatim
+	props string // fromHeader: raw properties
+	size  int    // encoded size
+	local int    // fromLocal: index in bagBuilder.localMembers
 	src   source
 }
 
@@ -46,14 +46,15 @@ type bagEntry struct {
 // The first members live in an array inside the builder, so that a builder
 // declared in a function stays on its stack.
 type bagBuilder struct {
-	cfg    *config
-	inline [inlineMembers]bagEntry
-	extra  []bagEntry
-	n      int
-	index  map[string]int // built once members outgrow a linear scan
-	total  int            // encoded size, commas included
-	locals int
-	remote int // members taken from the carrier
+	cfg          *config
+	localMembers []baggage.Member
+	inline       [inlineMembers]bagEntry
+	extra        []bagEntry
+	n            int
+	index        map[string]int // built once members outgrow a linear scan
+	total        int            // encoded size, commas included
+	locals       int
+	remote       int // members taken from the carrier
 }
 
 func (bb *bagBuilder) at(i int) *bagEntry {
@@ -103,17 +104,17 @@ func (bb *bagBuilder) appendNew(e bagEntry) {
 // addLocal adds the members of the baggage already in the context, sorted by
 // key. Extract never drops them.
 func (bb *bagBuilder) addLocal(b baggage.Baggage) {
-	ms := b.Members()
-	slices.SortFunc(ms, func(a, b baggage.Member) int { return strings.Compare(a.Key(), b.Key()) })
-	for _, m := range ms {
-		bb.appendNew(bagEntry{key: m.Key(), m: m, size: len(m.String()), src: fromLocal})
+	bb.localMembers = b.Members()
+	slices.SortFunc(bb.localMembers, func(a, b baggage.Member) int { return strings.Compare(a.Key(), b.Key()) })
+	for i, m := range bb.localMembers {
+		bb.appendNew(bagEntry{key: m.Key(), size: len(m.String()), local: i, src: fromLocal})
 		bb.locals++
 	}
 }
 
 // add adds e, a member from the carrier, unless the merge policy keeps the
-// member already there or a limit stops it; why then says which limit, if
-// any. A member replacing an earlier one of the same key keeps its position:
+// member already there (a local one, or a header one for a legacy e) or a
+// limit stops it; why then says which limit. A member replacing an earlier one of the same key keeps its position:
 // the last one wins, as in baggage.Parse, except that the baggage header wins
 // over a legacy header.
 func (bb *bagBuilder) add(e bagEntry) (replaced bool, why reason) {
@@ -183,19 +184,19 @@ func (bb *bagBuilder) build(verbatim string) baggage.Baggage {
 			break
 		}
 		total = t
-		ms = append(ms, e.member())
+		ms = append(ms, bb.member(e))
 	}
 	b, _ := baggage.New(ms...)
 	for i := n; i < bb.n; i++ {
-		b, _ = b.SetMember(bb.at(i).member())
+		b, _ = b.SetMember(bb.member(bb.at(i)))
 	}
 	return b
 }
 
-func (e *bagEntry) member() baggage.Member {
+func (bb *bagBuilder) member(e *bagEntry) baggage.Member {
 	switch e.src {
 	case fromLocal:
-		return e.m
+		return bb.localMembers[e.local]
 	case fromLegacy:
 		m, _ := baggage.NewMemberRaw(e.key, e.value)
 		return m

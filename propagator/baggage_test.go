@@ -281,3 +281,12 @@ func mustBaggage(t *testing.T, s string) baggage.Baggage {
 	require.NoError(t, err)
 	return b
 }
+
+func TestMemberBytesFollowsTotal(t *testing.T) {
+	// Without WithMaxMemberBytes a single member may use the whole budget.
+	p := New(WithMaxBytes(20000))
+	b := baggage.FromContext(extract(p, "baggage", "big="+strings.Repeat("v", 15000)))
+	assert.Equal(t, 1, b.Len())
+	assert.Equal(t, 20000, newConfig(WithMaxBytes(20000)).maxMemberBytes)
+	assert.Equal(t, 8192, newConfig(WithMaxMemberBytes(100000)).maxMemberBytes)
+}

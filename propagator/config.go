@@ -76,7 +76,7 @@ type config struct {
 }
 
 type legacyHeader struct {
-	header string // as given, for carriers other than http.Header
+	header string // in lower case, for carriers other than http.Header
 	canon  string // canonical MIME form, for http.Header
 	key    string
 }
@@ -88,17 +88,16 @@ type legacyHeader struct {
 //   - not a public endpoint; a public endpoint accepts no key;
 //   - merge: MergeLocalWins;
 //   - egress: no baggage is sent anywhere;
-//   - limits: 64 members, 8192 bytes in all, 8192 bytes per member;
+//   - limits: 64 members, 8192 bytes in all, no tighter limit per member;
 //   - no legacy headers;
 //   - metrics: otel.GetMeterProvider();
 //   - each kind of error is reported at most once a minute.
 func newConfig(opts ...Option) config {
 	c := config{
-		merge:          MergeLocalWins,
-		maxMembers:     minMembers,
-		maxBytes:       minBytes,
-		maxMemberBytes: minBytes,
-		errorInterval:  defaultErrorInterval,
+		merge:         MergeLocalWins,
+		maxMembers:    minMembers,
+		maxBytes:      minBytes,
+		errorInterval: defaultErrorInterval,
 	}
 	for _, o := range opts {
 		c = o.apply(c)
@@ -106,7 +105,7 @@ func newConfig(opts ...Option) config {
 	if c.meterProvider == nil {
 		c.meterProvider = otel.GetMeterProvider()
 	}
-	if c.maxMemberBytes > c.maxBytes {
+	if c.maxMemberBytes == 0 || c.maxMemberBytes > c.maxBytes {
 		c.maxMemberBytes = c.maxBytes
 	}
 	return c

@@ -170,7 +170,9 @@ func (p *propagator) extractBaggage(ctx context.Context, f fields) context.Conte
 	public := p.cfg.isPublic(ctx)
 	badUTF8 := false
 	// verbatim stays true while the only header value holds exactly the
-	// members kept, in canonical form.
+	// members kept, in canonical form. (A member add keeps for a local one
+	// does not clear it, but build ignores verbatim when there are local
+	// members.)
 	verbatim := len(vals) == 1 && !strings.HasSuffix(vals[0], ",")
 	for _, v := range vals {
 		for v != "" {
