@@ -64,12 +64,18 @@ start() {
 		echo "jaeger: already running (pid $p)" >&2
 		return
 	fi
+	# Another Jaeger (say, from another checkout) would answer our health
+	# checks while ours fails to bind its ports.
+	if healthy; then
+		echo "jaeger: 127.0.0.1:$health_port is already served by a process this script did not start; stop it first" >&2
+		return 1
+	fi
 	build
 	"$bin" --config "file:$config" </dev/null >"$log_file" 2>&1 &
 	p=$!
 	echo "$p" >"$pid_file"
 	local deadline=$((SECONDS + start_timeout))
-	until healthy; do
+	until healthy && kill -0 "$p" 2>/dev/null; do
 		if ! kill -0 "$p" 2>/dev/null; then
 			echo "jaeger: exited during startup; last lines of $log_file:" >&2
 			tail -n 30 "$log_file" >&2
