@@ -58,34 +58,38 @@ func Propagator(internalHosts ...string) propagation.TextMapPropagator {
 	)
 }
 
-// Sink is where the spans of one process go: its SpanRecorder, or the
-// OTLP endpoint of the environment.
+// Sink is where the spans of one process go: its SpanRecorder, or an OTLP
+// exporter per service.
 type Sink struct {
-	// Recorder holds every span of the process when no OTLP endpoint is
-	// set, and is nil otherwise.
+	// Recorder, if not nil, receives every span of the process.
 	Recorder *tracetest.SpanRecorder
-	// Endpoint is the OTLP endpoint from the environment, or "".
+	// Exporter, used when Recorder is nil, makes the exporter of one
+	// service; each service's TracerProvider shuts its own down.
+	Exporter func(context.Context) (sdktrace.SpanExporter, error)
+	// Endpoint says where Exporter exports, for people.
 	Endpoint string
 }
 
-// NewSink returns the sink the environment asks for.
+// NewSink returns the sink the environment asks for: an OTLP/HTTP exporter
+// configured by the standard OTEL_EXPORTER_OTLP_* variables if the endpoint
+// is set, else a SpanRecorder.
 func NewSink() *Sink {
 	for _, env := range []string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"} {
 		if e := os.Getenv(env); e != "" {
-			return &Sink{Endpoint: e}
+			return &Sink{Endpoint: e, Exporter: func(ctx context.Context) (sdktrace.SpanExporter, error) {
+				return otlptracehttp.New(ctx)
+			}}
 		}
 	}
 	return &Sink{Recorder: tracetest.NewSpanRecorder()}
 }
 
-// processor returns the span processor of one service: the shared
-// recorder, or a batch processor with an OTLP exporter of its own (a
-// TracerProvider shuts its exporter down with it).
+// processor returns the span processor of one service.
 func (s *Sink) processor(ctx context.Context) (sdktrace.SpanProcessor, error) {
 	if s.Recorder != nil {
 		return s.Recorder, nil
 	}
-	exp, err := otlptracehttp.New(ctx)
+	exp, err := s.Exporter(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"sync"
 
 	"github.com/otelctx/otelctx/examples/internal/server"
 	"github.com/otelctx/otelctx/examples/telemetry"
@@ -39,6 +40,9 @@ type Stack struct {
 	exporter *exporter.Exporter
 	db       *sql.DB
 	frontend *Frontend
+
+	shutdownOnce sync.Once
+	shutdownErr  error
 }
 
 // Start starts a Stack. Shut it down with Shutdown.
@@ -81,8 +85,14 @@ func Start(ctx context.Context, c Config) (st *Stack, err error) {
 // Shutdown stops the servers, front to back, each after the clients
 // connected to it, then the frontend's pool, the exporter (ending the spans
 // of resources still live) and the services' TracerProviders (flushing
-// their spans), and closes the database.
+// their spans), and closes the database. Calls after the first return the
+// first one's error.
 func (st *Stack) Shutdown(ctx context.Context) error {
+	st.shutdownOnce.Do(func() { st.shutdownErr = st.shutdown(ctx) })
+	return st.shutdownErr
+}
+
+func (st *Stack) shutdown(ctx context.Context) error {
 	var err error
 	for _, s := range []struct {
 		srv     *server.Server

@@ -1,0 +1,111 @@
+package twoservices
+
+import (
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
+	"github.com/otelctx/otelctx/examples/telemetry"
+	"github.com/otelctx/otelctx/internal/jaegertest"
+)
+
+// TestJaeger runs the two services against the real Jaeger that
+// scripts/test.sh starts, exports over OTLP and reads the trace back through
+// Jaeger's query API.
+func TestJaeger(t *testing.T) {
+	jaegertest.Query(t) // skips, or fails in CI, without Jaeger
+	run := strconv.FormatInt(time.Now().UnixNano(), 36)
+	frontend, backend := "frontend-"+run, "backend-"+run
+	sink := &telemetry.Sink{Exporter: func(context.Context) (sdktrace.SpanExporter, error) {
+		return jaegertest.Exporter(t), nil
+	}}
+	st, c := start(t, Config{Sink: sink, FrontendName: frontend, BackendName: backend})
+
+	code, r := profile(t, c, st, "userid", "grace")
+	require.Equal(t, 200, code, r.Error)
+	wantSeen(t, r, "grace")
+	// Flush: the spans are batched.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, st.Shutdown(ctx))
+
+	// The frontend: server, client, four group goroutines, a task, a timer.
+	// The backend: server, upstream client, query, lookup goroutine.
+	const spans = 12
+	traces := jaegertest.Traces(t, frontend, spans)
+	require.Len(t, traces, 1, "one request, one trace")
+	tr := traces[0]
+	assert.Equal(t, r.TraceID, tr.ID.String())
+	assert.Equal(t, []string{backend, frontend}, tr.Services(), "one trace spanning both services")
+	assert.Len(t, tr.Spans, spans)
+
+	find := func(service, name string) []jaegertest.Span {
+		var out []jaegertest.Span
+		for _, s := range tr.Spans {
+			if s.Service == service && s.Name == name {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	one := func(service, name string) jaegertest.Span {
+		t.Helper()
+		got := find(service, name)
+		require.Len(t, got, 1, "%s spans named %q", service, name)
+		return got[0]
+	}
+
+	fe := one(frontend, "GET /profile")
+	assert.False(t, fe.ParentID.IsValid(), "the frontend's span is the root")
+	call := one(frontend, "HTTP GET")
+	assert.Equal(t, fe.SpanID, call.ParentID)
+	be := one(backend, "GET /user")
+	assert.Equal(t, call.SpanID, be.ParentID, "the backend continues the frontend's trace")
+	query := one(backend, "SELECT users")
+	assert.Equal(t, be.SpanID, query.ParentID)
+
+	// The request's value on both sides: the backend got it as baggage.
+	for _, s := range []jaegertest.Span{fe, call, be, query} {
+		assert.Equal(t, "grace", s.Attributes[telemetry.UserKey], "%s %s", s.Service, s.Name)
+	}
+
+	// Async-resource spans under the span current where each resource was
+	// created, with their lifecycle events.
+	for _, tc := range []struct {
+		service, typ string
+		n            int
+		parent       jaegertest.Span
+	}{
+		{frontend, "goroutine", 4, fe},
+		{frontend, "task", 1, fe},
+		{frontend, "timer", 1, fe},
+		{backend, "goroutine", 1, be},
+	} {
+		got := find(tc.service, tc.typ)
+		require.Len(t, got, tc.n, "%s %s spans", tc.service, tc.typ)
+		for _, s := range got {
+			assert.Equal(t, tc.parent.SpanID, s.ParentID, "%s %s", tc.service, tc.typ)
+			assert.Equal(t, tc.typ, s.Attributes["async.type"])
+			assert.NotZero(t, s.Attributes["async.id"])
+			assert.NotZero(t, s.Attributes["async.trigger_id"])
+			assert.Equal(t, "grace", s.Attributes[telemetry.UserKey])
+			var events []string
+			for _, e := range s.Events {
+				events = append(events, e.Name)
+			}
+			assert.ElementsMatch(t, []string{"async.before", "async.after"}, events)
+		}
+	}
+	// The task was submitted by one of the request's goroutines.
+	task := one(frontend, "task")
+	var submitter bool
+	for _, g := range find(frontend, "goroutine") {
+		submitter = submitter || g.Attributes["async.id"] == task.Attributes["async.trigger_id"]
+	}
+	assert.True(t, submitter, "the task's async.trigger_id is one of the request's goroutines")
+}
