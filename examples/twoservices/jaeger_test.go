@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
+	"github.com/otelctx/otelctx/asynctrack"
 	"github.com/otelctx/otelctx/examples/telemetry"
 	"github.com/otelctx/otelctx/internal/jaegertest"
 )
@@ -24,11 +25,20 @@ func TestJaeger(t *testing.T) {
 	sink := &telemetry.Sink{Exporter: func(context.Context) (sdktrace.SpanExporter, error) {
 		return jaegertest.Exporter(t), nil
 	}}
+	reg := asynctrack.NewRegistry().Enable()
+	defer reg.Disable()
 	st, c := start(t, Config{Sink: sink, FrontendName: frontend, BackendName: backend})
 
 	code, r := profile(t, c, st, "userid", "grace")
 	require.Equal(t, 200, code, r.Error)
 	wantSeen(t, r, "grace")
+	// The backend's lookup goroutine may still be returning after the
+	// response. Wait until only the frontend pool's two workers are left,
+	// so that every async span ends on its own before the exporter stops.
+	require.Eventually(t, func() bool {
+		n := reg.CountByType()
+		return n[asynctrack.TypeGoroutine] == 2 && n[asynctrack.TypeTask] == 0 && n[asynctrack.TypeTimer] == 0
+	}, 5*time.Second, 5*time.Millisecond)
 	// Flush: the spans are batched.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -94,6 +104,7 @@ func TestJaeger(t *testing.T) {
 			assert.NotZero(t, s.Attributes["async.id"])
 			assert.NotZero(t, s.Attributes["async.trigger_id"])
 			assert.Equal(t, "grace", s.Attributes[telemetry.UserKey])
+			assert.NotContains(t, s.Attributes, "async.unfinished")
 			var events []string
 			for _, e := range s.Events {
 				events = append(events, e.Name)
