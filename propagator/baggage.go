@@ -14,56 +14,74 @@ import (
 //	list-member = key OWS "=" OWS value *( OWS ";" OWS property )
 //	property    = key OWS "=" OWS value / key OWS
 //
-// It returns the key, the raw (still percent-encoded) value and the raw
-// properties. canonical reports whether m is already written as
-// appendCanonical writes it.
-func parseBaggageMember(m string) (key, rawValue, props string, canonical, ok bool) {
+// The entry holds the key, the raw (still percent-encoded) value, the raw
+// properties and the size of the member as Inject and baggage.Member.String
+// encode it. canonical reports whether m is already written as
+// appendCanonical writes it; utf8OK is false when a value, decoded, is not
+// UTF-8.
+func parseBaggageMember(m string) (e bagEntry, canonical, utf8OK, ok bool) {
 	kv := m
 	if i := strings.IndexByte(m, ';'); i >= 0 {
-		kv, props = m[:i], m[i+1:]
+		kv, e.props = m[:i], m[i+1:]
 	}
 	eq := strings.IndexByte(kv, '=')
 	if eq < 0 {
-		return "", "", "", false, false
+		return e, false, false, false
 	}
-	key, rawValue = trimOWS(kv[:eq]), trimOWS(kv[eq+1:])
-	if !validToken(key) || !validRawValue(rawValue) {
-		return "", "", "", false, false
+	e.key, e.value = trimOWS(kv[:eq]), trimOWS(kv[eq+1:])
+	if !validToken(e.key) {
+		return e, false, false, false
 	}
+	vsize, utf8OK, ok := scanRawValue(e.value)
+	if !ok {
+		return e, false, false, false
+	}
+	e.size = len(e.key) + 1 + vsize
 	// The canonical form only leaves out whitespace and empty properties, so
 	// it equals m exactly when it is as long.
-	n := len(key) + 1 + len(rawValue)
-	for rest := props; rest != ""; {
-		var p string
-		p, rest = cutByte(rest, ';')
-		pk, pv, hasValue, ok := parseProperty(p)
+	n := len(e.key) + 1 + len(e.value)
+	for rest := e.props; rest != ""; {
+		var s string
+		s, rest = cutByte(rest, ';')
+		p, ok := parseProperty(s)
 		if !ok {
-			return "", "", "", false, false
+			return e, false, false, false
 		}
-		if pk != "" {
-			n += 1 + len(pk)
-			if hasValue {
-				n += 1 + len(pv)
-			}
+		if p.key == "" {
+			continue
+		}
+		n += 1 + len(p.key)
+		e.size += 1 + len(p.key)
+		if p.hasValue {
+			n += 1 + len(p.raw)
+			e.size += 1 + p.size
+			utf8OK = utf8OK && p.utf8OK
 		}
 	}
-	return key, rawValue, props, n == len(m), true
+	return e, n == len(m), utf8OK, true
 }
 
-// parseProperty parses one property; an empty one (pk == "") is ignored.
-func parseProperty(p string) (pk, rawValue string, hasValue, ok bool) {
-	p = trimOWS(p)
-	if p == "" {
-		return "", "", false, true
+// property is a parsed property; an empty one (key == "") is ignored.
+type property struct {
+	key, raw string // raw is the value, still percent-encoded
+	hasValue bool
+	size     int // of the value, decoded and encoded again
+	utf8OK   bool
+}
+
+func parseProperty(s string) (p property, ok bool) {
+	s = trimOWS(s)
+	if s == "" {
+		return p, true
 	}
-	pk = p
-	if i := strings.IndexByte(p, '='); i >= 0 {
-		pk, rawValue, hasValue = trimOWS(p[:i]), trimOWS(p[i+1:]), true
-		if !validRawValue(rawValue) {
-			return "", "", false, false
+	p.key = s
+	if i := strings.IndexByte(s, '='); i >= 0 {
+		p.key, p.raw, p.hasValue = trimOWS(s[:i]), trimOWS(s[i+1:]), true
+		if p.size, p.utf8OK, ok = scanRawValue(p.raw); !ok {
+			return p, false
 		}
 	}
-	return pk, rawValue, hasValue, validToken(pk)
+	return p, validToken(p.key)
 }
 
 // cutByte is strings.Cut for a single byte, without the found result.
@@ -74,76 +92,51 @@ func cutByte(s string, sep byte) (before, after string) {
 	return s, ""
 }
 
-// validRawValue reports whether raw is baggage-octets with well-formed
-// percent-encoding.
-func validRawValue(raw string) bool {
+// scanRawValue validates a raw value, baggage-octets with well-formed
+// percent-encoding, and returns the size of its decoded form, made valid
+// UTF-8, as valueEscape encodes it again. It does not allocate for values up
+// to 256 bytes.
+func scanRawValue(raw string) (size int, utf8OK, ok bool) {
+	escaped := false
 	for i := 0; i < len(raw); i++ {
 		c := raw[i]
 		if !isValueChar(c) {
-			return false
+			return 0, false, false
 		}
 		if c == '%' {
 			if i+2 >= len(raw) {
-				return false
+				return 0, false, false
 			}
 			if _, ok := hexByteAny(raw[i+1], raw[i+2]); !ok {
-				return false
+				return 0, false, false
 			}
 			i += 2
+			escaped = true
 		}
 	}
-	return true
-}
-
-// memberSize returns the size of a parsed list-member as Inject and
-// baggage.Member.String encode it: decoded, then percent-encoded again.
-// utf8OK is false when a value is not UTF-8 once decoded.
-func memberSize(key, rawValue, props string) (size int, utf8OK bool) {
-	size, utf8OK = rawValueSize(rawValue)
-	size += len(key) + 1
-	for rest := props; rest != ""; {
-		var p string
-		p, rest = cutByte(rest, ';')
-		pk, pv, hasValue, _ := parseProperty(p)
-		if pk == "" {
-			continue
-		}
-		size += 1 + len(pk)
-		if hasValue {
-			n, ok := rawValueSize(pv)
-			size += 1 + n
-			utf8OK = utf8OK && ok
-		}
-	}
-	return size, utf8OK
-}
-
-// rawValueSize returns the size of a raw value once decoded, made valid
-// UTF-8 and encoded again, without allocating for values up to 256 bytes.
-func rawValueSize(raw string) (int, bool) {
-	if strings.IndexByte(raw, '%') < 0 {
-		return len(raw), true // baggage-octets need no encoding but "%"
+	if !escaped {
+		return len(raw), true, true // baggage-octets need no encoding but "%"
 	}
 	var buf [256]byte
 	d := appendDecoded(buf[:0], raw)
-	n, ok := 0, true
+	utf8OK = true
 	for len(d) > 0 {
-		r, size := utf8.DecodeRune(d)
+		r, n := utf8.DecodeRune(d)
 		switch {
-		case r == utf8.RuneError && size == 1:
-			n += 3 * len(string(utf8.RuneError)) // replaced, then encoded
-			ok = false
-		case size == 1 && isValueChar(d[0]) && d[0] != '%':
-			n++
+		case r == utf8.RuneError && n == 1:
+			size += 3 * len(string(utf8.RuneError)) // replaced, then encoded
+			utf8OK = false
+		case n == 1 && isValueChar(d[0]) && d[0] != '%':
+			size++
 		default:
-			n += 3 * size
+			size += 3 * n
 		}
-		d = d[size:]
+		d = d[n:]
 	}
-	return n, ok
+	return size, utf8OK, true
 }
 
-// appendDecoded appends raw, validated by validRawValue, percent-decoded.
+// appendDecoded appends raw, validated by scanRawValue, percent-decoded.
 func appendDecoded(b []byte, raw string) []byte {
 	for i := 0; i < len(raw); i++ {
 		if raw[i] == '%' {
@@ -157,7 +150,7 @@ func appendDecoded(b []byte, raw string) []byte {
 	return b
 }
 
-// decodeValue percent-decodes a raw value validated by validRawValue. Each
+// decodeValue percent-decodes a raw value validated by scanRawValue. Each
 // byte that is not part of valid UTF-8 becomes U+FFFD, as baggage.Parse does.
 // It allocates only when raw holds a percent sign.
 func decodeValue(raw string) string {
@@ -193,17 +186,17 @@ func makeMember(key, rawValue, props string) baggage.Member {
 	var inline [maxInlineProps]baggage.Property
 	ps := inline[:0]
 	for rest := props; rest != ""; {
-		var p string
-		p, rest = cutByte(rest, ';')
-		pk, pv, hasValue, _ := parseProperty(p)
-		if pk == "" {
+		var s string
+		s, rest = cutByte(rest, ';')
+		p, _ := parseProperty(s)
+		if p.key == "" {
 			continue
 		}
 		var prop baggage.Property
-		if hasValue {
-			prop, _ = baggage.NewKeyValuePropertyRaw(pk, decodeValue(pv))
+		if p.hasValue {
+			prop, _ = baggage.NewKeyValuePropertyRaw(p.key, decodeValue(p.raw))
 		} else {
-			prop, _ = baggage.NewKeyProperty(pk)
+			prop, _ = baggage.NewKeyProperty(p.key)
 		}
 		ps = append(ps, prop)
 	}
@@ -219,17 +212,17 @@ func appendCanonical(b []byte, key, rawValue, props string) []byte {
 	b = append(b, '=')
 	b = append(b, rawValue...)
 	for rest := props; rest != ""; {
-		var p string
-		p, rest = cutByte(rest, ';')
-		pk, pv, hasValue, _ := parseProperty(p)
-		if pk == "" {
+		var s string
+		s, rest = cutByte(rest, ';')
+		p, _ := parseProperty(s)
+		if p.key == "" {
 			continue
 		}
 		b = append(b, ';')
-		b = append(b, pk...)
-		if hasValue {
+		b = append(b, p.key...)
+		if p.hasValue {
 			b = append(b, '=')
-			b = append(b, pv...)
+			b = append(b, p.raw...)
 		}
 	}
 	return b

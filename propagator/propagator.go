@@ -185,20 +185,19 @@ func (p *propagator) extractBaggage(ctx context.Context, f fields) context.Conte
 			if m == "" {
 				continue
 			}
-			key, raw, props, canonical, ok := parseBaggageMember(m)
+			e, canonical, utf8OK, ok := parseBaggageMember(m)
 			if !ok {
 				t.add(reasonBaggageMalformed, 1)
 				verbatim = false
 				continue
 			}
-			if ok, why := p.cfg.ingressOK(key, public); !ok {
+			if ok, why := p.cfg.ingressOK(e.key, public); !ok {
 				t.add(why, 1)
 				verbatim = false
 				continue
 			}
-			size, utf8OK := memberSize(key, raw, props)
 			badUTF8 = badUTF8 || !utf8OK
-			replaced, why := bb.add(bagEntry{key: key, value: raw, props: props, size: size})
+			replaced, why := bb.add(e)
 			if why != 0 {
 				t.add(why, 1)
 			}

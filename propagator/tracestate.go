@@ -125,25 +125,39 @@ type carriedState struct {
 
 type carriedKey struct{}
 
+// smallTracestate is the size up to which inserting the members one by one
+// into a trace.TraceState is cheaper than trace.ParseTraceState.
+const smallTracestate = 4
+
 // buildTraceState returns the TraceState for the parsed members, and the
-// carried state when some of them do not fit in a TraceState.
+// carried state when some of them do not fit in a TraceState. canonical, if
+// not empty, is the members joined by commas.
 func buildTraceState(ms []tsMember, canonical string, traceID trace.TraceID) (trace.TraceState, *carriedState) {
-	if len(ms) == 0 {
-		return trace.TraceState{}, nil
+	if len(ms) > smallTracestate {
+		if canonical == "" {
+			canonical = joinTracestate(ms)
+		}
+		if ts, err := trace.ParseTraceState(canonical); err == nil {
+			return ts, nil
+		}
 	}
-	if canonical == "" {
-		canonical = joinTracestate(ms)
-	}
-	if ts, err := trace.ParseTraceState(canonical); err == nil {
-		return ts, nil
-	}
-	// Some keys are valid here but not for trace.TraceState. Keep those that
-	// are, in order, and carry the full list.
+	// Insert from the right, which keeps the order. Insert rejects the keys
+	// that are valid here but not for trace.TraceState: keep the others and
+	// carry the full list.
 	var ts trace.TraceState
+	all := true
 	for i := len(ms) - 1; i >= 0; i-- {
 		if next, err := ts.Insert(ms[i].key, ms[i].value); err == nil {
 			ts = next
+		} else {
+			all = false
 		}
+	}
+	if all {
+		return ts, nil
+	}
+	if canonical == "" {
+		canonical = joinTracestate(ms)
 	}
 	return ts, &carriedState{traceID: traceID, held: ts, list: canonical}
 }
