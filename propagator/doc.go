@@ -1,25 +1,34 @@
 // Package propagator provides a TextMapPropagator for W3C Trace Context and
 // W3C Baggage that decides which baggage crosses a trust boundary.
 //
-// It replaces the stock pair in one line of SDK setup:
+// It replaces propagation.NewCompositeTextMapPropagator(
+// propagation.TraceContext{}, propagation.Baggage{}) in one line of SDK
+// setup:
+//
+//	otel.SetTextMapPropagator(propagator.New())
+//
+// New() alone propagates the trace context in full and accepts inbound
+// baggage within the W3C limits, but sends no baggage anywhere: options say
+// which baggage may come in from whom and go out to where, for example
 //
 //	otel.SetTextMapPropagator(propagator.New(
-//		propagator.WithIngressAllow("tenant.id", "request.id"),
+//		propagator.WithPublicAllow("request.id"),
 //		propagator.WithEgress(propagator.EgressRule{
 //			Hosts: []string{"*.svc.cluster.local"},
 //			Keys:  []string{"tenant.id", "request.id"},
 //		}),
 //	))
 //
-// or, with go.opentelemetry.io/contrib/propagators/autoprop, through the
-// environment: importing this package registers New() under the name
-// "otelctx", so that
+// with HTTP clients built on NewTransport, so that Inject knows where each
+// request goes.
 //
-//	OTEL_PROPAGATORS=otelctx
+// Importing this package also registers New() with
+// go.opentelemetry.io/contrib/propagators/autoprop under the name "otelctx",
+// so that the environment can select it:
 //
-// selects it in autoprop.NewTextMapPropagator(). That registration uses the
-// defaults of New: full trace context, inbound baggage accepted within the
-// limits, no baggage sent.
+//	import _ "github.com/otelctx/otelctx/propagator"
+//
+//	otel.SetTextMapPropagator(autoprop.NewTextMapPropagator()) // with OTEL_PROPAGATORS=otelctx
 //
 // # Trace context
 //
@@ -36,16 +45,15 @@
 //
 // # Baggage policy
 //
-// Inbound baggage passes the ingress policy (WithIngressAllow,
-// WithIngressPrefixes, WithIngressDeny), or at a public endpoint
-// (WithPublicEndpoint, or the PublicEndpoint middleware next to
-// otelhttp.WithPublicEndpointFn) only the keys of WithPublicAllow, and the
-// limits (WithMaxMembers,
-// WithMaxBytes, WithMaxMemberBytes; the W3C minimums of 64 members and 8192
-// bytes are the defaults and the floor). Headers of older systems can be
-// mapped to baggage keys with WithLegacyHeader. The result is merged with the
-// baggage already in the context (WithMerge) and read as usual with
-// baggage.FromContext.
+// Inbound baggage passes the ingress policy: WithIngressAllow,
+// WithIngressPrefixes and WithIngressDeny for trusted callers; at a public
+// endpoint (WithPublicEndpoint, or the PublicEndpoint middleware next to
+// otelhttp.WithPublicEndpointFn) only the keys of WithPublicAllow. Then come
+// the limits: WithMaxMembers, WithMaxBytes and WithMaxMemberBytes, where the
+// W3C minimums of 64 members and 8192 bytes are the defaults and the floor.
+// Headers of older systems can be mapped to baggage keys with
+// WithLegacyHeader. The result is merged with the baggage already in the
+// context (WithMerge) and read as usual with baggage.FromContext.
 //
 // Outbound baggage goes only where the egress rules send it (WithEgress). A
 // propagator cannot see where a carrier is going, so NewTransport records
@@ -58,8 +66,9 @@
 //
 // # Errors and telemetry
 //
-// Header values are untrusted input. Extract never panics on them and
-// allocates at most a small multiple of their size, bounded by the limits.
+// Header values are untrusted input. Extract never panics on them; it
+// allocates a small multiple of their size for values it copies or decodes,
+// and for members a fixed amount that the limits bound.
 // Malformed input and dropped members are counted by the
 // otelctx.propagator.errors and otelctx.propagator.baggage.dropped counters,
 // with a "reason" attribute, on the MeterProvider of WithMeterProvider.
