@@ -38,7 +38,7 @@ var _ slog.Handler = (*LogHandler)(nil)
 
 // NewLogHandler returns a LogHandler that passes records to next.
 func NewLogHandler(next slog.Handler, opts ...Option) *LogHandler {
-	return &LogHandler{next: next, e: newEnricher(newConfig(opts...))}
+	return &LogHandler{next: next, e: newEnricher(newConfig(opts...), true)}
 }
 
 // Enabled reports whether next handles records of level l.

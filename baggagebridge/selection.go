@@ -80,8 +80,8 @@ func (s *selection) attr(key, value string) (string, string) {
 	return s.attrPrefix + key, value
 }
 
-// enrichment is what one baggage adds to spans and log records, computed
-// once per distinct baggage.
+// enrichment is what one baggage adds to spans (attrs) or to log records
+// (logs), computed once per distinct baggage.
 type enrichment struct {
 	// bag keeps the baggage's map alive, so that no other map can take its
 	// address while the entry exists: the address is the entry's key.
@@ -90,7 +90,7 @@ type enrichment struct {
 	logs  []slog.Attr
 }
 
-func (s *selection) enrich(bag baggage.Baggage) *enrichment {
+func (s *selection) enrich(bag baggage.Baggage, forLogs bool) *enrichment {
 	e := &enrichment{bag: bag}
 	members := bag.Members()
 	members = slices.DeleteFunc(members, func(m baggage.Member) bool { return !s.selects(m.Key()) })
@@ -99,12 +99,18 @@ func (s *selection) enrich(bag baggage.Baggage) *enrichment {
 	if len(members) == 0 {
 		return e
 	}
-	e.attrs = make([]attribute.KeyValue, len(members))
-	e.logs = make([]slog.Attr, len(members))
+	if forLogs {
+		e.logs = make([]slog.Attr, len(members))
+	} else {
+		e.attrs = make([]attribute.KeyValue, len(members))
+	}
 	for i, m := range members {
 		k, v := s.attr(m.Key(), m.Value())
-		e.attrs[i] = attribute.String(k, v)
-		e.logs[i] = slog.String(k, v)
+		if forLogs {
+			e.logs[i] = slog.String(k, v)
+		} else {
+			e.attrs[i] = attribute.String(k, v)
+		}
 	}
 	return e
 }
@@ -119,11 +125,15 @@ const cacheBits = 8
 // one, a lookup is an atomic load and a pointer compare: no lock, no
 // allocation.
 type enricher struct {
-	sel   selection
-	slots [1 << cacheBits]atomic.Pointer[enrichment]
+	sel     selection
+	forLogs bool
+	slots   [1 << cacheBits]atomic.Pointer[enrichment]
 }
 
-func newEnricher(c config) *enricher { return &enricher{sel: newSelection(c)} }
+// newEnricher returns an enricher of spans or, with forLogs, of log records.
+func newEnricher(c config, forLogs bool) *enricher {
+	return &enricher{sel: newSelection(c), forLogs: forLogs}
+}
 
 // get returns the enrichment of bag; nil for an empty baggage.
 func (e *enricher) get(bag baggage.Baggage) *enrichment {
@@ -132,13 +142,13 @@ func (e *enricher) get(bag baggage.Baggage) *enrichment {
 	}
 	id := identity(bag)
 	if id == nil {
-		return e.sel.enrich(bag)
+		return e.sel.enrich(bag, e.forLogs)
 	}
 	slot := &e.slots[uint64(uintptr(id))*0x9E3779B97F4A7C15>>(64-cacheBits)]
 	if en := slot.Load(); en != nil && identity(en.bag) == id {
 		return en
 	}
-	en := e.sel.enrich(bag)
+	en := e.sel.enrich(bag, e.forLogs)
 	slot.Store(en)
 	return en
 }

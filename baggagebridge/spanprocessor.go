@@ -27,7 +27,7 @@ var _ sdktrace.SpanProcessor = (*SpanProcessor)(nil)
 
 // NewSpanProcessor returns a SpanProcessor configured by opts.
 func NewSpanProcessor(opts ...Option) *SpanProcessor {
-	return &SpanProcessor{e: newEnricher(newConfig(opts...))}
+	return &SpanProcessor{e: newEnricher(newConfig(opts...), false)}
 }
 
 // OnStart adds the selected values of parent's baggage to s.
