@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -48,6 +50,7 @@ type hops struct {
 
 	mu      sync.Mutex
 	headers []http.Header // as B received them
+	conns   int           // connections B accepted
 	logs    bytes.Buffer  // B's log lines
 }
 
@@ -95,12 +98,20 @@ func newHops(t *testing.T, outside bool) *hops {
 	} else {
 		bStack = instrument(mw(b), "B", tpB)
 	}
-	h.b = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h.b = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.mu.Lock()
 		h.headers = append(h.headers, r.Header.Clone())
 		h.mu.Unlock()
 		bStack.ServeHTTP(w, r)
 	}))
+	h.b.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			h.mu.Lock()
+			h.conns++
+			h.mu.Unlock()
+		}
+	}
+	h.b.Start()
 	t.Cleanup(h.b.Close)
 	h.toB = newClient(t, func(rt http.RoundTripper) http.RoundTripper {
 		return otelhttp.NewTransport(rt, otelhttp.WithTracerProvider(tpA), otelhttp.WithPropagators(w3c))
@@ -144,11 +155,18 @@ func (h *hops) callB() (seen, error) {
 	if err != nil {
 		return s, err
 	}
-	defer resp.Body.Close()
+	defer drain(resp)
 	if resp.StatusCode != http.StatusOK {
 		return s, fmt.Errorf("B: %s", resp.Status)
 	}
 	return s, json.NewDecoder(resp.Body).Decode(&s)
+}
+
+// drain reads what is left of resp's body and closes it, so that the
+// connection can serve the next request.
+func drain(resp *http.Response) {
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
 }
 
 func (h *hops) request(user string) (seen, error) {
@@ -157,7 +175,7 @@ func (h *hops) request(user string) (seen, error) {
 	if err != nil {
 		return s, err
 	}
-	defer resp.Body.Close()
+	defer drain(resp)
 	if resp.StatusCode != http.StatusOK {
 		return s, fmt.Errorf("A: %s", resp.Status)
 	}
@@ -300,6 +318,7 @@ func TestTwoHopsConcurrent(t *testing.T) {
 
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	assert.LessOrEqual(t, h.conns, 2*parallel, "B's connections are kept alive and reused")
 	require.Len(t, h.headers, requests)
 	users := map[string]bool{}
 	for _, hdr := range h.headers {
