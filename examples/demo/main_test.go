@@ -2,20 +2,158 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
+	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	collectortrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	"go.uber.org/goleak"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/otelctx/otelctx/examples/userservice"
 )
 
-func TestDemoEveryRequestSeesOnlyItsUser(t *testing.T) {
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+func noOTLP(t *testing.T) {
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "")
+	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "")
+}
+
+func TestDemo(t *testing.T) {
+	noOTLP(t)
 	var out bytes.Buffer
-	require.NoError(t, run(&out, 20))
-	for i := range 20 {
-		u := fmt.Sprintf("user-%d", i)
-		assert.Contains(t, out.String(), fmt.Sprintf("request for user-%d saw: goroutine:%s plain go:%s pool task:%s\n", i, u, u, u))
+	const n = 16
+	require.NoError(t, run(context.Background(), &out, n, "http://127.0.0.1:16686"))
+	text := out.String()
+	t.Log("\n" + text)
+
+	assert.Contains(t, text, fmt.Sprintf("sending %d concurrent requests, each with a userid header %s %d answered in", n, strings.Repeat(".", n), n))
+	assert.Contains(t, text, fmt.Sprintf("%d requests, 0 mismatches; the upstream got %d requests, 0 of them with baggage or a userid header.", n, n))
+	assert.NotContains(t, text, "✗")
+	assert.NotContains(t, text, "unfinished")
+	assert.NotContains(t, text, "OTLP")
+
+	// One block per request, in order.
+	blocks := strings.Split(text, "\n\n")
+	var reqs []string
+	for _, b := range blocks {
+		if strings.HasPrefix(b, "#") {
+			reqs = append(reqs, b)
+		}
 	}
-	assert.Contains(t, out.String(), "└ goroutine #")
-	assert.Contains(t, out.String(), "└ task #")
+	require.Len(t, reqs, n)
+	for i, b := range reqs {
+		u := userservice.Users[i%len(userservice.Users)]
+		assert.Regexp(t, fmt.Sprintf(`^#%d userid: %s +→ 200 OK in \S+ +trace [0-9a-f]{32}\n`, i+1, u.ID), b)
+		assert.Regexp(t, fmt.Sprintf(`request #\d+ saw: handler %[1]s · goroutine %[1]s · plain go %[1]s · pool task %[1]s · timer %[1]s\n`, u.ID), b)
+		assert.Contains(t, b, fmt.Sprintf("backend, from baggage: %s (%s)\n", u.ID, u.Name))
+
+		// The span tree: the frontend's server span at the root, the
+		// backend's under the frontend's client span, the async resources
+		// under the server span of their service, all with the user.
+		user := "user.id=" + u.ID
+		assert.Regexp(t, `\n   GET /profile \[demo-frontend\] `+user+`  \S+\n`, b)
+		assert.Regexp(t, `\n   [├└]─ HTTP GET `+user+`  \S+\n   [│ ]  └─ GET /user \[demo-backend\] `+user+`  `, b)
+		assert.Len(t, regexp.MustCompile(`\n   [├└]─ goroutine async #\d+ ← #\d+ `+user+`  `).FindAllString(b, -1), 4, b)
+		assert.Len(t, regexp.MustCompile(`\n   [├└]─ task async #\d+ ← #\d+ `+user+`  `).FindAllString(b, -1), 1, b)
+		assert.Len(t, regexp.MustCompile(`\n   [├└]─ timer async #\d+ ← #\d+ `+user+`  `).FindAllString(b, -1), 1, b)
+		assert.Regexp(t, `\n   [│ ]     [├└]─ goroutine async #\d+ ← #\d+ `+user+`  `, b)
+		assert.Regexp(t, `\n   [│ ]     [├└]─ SELECT users `+user+`  `, b)
+	}
+}
+
+// collector is a stand-in for an OTLP/HTTP collector that keeps the
+// service names and trace IDs of the spans it receives.
+type collector struct {
+	mu     sync.Mutex
+	traces map[string]map[string]bool // service → trace IDs
+}
+
+func (c *collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var body io.Reader = r.Body
+	if r.Header.Get("Content-Encoding") == "gzip" {
+		zr, err := gzip.NewReader(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		body = zr
+	}
+	data, err := io.ReadAll(body)
+	var req collectortrace.ExportTraceServiceRequest
+	if err == nil {
+		err = proto.Unmarshal(data, &req)
+	}
+	if r.URL.Path != "/v1/traces" || err != nil {
+		http.Error(w, fmt.Sprintf("%s: %v", r.URL.Path, err), http.StatusBadRequest)
+		return
+	}
+	c.mu.Lock()
+	for _, rs := range req.ResourceSpans {
+		var svc string
+		for _, kv := range rs.Resource.Attributes {
+			if kv.Key == "service.name" {
+				svc = kv.Value.GetStringValue()
+			}
+		}
+		for _, ss := range rs.ScopeSpans {
+			for _, s := range ss.Spans {
+				if c.traces[svc] == nil {
+					c.traces[svc] = map[string]bool{}
+				}
+				c.traces[svc][fmt.Sprintf("%x", s.TraceId)] = true
+			}
+		}
+	}
+	c.mu.Unlock()
+	resp, _ := proto.Marshal(&collectortrace.ExportTraceServiceResponse{})
+	w.Header().Set("Content-Type", "application/x-protobuf")
+	_, _ = w.Write(resp)
+}
+
+func TestDemoExportsOverOTLP(t *testing.T) {
+	col := &collector{traces: map[string]map[string]bool{}}
+	srv := httptest.NewServer(col)
+	defer srv.Close()
+	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "")
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", srv.URL)
+
+	var out bytes.Buffer
+	const n = 4
+	require.NoError(t, run(context.Background(), &out, n, "http://127.0.0.1:16686"))
+	text := out.String()
+	assert.Contains(t, text, "Spans were exported over OTLP to "+srv.URL+". In Jaeger's query API:\n")
+	assert.Contains(t, text, "  http://127.0.0.1:16686/api/traces?service=demo-frontend&limit=4\n")
+
+	traceIDs := regexp.MustCompile(`trace ([0-9a-f]{32})\n`).FindAllStringSubmatch(text, -1)
+	require.Len(t, traceIDs, n)
+	assert.Contains(t, text, "  http://127.0.0.1:16686/api/v3/traces/"+traceIDs[0][1]+"   (one trace, as OTLP JSON)\n")
+	col.mu.Lock()
+	defer col.mu.Unlock()
+	for _, id := range traceIDs {
+		assert.True(t, col.traces["demo-frontend"][id[1]], "the frontend exported trace %s", id[1])
+		assert.True(t, col.traces["demo-backend"][id[1]], "the backend exported trace %s", id[1])
+	}
+	// The demo still prints the trees from its own copy of the spans.
+	assert.Contains(t, text, "└─ GET /user [demo-backend] user.id=ada")
+}
+
+func TestDemoRequestBounds(t *testing.T) {
+	noOTLP(t)
+	for _, n := range []int{0, 101} {
+		err := run(context.Background(), io.Discard, n, "")
+		assert.EqualError(t, err, fmt.Sprintf("the number of requests must be from 1 to 100, not %d", n))
+	}
 }

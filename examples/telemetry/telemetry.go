@@ -4,7 +4,7 @@
 // every call, and the exporter of async-resource spans.
 //
 // Spans go to an in-memory SpanRecorder by default, so that the examples
-// need no outside server. When the standard OTEL_EXPORTER_OTLP_ENDPOINT or
+// need no outside server (see Sink). When the standard OTEL_EXPORTER_OTLP_ENDPOINT or
 // OTEL_EXPORTER_OTLP_TRACES_ENDPOINT variable is set, they are exported over
 // OTLP/HTTP instead, configured by the standard OTEL_EXPORTER_OTLP_*
 // variables.
@@ -58,13 +58,13 @@ func Propagator(internalHosts ...string) propagation.TextMapPropagator {
 	)
 }
 
-// Sink is where the spans of one process go: its SpanRecorder, or an OTLP
-// exporter per service.
+// Sink is where the spans of one process go: a SpanRecorder, an OTLP
+// exporter per service, or both.
 type Sink struct {
 	// Recorder, if not nil, receives every span of the process.
 	Recorder *tracetest.SpanRecorder
-	// Exporter, used when Recorder is nil, makes the exporter of one
-	// service; each service's TracerProvider shuts its own down.
+	// Exporter, if not nil, makes the exporter of one service; each
+	// service's TracerProvider shuts its own down.
 	Exporter func(context.Context) (sdktrace.SpanExporter, error)
 	// Endpoint says where Exporter exports, for people.
 	Endpoint string
@@ -84,16 +84,21 @@ func NewSink() *Sink {
 	return &Sink{Recorder: tracetest.NewSpanRecorder()}
 }
 
-// processor returns the span processor of one service.
-func (s *Sink) processor(ctx context.Context) (sdktrace.SpanProcessor, error) {
+// options returns the TracerProvider options that send one service's spans
+// to the sink.
+func (s *Sink) options(ctx context.Context) ([]sdktrace.TracerProviderOption, error) {
+	var opts []sdktrace.TracerProviderOption
 	if s.Recorder != nil {
-		return s.Recorder, nil
+		opts = append(opts, sdktrace.WithSpanProcessor(s.Recorder))
 	}
-	exp, err := s.Exporter(ctx)
-	if err != nil {
-		return nil, err
+	if s.Exporter != nil {
+		exp, err := s.Exporter(ctx)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, sdktrace.WithBatcher(exp))
 	}
-	return sdktrace.NewBatchSpanProcessor(exp), nil
+	return opts, nil
 }
 
 // Service is the instrumentation of one service.
@@ -107,15 +112,14 @@ type Service struct {
 // NewService returns the instrumentation of the service name, whose spans
 // go to sink and whose calls follow the policy of p.
 func NewService(ctx context.Context, name string, sink *Sink, p propagation.TextMapPropagator) (*Service, error) {
-	sp, err := sink.processor(ctx)
+	sinks, err := sink.options(ctx)
 	if err != nil {
 		return nil, err
 	}
-	tp := sdktrace.NewTracerProvider(
+	tp := sdktrace.NewTracerProvider(append([]sdktrace.TracerProviderOption{
 		sdktrace.WithResource(resource.NewSchemaless(attribute.String("service.name", name))),
 		sdktrace.WithSpanProcessor(baggagebridge.NewSpanProcessor()),
-		sdktrace.WithSpanProcessor(sp),
-	)
+	}, sinks...)...)
 	return &Service{Name: name, TracerProvider: tp, Propagator: p, transport: &http.Transport{MaxIdleConnsPerHost: 64}}, nil
 }
 

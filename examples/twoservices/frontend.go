@@ -205,10 +205,15 @@ func (s *sightings) see(where string) {
 	s.mu.Unlock()
 }
 
+// places are where the request's work runs, in the order sorted lists them.
+var places = []string{"handler", "goroutine", "plain go", "pool task", "timer"}
+
 func (s *sightings) sorted() []Sighting {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return slices.SortedFunc(slices.Values(s.list), func(a, b Sighting) int { return cmp.Compare(a.Where, b.Where) })
+	return slices.SortedFunc(slices.Values(s.list), func(a, b Sighting) int {
+		return cmp.Compare(slices.Index(places, a.Where), slices.Index(places, b.Where))
+	})
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

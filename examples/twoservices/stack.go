@@ -3,7 +3,6 @@ package twoservices
 import (
 	"cmp"
 	"context"
-	"database/sql"
 	"errors"
 	"sync"
 
@@ -38,7 +37,7 @@ type Stack struct {
 	Sink            *telemetry.Sink
 
 	exporter *exporter.Exporter
-	db       *sql.DB
+	db       *userservice.DB
 	frontend *Frontend
 
 	shutdownOnce sync.Once

@@ -66,7 +66,7 @@ func profile(t *testing.T, c *http.Client, st *Stack, header ...string) (int, Re
 func wantSeen(t *testing.T, r Response, user string) {
 	t.Helper()
 	want := []Sighting{}
-	for _, where := range []string{"goroutine", "handler", "plain go", "pool task", "timer"} {
+	for _, where := range []string{"handler", "goroutine", "plain go", "pool task", "timer"} {
 		want = append(want, Sighting{Where: where, User: user, Session: r.Session})
 	}
 	assert.Equal(t, want, r.Seen)

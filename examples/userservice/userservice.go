@@ -51,25 +51,52 @@ var Users = []User{
 	{"margaret", "Margaret Hamilton", "margaret@example.com"},
 }
 
+// DB is the users database.
+type DB struct {
+	db   *sql.DB
+	byID *sql.Stmt
+}
+
 // OpenDB opens an in-memory SQLite database seeded with Users.
 //
 // An in-memory SQLite database lives in one connection, so the pool is held
 // to one connection that is never closed while the database is open; a
 // service with a database file would not need that.
-func OpenDB(ctx context.Context) (*sql.DB, error) {
+func OpenDB(ctx context.Context) (_ *DB, err error) {
 	db, err := sql.Open("sqlite", ":memory:")
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil {
+			_ = db.Close()
+		}
+	}()
 	db.SetMaxOpenConns(1)
 	db.SetMaxIdleConns(1)
 	db.SetConnMaxLifetime(0)
 	db.SetConnMaxIdleTime(0)
 	if err := seed(ctx, db); err != nil {
-		_ = db.Close()
 		return nil, fmt.Errorf("userservice: seeding the database: %w", err)
 	}
-	return db, nil
+	// Prepared once: parsing the statement costs more than running it.
+	byID, err := db.PrepareContext(ctx, `SELECT id, name, email FROM users WHERE id = ?`)
+	if err != nil {
+		return nil, err
+	}
+	return &DB{db: db, byID: byID}, nil
+}
+
+// User returns the user id, or an error wrapping sql.ErrNoRows.
+func (d *DB) User(ctx context.Context, id string) (User, error) {
+	var u User
+	err := d.byID.QueryRowContext(ctx, id).Scan(&u.ID, &u.Name, &u.Email)
+	return u, err
+}
+
+// Close closes the database, which is then gone.
+func (d *DB) Close() error {
+	return errors.Join(d.byID.Close(), d.db.Close())
 }
 
 func seed(ctx context.Context, db *sql.DB) error {
@@ -103,7 +130,7 @@ var (
 // reachable.
 type Service struct {
 	tel      *telemetry.Service
-	db       *sql.DB
+	db       *DB
 	upstream string
 	client   *http.Client
 	tracer   trace.Tracer
@@ -111,7 +138,7 @@ type Service struct {
 
 // New returns the service, instrumented by tel, which reads users from db
 // and checks upstream (a URL).
-func New(tel *telemetry.Service, db *sql.DB, upstream string) *Service {
+func New(tel *telemetry.Service, db *DB, upstream string) *Service {
 	return &Service{
 		tel:      tel,
 		db:       db,
@@ -210,8 +237,7 @@ func (s *Service) getCurrentUser() (User, error) {
 	ctx, span := s.tracer.Start(asynctrack.Ambient(), "SELECT users", trace.WithSpanKind(trace.SpanKindClient),
 		trace.WithAttributes(attribute.String("db.system.name", "sqlite"), attribute.String("db.collection.name", "users")))
 	defer span.End()
-	var u User
-	err := s.db.QueryRowContext(ctx, `SELECT id, name, email FROM users WHERE id = ?`, id).Scan(&u.ID, &u.Name, &u.Email)
+	u, err := s.db.User(ctx, id)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return User{}, fmt.Errorf("%w %q", errUnknownUser, id)

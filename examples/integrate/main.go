@@ -1,0 +1,115 @@
+// Command integrate is an existing OpenTelemetry service with otelctx added:
+// the five-minute integration of the README, as a program that runs. Every
+// otelctx line is marked "otelctx:".
+//
+// It listens on 127.0.0.1:8080 (-addr). Spans go over OTLP/HTTP as the
+// standard OTEL_EXPORTER_OTLP_* variables say (to a local Jaeger:
+// OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318).
+//
+//	curl -H 'baggage: user.id=42' 127.0.0.1:8080/hello
+//	curl '127.0.0.1:8080/debug/async?format=text'
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
+	"github.com/otelctx/otelctx/asynctrack"
+	"github.com/otelctx/otelctx/baggagebridge"
+	"github.com/otelctx/otelctx/exporter"
+	"github.com/otelctx/otelctx/propagator"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:8080", "listen address")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, *addr); err != nil {
+		fmt.Fprintln(os.Stderr, "integrate:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, addr string) error {
+	spans, err := otlptracehttp.New(ctx)
+	if err != nil {
+		return err
+	}
+	handler, shutdown := setup(sdktrace.WithBatcher(spans))
+	defer func() { _ = shutdown(context.Background()) }()
+	srv := &http.Server{Addr: addr, Handler: handler}
+	go func() {
+		<-ctx.Done()
+		_ = srv.Shutdown(context.Background())
+	}()
+	slog.Info("listening", "addr", addr)
+	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// setup is the service's OpenTelemetry setup and its handler.
+func setup(spans sdktrace.TracerProviderOption) (http.Handler, func(context.Context) error) {
+	// otelctx: trust only these keys from outside, and send user.id only to
+	// our own hosts; the trace context flows everywhere.
+	otel.SetTextMapPropagator(propagator.New(
+		propagator.WithIngressAllow("user.id", "tenant.id"),
+		propagator.WithLegacyHeader("userid", "user.id"),
+		propagator.WithEgress(propagator.EgressRule{Hosts: []string{"*.internal"}, Keys: []string{"user.id"}}),
+	))
+	tp := sdktrace.NewTracerProvider(
+		spans,
+		// otelctx: request values on every span.
+		sdktrace.WithSpanProcessor(baggagebridge.NewSpanProcessor(baggagebridge.WithKeys("user.id", "tenant.id"))),
+	)
+	otel.SetTracerProvider(tp)
+	// otelctx: request values and span IDs on every log line.
+	slog.SetDefault(slog.New(baggagebridge.NewLogHandler(slog.Default().Handler(), baggagebridge.WithKeys("user.id"))))
+	// otelctx: goroutines and tasks as spans, metrics and a debug page.
+	async := exporter.New(exporter.WithSpanTypes(asynctrack.TypeGoroutine, asynctrack.TypeTask))
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("/hello", hello)
+	mux.Handle("/debug/async", async.Handler())
+	// otelctx: one async scope per request, values extracted under the policy.
+	handler := otelhttp.NewHandler(baggagebridge.Middleware()(mux), "hello")
+
+	return handler, func(ctx context.Context) error {
+		return errors.Join(async.Shutdown(ctx), tp.Shutdown(ctx))
+	}
+}
+
+// outbound is the service's HTTP client. otelctx: NewTransport tells the
+// propagator where each request goes, so baggage reaches only allowed hosts.
+var outbound = &http.Client{Transport: propagator.NewTransport(otelhttp.NewTransport(http.DefaultTransport))}
+
+func hello(w http.ResponseWriter, r *http.Request) {
+	done := make(chan string)
+	asynctrack.Go(r.Context(), func(context.Context) { // otelctx: a tracked goroutine
+		done <- greeting()
+	})
+	fmt.Fprintln(w, <-done)
+}
+
+// greeting takes no ctx, yet knows the request's user.
+func greeting() string {
+	user, ok := baggagebridge.Current("user.id") // otelctx: ambient read
+	if !ok {
+		return "hello, stranger"
+	}
+	slog.Info("greeting", "user", user)
+	return "hello, user " + user
+}

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/attribute"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestIntegratedServiceSeesTheUserEverywhere(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	handler, shutdown := setup(sdktrace.WithSpanProcessor(rec))
+	srv := httptest.NewServer(handler)
+	defer srv.Close()
+	client := &http.Client{Transport: &http.Transport{}}
+	defer client.CloseIdleConnections()
+
+	get := func(header, value string) string {
+		req, err := http.NewRequest(http.MethodGet, srv.URL+"/hello", nil)
+		require.NoError(t, err)
+		if header != "" {
+			req.Header.Set(header, value)
+		}
+		resp, err := client.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return string(body)
+	}
+	assert.Equal(t, "hello, user 42\n", get("baggage", "user.id=42"))
+	assert.Equal(t, "hello, user 7\n", get("userid", "7"), "the legacy header, mapped by the propagator")
+	assert.Equal(t, "hello, stranger\n", get("baggage", "admin=true"), "a key the policy does not accept")
+	require.NoError(t, shutdown(context.Background()))
+
+	var users []string
+	var goroutineSpans int
+	for _, s := range rec.Ended() {
+		for _, kv := range s.Attributes() {
+			if kv.Key == attribute.Key("user.id") && s.Name() == "hello" {
+				users = append(users, kv.Value.AsString())
+			}
+		}
+		if s.Name() == "goroutine" {
+			goroutineSpans++
+		}
+	}
+	assert.ElementsMatch(t, []string{"42", "7"}, users, "the server spans carry the user")
+	assert.Equal(t, 3, goroutineSpans, "one async span per request's goroutine")
+}
