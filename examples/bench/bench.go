@@ -1,0 +1,242 @@
+// Package bench serves the handler of the HTTP load benchmark in three
+// setups, for BenchmarkHTTP and cmd/load:
+//
+//   - nethttp: plain net/http, no OpenTelemetry;
+//   - otelhttp: otelhttp's handler and transport, the stock W3C propagators,
+//     the SDK with an in-memory exporter;
+//   - full: the same, plus the bridge middleware (an asynctrack scope per
+//     request) and span processor, the otelctx propagator with its
+//     transport, and asynctrack.Go for the goroutines.
+//
+// The handler starts two goroutines, each reading one request value, makes
+// one outbound call to a second loopback server, and answers 204 No
+// Content once all three are done.
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"sync"
+
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/baggage"
+	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/otelctx/otelctx/asynctrack"
+	"github.com/otelctx/otelctx/baggagebridge"
+	"github.com/otelctx/otelctx/examples/internal/server"
+	"github.com/otelctx/otelctx/propagator"
+)
+
+// Variants are the setups, in the order the benchmark runs them.
+var Variants = []string{"nethttp", "otelhttp", "full"}
+
+// The request values: baggage keys, and headers for nethttp.
+const (
+	userKey       = "user.id"
+	requestKey    = "request.id"
+	userHeader    = "Userid"
+	requestHeader = "X-Request-Id"
+)
+
+// Target is a running setup: a frontend serving the handler and the backend
+// it calls, each on a loopback port.
+type Target struct {
+	// URL is the frontend's URL.
+	URL string
+	// Header is what a client sends with each request: the two values.
+	Header http.Header
+	// Exporter holds the spans of the setups that record them, else nil.
+	Exporter *tracetest.InMemoryExporter
+
+	variant           string
+	tp                *sdktrace.TracerProvider
+	frontend, backend *server.Server
+	transport         *http.Transport
+}
+
+// Start starts the setup variant.
+func Start(variant string) (_ *Target, err error) {
+	if !slices.Contains(Variants, variant) {
+		return nil, fmt.Errorf("bench: unknown variant %q, want one of %q", variant, Variants)
+	}
+	t := &Target{variant: variant, transport: &http.Transport{MaxIdleConnsPerHost: 256}}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, t.Shutdown(context.Background()))
+		}
+	}()
+	if variant == "nethttp" {
+		t.Header = http.Header{userHeader: {"ada"}, requestHeader: {"r-1"}}
+	} else {
+		t.Header = http.Header{"Baggage": {userKey + "=ada," + requestKey + "=r-1"}}
+		t.Exporter = tracetest.NewInMemoryExporter()
+		opts := []sdktrace.TracerProviderOption{sdktrace.WithBatcher(t.Exporter)}
+		if variant == "full" {
+			opts = append(opts, sdktrace.WithSpanProcessor(baggagebridge.NewSpanProcessor()))
+		}
+		t.tp = sdktrace.NewTracerProvider(opts...)
+	}
+
+	if t.backend, err = server.Start("127.0.0.1:0", t.handler(http.HandlerFunc(backend), "backend", t.propagator(""))); err != nil {
+		return t, err
+	}
+	p := t.propagator(t.backend.Host)
+	h := &handler{client: &http.Client{Transport: t.roundTripper(p)}, backend: t.backend.URL, spawn: goStatement}
+	switch variant {
+	case "nethttp":
+		h.value = func(_ context.Context, r *http.Request, key string) string {
+			if key == userKey {
+				return r.Header.Get(userHeader)
+			}
+			return r.Header.Get(requestHeader)
+		}
+	case "otelhttp":
+		h.value = func(ctx context.Context, _ *http.Request, key string) string {
+			return baggage.FromContext(ctx).Member(key).Value()
+		}
+	case "full":
+		h.spawn = asynctrack.Go
+		h.value = func(ctx context.Context, _ *http.Request, key string) string {
+			v, _ := baggagebridge.Get(ctx, key)
+			return v
+		}
+	}
+	if t.frontend, err = server.Start("127.0.0.1:0", t.handler(h, "frontend", p)); err != nil {
+		return t, err
+	}
+	t.URL = t.frontend.URL
+	return t, nil
+}
+
+// Do sends one request to the target with c, as a client of the
+// benchmark does, and wants 204 No Content.
+func (t *Target) Do(ctx context.Context, c *http.Client) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.URL, nil)
+	if err != nil {
+		return err
+	}
+	req.Header = t.Header.Clone()
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<10))
+	if resp.StatusCode != http.StatusNoContent {
+		return fmt.Errorf("%s: %s", resp.Status, body)
+	}
+	return nil
+}
+
+// propagator returns the propagator of a service that sends baggage to
+// egressHost, if not empty.
+func (t *Target) propagator(egressHost string) propagation.TextMapPropagator {
+	switch t.variant {
+	case "otelhttp":
+		return propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
+	case "full":
+		var rules []propagator.EgressRule
+		if egressHost != "" {
+			rules = append(rules, propagator.EgressRule{Hosts: []string{egressHost}, Keys: []string{userKey, requestKey}})
+		}
+		return propagator.New(propagator.WithIngressAllow(userKey, requestKey), propagator.WithEgress(rules...))
+	}
+	return nil
+}
+
+func (t *Target) handler(h http.Handler, name string, p propagation.TextMapPropagator) http.Handler {
+	switch t.variant {
+	case "full":
+		h = baggagebridge.Middleware(baggagebridge.WithPropagator(p))(h)
+		fallthrough
+	case "otelhttp":
+		h = otelhttp.NewHandler(h, name, otelhttp.WithTracerProvider(t.tp), otelhttp.WithPropagators(p))
+	}
+	return h
+}
+
+func (t *Target) roundTripper(p propagation.TextMapPropagator) http.RoundTripper {
+	switch t.variant {
+	case "otelhttp":
+		return otelhttp.NewTransport(t.transport, otelhttp.WithTracerProvider(t.tp), otelhttp.WithPropagators(p))
+	case "full":
+		return propagator.NewTransport(otelhttp.NewTransport(t.transport, otelhttp.WithTracerProvider(t.tp), otelhttp.WithPropagators(p)))
+	}
+	return t.transport
+}
+
+// Shutdown stops the servers and the TracerProvider.
+func (t *Target) Shutdown(ctx context.Context) error {
+	var err error
+	if t.frontend != nil {
+		err = errors.Join(err, t.frontend.Shutdown(ctx))
+	}
+	t.transport.CloseIdleConnections()
+	if t.backend != nil {
+		err = errors.Join(err, t.backend.Shutdown(ctx))
+	}
+	if t.tp != nil {
+		err = errors.Join(err, t.tp.Shutdown(ctx))
+	}
+	return err
+}
+
+// handler is the frontend's handler, the same in every setup but for how it
+// starts goroutines and reads values.
+type handler struct {
+	client  *http.Client
+	backend string
+	// spawn starts fn in a goroutine, and value reads a request value.
+	spawn func(ctx context.Context, fn func(context.Context))
+	value func(ctx context.Context, r *http.Request, key string) string
+}
+
+func goStatement(ctx context.Context, fn func(context.Context)) { go fn(ctx) }
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	var (
+		wg          sync.WaitGroup
+		user, reqID string
+	)
+	wg.Add(2)
+	h.spawn(ctx, func(ctx context.Context) { defer wg.Done(); user = h.value(ctx, r, userKey) })
+	h.spawn(ctx, func(ctx context.Context) { defer wg.Done(); reqID = h.value(ctx, r, requestKey) })
+	err := h.call(ctx)
+	wg.Wait()
+	switch {
+	case err != nil:
+		http.Error(w, err.Error(), http.StatusBadGateway)
+	case user != "ada" || reqID != "r-1":
+		http.Error(w, fmt.Sprintf("request values %q, %q, want \"ada\", \"r-1\"", user, reqID), http.StatusBadRequest)
+	default:
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+func (h *handler) call(ctx context.Context) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, h.backend, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := h.client.Do(req)
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		return fmt.Errorf("backend answered %s", resp.Status)
+	}
+	return nil
+}
+
+// backend is the second server's handler.
+func backend(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }

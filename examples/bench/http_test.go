@@ -1,0 +1,110 @@
+package bench
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// BenchmarkHTTP measures whole requests through a loopback frontend and
+// backend in each setup (see the package documentation), all in the same
+// run so that the ratios can be read: full/otelhttp is what this project
+// adds to otelhttp, otelhttp/nethttp what otelhttp costs. req/s counts
+// requests answered per second of wall time by concurrent clients.
+//
+//	go test -run '^$' -bench HTTP -benchmem -count 5 ./bench
+func BenchmarkHTTP(b *testing.B) {
+	for _, v := range Variants {
+		b.Run(v, func(b *testing.B) {
+			t, err := Start(v)
+			require.NoError(b, err)
+			defer func() { assert.NoError(b, t.Shutdown(context.Background())) }()
+			tr := &http.Transport{MaxIdleConnsPerHost: 256}
+			defer tr.CloseIdleConnections()
+			client := &http.Client{Transport: tr}
+
+			b.SetParallelism(4) // clients per core: keep the servers busy
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if err := t.Do(context.Background(), client); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+		})
+	}
+}
+
+// TestVariants checks that every setup does the work the benchmark
+// measures: the handler reads both values (or answers 400) and calls the
+// backend (or answers 502), and the OpenTelemetry setups record one trace
+// across both servers.
+func TestVariants(t *testing.T) {
+	for _, v := range Variants {
+		t.Run(v, func(t *testing.T) {
+			tg, err := Start(v)
+			require.NoError(t, err)
+			tr := &http.Transport{}
+			c := &http.Client{Transport: tr}
+			require.NoError(t, tg.Do(context.Background(), c))
+			tr.CloseIdleConnections()
+			defer func() { assert.NoError(t, tg.Shutdown(context.Background())) }()
+			if v == "nethttp" {
+				assert.Nil(t, tg.Exporter)
+				return
+			}
+
+			// The frontend's span ends after its response is written.
+			var spans tracetest.SpanStubs
+			require.Eventually(t, func() bool {
+				require.NoError(t, tg.tp.ForceFlush(context.Background()))
+				spans = tg.Exporter.GetSpans()
+				return len(spans) >= 3
+			}, 5*time.Second, 5*time.Millisecond)
+			require.Len(t, spans, 3, "frontend server, client, backend server")
+			byKind := map[trace.SpanKind]int{}
+			for _, s := range spans {
+				byKind[s.SpanKind]++
+				assert.Equal(t, spans[0].SpanContext.TraceID(), s.SpanContext.TraceID(), "one trace")
+				user := attribute.String("user.id", "ada")
+				if v == "full" {
+					assert.Contains(t, s.Attributes, user, "the bridge's span processor")
+				} else {
+					assert.NotContains(t, s.Attributes, user)
+				}
+			}
+			assert.Equal(t, map[trace.SpanKind]int{trace.SpanKindServer: 2, trace.SpanKindClient: 1}, byKind)
+		})
+	}
+}
+
+func TestMissingValues(t *testing.T) {
+	for _, v := range Variants {
+		t.Run(v, func(t *testing.T) {
+			tg, err := Start(v)
+			require.NoError(t, err)
+			defer func() { assert.NoError(t, tg.Shutdown(context.Background())) }()
+			tr := &http.Transport{}
+			defer tr.CloseIdleConnections()
+			tg.Header = http.Header{}
+			err = tg.Do(context.Background(), &http.Client{Transport: tr})
+			assert.EqualError(t, err, "400 Bad Request: request values \"\", \"\", want \"ada\", \"r-1\"\n")
+		})
+	}
+}
+
+func TestUnknownVariant(t *testing.T) {
+	_, err := Start("grpc")
+	assert.EqualError(t, err, `bench: unknown variant "grpc", want one of ["nethttp" "otelhttp" "full"]`)
+}
