@@ -6,6 +6,12 @@
 // run as the submitter's own work instead: each sees its request's values,
 // from its ctx and ambiently (in code that takes no ctx), and its trigger ID
 // is the submitting request's execution ID.
+//
+// The example uses asynctrack alone: each request is an async resource the
+// handler opens with asynctrack.NewResource, and its ID lives in an
+// asynctrack.Store. With OpenTelemetry, baggagebridge.Middleware opens the
+// request's resource instead, and the pool works the same (see package
+// twoservices).
 package workerpool
 
 import (
