@@ -252,18 +252,23 @@ func valueSize(v string) int {
 }
 
 // appendValue appends v percent-encoded: every byte that is not a
-// baggage-octet, and the percent sign itself.
+// baggage-octet, and the percent sign itself. Runs that need no encoding are
+// copied whole.
 func appendValue(b []byte, v string) []byte {
 	const upper = "0123456789ABCDEF"
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		if isValueChar(c) && c != '%' {
-			b = append(b, c)
-		} else {
-			b = append(b, '%', upper[c>>4], upper[c&0x0f])
+	for {
+		i := 0
+		for i < len(v) && isValueChar(v[i]) && v[i] != '%' {
+			i++
 		}
+		b = append(b, v[:i]...)
+		if i == len(v) {
+			return b
+		}
+		c := v[i]
+		b = append(b, '%', upper[c>>4], upper[c&0x0f])
+		v = v[i+1:]
 	}
-	return b
 }
 
 // appendMember appends m as a list-member. Properties with keys that are not
@@ -287,9 +292,14 @@ func appendMember(b []byte, m baggage.Member) []byte {
 }
 
 // baggage-octet = %x21 / %x23-2B / %x2D-3A / %x3C-5B / %x5D-7E
-func isValueChar(c byte) bool {
-	return c > 0x20 && c < 0x7f && c != '"' && c != ',' && c != ';' && c != '\\'
-}
+var valueChars = func() (t [256]bool) {
+	for c := 0x21; c < 0x7f; c++ {
+		t[c] = c != '"' && c != ',' && c != ';' && c != '\\'
+	}
+	return t
+}()
+
+func isValueChar(c byte) bool { return valueChars[c] }
 
 // tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." /
 // "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA (RFC 9110, section 5.6.2)
