@@ -76,8 +76,11 @@ func setup(spans sdktrace.TracerProviderOption) (http.Handler, func(context.Cont
 		sdktrace.WithSpanProcessor(baggagebridge.NewSpanProcessor(baggagebridge.WithKeys("user.id", "tenant.id"))),
 	)
 	otel.SetTracerProvider(tp)
-	// otelctx: request values and span IDs on every log line.
-	slog.SetDefault(slog.New(baggagebridge.NewLogHandler(slog.Default().Handler(), baggagebridge.WithKeys("user.id"))))
+	// otelctx: request values and span IDs on every log line. (Wrap your
+	// own handler: wrapping the initial slog.Default().Handler() and making
+	// it the default loops through the log package.)
+	logs := slog.NewTextHandler(os.Stderr, nil)
+	slog.SetDefault(slog.New(baggagebridge.NewLogHandler(logs, baggagebridge.WithKeys("user.id"))))
 	// otelctx: goroutines and tasks as spans, metrics and a debug page.
 	async := exporter.New(exporter.WithSpanTypes(asynctrack.TypeGoroutine, asynctrack.TypeTask))
 
