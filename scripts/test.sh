@@ -19,6 +19,8 @@ export OTELCTX_JAEGER_OTLP=http://127.0.0.1:4318
 
 status=0
 go test -race -timeout 30m "$@" ./... || status=$?
+# The build without go:linkname, which leaves asynctrack's ctx path only.
+go test -race -tags otelctx_nolinkname -timeout 30m "$@" ./asynctrack/... || status=$?
 if [[ -f examples/go.mod ]]; then
 	(cd examples && go test -race -timeout 30m "$@" ./...) || status=$?
 fi
