@@ -11,18 +11,20 @@ import (
 // NewTransport returns an http.RoundTripper that makes each request's
 // destination, the host of its URL, known to Inject (see
 // ContextWithDestination) and then calls base, or http.DefaultTransport if
-// base is nil. It changes nothing else: the trace context flows and spans are
-// recorded whatever baggage the egress rules withhold.
+// base is nil. Whatever baggage the egress rules withhold, the trace context
+// flows and otelhttp records its span.
 //
 // Wrap otelhttp's transport with it, so that otelhttp injects knowing the
-// destination:
+// destination; this is the recommended order and costs one shallow request
+// copy:
 //
 //	client := &http.Client{Transport: propagator.NewTransport(otelhttp.NewTransport(nil))}
 //
-// The other order works too: inside otelhttp.NewTransport, a request that
-// arrives with trace context or baggage headers already set is cloned and
-// injected again, with otel.GetTextMapPropagator(), once the destination is
-// known; this costs a header copy per request.
+// The other order, otelhttp.NewTransport(propagator.NewTransport(nil)), works
+// too when the propagator is the global one: a request that arrives with
+// trace context or baggage headers already set, injected before the
+// destination was known, is cloned and injected again with
+// otel.GetTextMapPropagator(). This costs a header copy per request.
 func NewTransport(base http.RoundTripper) http.RoundTripper {
 	if base == nil {
 		base = http.DefaultTransport
