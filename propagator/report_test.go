@@ -114,12 +114,13 @@ func TestErrorsReportedAtBoundedRate(t *testing.T) {
 func TestErrorsReportedAgainAfterInterval(t *testing.T) {
 	errs := captureErrors(t)
 	_, newP := meteredPropagator(t)
-	p := newP(WithErrorInterval(20 * time.Millisecond))
+	const interval = 500 * time.Millisecond
+	p := newP(WithErrorInterval(interval))
 	for range 5 {
 		extract(p, "traceparent", "junk")
 	}
 	require.Len(t, errs(), 1)
-	time.Sleep(30 * time.Millisecond)
+	time.Sleep(interval + 100*time.Millisecond)
 	extract(p, "traceparent", "junk")
 	got := errs()
 	require.Len(t, got, 2)
