@@ -12,6 +12,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -26,22 +27,22 @@ func main() {
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, *addr); err != nil {
+	if err := run(ctx, os.Stdout, *addr); err != nil {
 		fmt.Fprintln(os.Stderr, "twoservices:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, addr string) error {
+func run(ctx context.Context, out io.Writer, addr string) error {
 	slog.SetDefault(slog.New(baggagebridge.NewLogHandler(slog.NewTextHandler(os.Stderr, nil))))
 	st, err := twoservices.Start(ctx, twoservices.Config{FrontendAddr: addr})
 	if err != nil {
 		return err
 	}
-	fmt.Printf("frontend on %s, backend on %s, upstream on %s\n", st.Frontend.URL, st.Backend.URL, st.Upstream.URL)
-	fmt.Printf("  curl -H 'userid: ada' %s/profile\n", st.Frontend.URL)
+	fmt.Fprintf(out, "frontend on %s, backend on %s, upstream on %s\n", st.Frontend.URL, st.Backend.URL, st.Upstream.URL)
+	fmt.Fprintf(out, "  curl -H 'userid: ada' %s/profile\n", st.Frontend.URL)
 	if st.Sink.Endpoint != "" {
-		fmt.Printf("spans go to %s\n", st.Sink.Endpoint)
+		fmt.Fprintf(out, "spans go to %s\n", st.Sink.Endpoint)
 	}
 	<-ctx.Done()
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -13,6 +13,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -30,13 +31,13 @@ func main() {
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, *addr, *upstream); err != nil {
+	if err := run(ctx, os.Stdout, *addr, *upstream); err != nil {
 		fmt.Fprintln(os.Stderr, "userservice:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, addr, upstream string) error {
+func run(ctx context.Context, out io.Writer, addr, upstream string) error {
 	slog.SetDefault(slog.New(baggagebridge.NewLogHandler(slog.NewTextHandler(os.Stderr, nil))))
 
 	if upstream == "" {
@@ -71,10 +72,10 @@ func run(ctx context.Context, addr, upstream string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("userservice on %s (upstream %s)\n", srv.URL, upstream)
-	fmt.Printf("  curl -H 'userid: ada' %s/user\n", srv.URL)
+	fmt.Fprintf(out, "userservice on %s (upstream %s)\n", srv.URL, upstream)
+	fmt.Fprintf(out, "  curl -H 'userid: ada' %s/user\n", srv.URL)
 	if sink.Endpoint != "" {
-		fmt.Printf("spans go to %s\n", sink.Endpoint)
+		fmt.Fprintf(out, "spans go to %s\n", sink.Endpoint)
 	}
 	<-ctx.Done()
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

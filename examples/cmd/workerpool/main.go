@@ -10,6 +10,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"time"
@@ -24,21 +25,21 @@ func main() {
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, *addr, *workers); err != nil {
+	if err := run(ctx, os.Stdout, *addr, *workers); err != nil {
 		fmt.Fprintln(os.Stderr, "workerpool:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, addr string, workers int) error {
+func run(ctx context.Context, out io.Writer, addr string, workers int) error {
 	s := workerpool.New(workers)
 	defer s.Close()
 	srv, err := server.Start(addr, s)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("workerpool on %s, %d workers\n", srv.URL, workers)
-	fmt.Printf("  curl -H 'X-Request-Id: r1' '%s/?n=4'\n", srv.URL)
+	fmt.Fprintf(out, "workerpool on %s, %d workers\n", srv.URL, workers)
+	fmt.Fprintf(out, "  curl -H 'X-Request-Id: r1' '%s/?n=4'\n", srv.URL)
 	<-ctx.Done()
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
