@@ -65,14 +65,20 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	res := asynctrack.NewResource(ctx, asynctrack.TypeHTTPRequest, r)
 	defer res.Destroy()
 	res.Run(func(ctx context.Context) {
+		var inner *http.Request
 		if labels, ok := h.m.labels(ctx); ok {
 			// pprof.Do keeps the scope's own label: asynctrack merges.
 			pprof.Do(ctx, labels, func(ctx context.Context) {
-				h.next.ServeHTTP(w, r.WithContext(ctx))
+				inner = r.WithContext(ctx)
+				h.next.ServeHTTP(w, inner)
 			})
-			return
+		} else {
+			inner = r.WithContext(ctx)
+			h.next.ServeHTTP(w, inner)
 		}
-		h.next.ServeHTTP(w, r.WithContext(ctx))
+		// A mux sets the matched pattern on the request it was given; hand
+		// it back so that outer middleware such as otelhttp can name spans.
+		r.Pattern = inner.Pattern
 	})
 }
 

@@ -301,3 +301,15 @@ func TestMiddlewarePanic(t *testing.T) {
 	_, ok := baggagebridge.Current("user.id")
 	assert.False(t, ok)
 }
+
+func TestMiddlewareHandsBackThePattern(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /users/{id}", func(http.ResponseWriter, *http.Request) {})
+	var pattern string
+	outer := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		baggagebridge.Middleware()(mux).ServeHTTP(w, r)
+		pattern = r.Pattern // what otelhttp reads to name the span
+	})
+	outer.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/users/7", nil))
+	assert.Equal(t, "GET /users/{id}", pattern)
+}
