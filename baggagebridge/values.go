@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/baggage"
 
 	"github.com/otelctx/otelctx/asynctrack"
+	"github.com/otelctx/otelctx/internal/token"
 )
 
 // W3C Baggage limits (https://www.w3.org/TR/baggage/#limits). They are what
@@ -199,14 +200,14 @@ func Delete(ctx context.Context, key string) context.Context {
 // newMember validates key, value and props as W3C Baggage requires and
 // returns the member they make.
 func newMember(key, value string, props []baggage.Property) (baggage.Member, error) {
-	if !isToken(key) {
+	if !token.Valid(key) {
 		return baggage.Member{}, fmt.Errorf("%w: %q", ErrInvalidKey, key)
 	}
 	if !utf8.ValidString(value) {
 		return baggage.Member{}, fmt.Errorf("%w: %q", ErrInvalidValue, value)
 	}
 	for _, p := range props {
-		if !isToken(p.Key()) {
+		if !token.Valid(p.Key()) {
 			return baggage.Member{}, fmt.Errorf("%w: property %q of %q", ErrInvalidKey, p.Key(), key)
 		}
 		if v, _ := p.Value(); !utf8.ValidString(v) {
@@ -214,27 +215,6 @@ func newMember(key, value string, props []baggage.Property) (baggage.Member, err
 		}
 	}
 	return baggage.NewMemberRaw(key, value, props...)
-}
-
-// tchar marks the bytes of an RFC 7230 token (section 3.2.6), the grammar
-// of W3C Baggage keys.
-var tchar = func() (t [256]bool) {
-	for _, c := range []byte("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") {
-		t[c] = true
-	}
-	return t
-}()
-
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !tchar[s[i]] {
-			return false
-		}
-	}
-	return true
 }
 
 // heldStore holds, per scope of work, the members Set kept out of the

@@ -5,6 +5,8 @@ import (
 	"unicode/utf8"
 
 	"go.opentelemetry.io/otel/baggage"
+
+	"github.com/otelctx/otelctx/internal/token"
 )
 
 // parseBaggageMember splits one list-member of a baggage header
@@ -29,7 +31,7 @@ func parseBaggageMember(m string) (e bagEntry, canonical, utf8OK, ok bool) {
 		return e, false, false, false
 	}
 	e.key, e.value = trimOWS(kv[:eq]), trimOWS(kv[eq+1:])
-	if !validToken(e.key) {
+	if !token.Valid(e.key) {
 		return e, false, false, false
 	}
 	vsize, utf8OK, ok := scanRawValue(e.value)
@@ -81,7 +83,7 @@ func parseProperty(s string) (p property, ok bool) {
 			return p, false
 		}
 	}
-	return p, validToken(p.key)
+	return p, token.Valid(p.key)
 }
 
 // cutByte is strings.Cut for a single byte, without the found result.
@@ -278,7 +280,7 @@ func appendMember(b []byte, m baggage.Member) []byte {
 	b = append(b, '=')
 	b = appendValue(b, m.Value())
 	for _, p := range m.Properties() {
-		if !validToken(p.Key()) {
+		if !token.Valid(p.Key()) {
 			continue
 		}
 		b = append(b, ';')
@@ -300,31 +302,3 @@ var valueChars = func() (t [256]bool) {
 }()
 
 func isValueChar(c byte) bool { return valueChars[c] }
-
-// tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." /
-// "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA (RFC 9110, section 5.6.2)
-var tokenChars = func() (t [256]bool) {
-	for _, c := range []byte("!#$%&'*+-.^_`|~") {
-		t[c] = true
-	}
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c] = true
-		t[c-'a'+'A'] = true
-	}
-	return t
-}()
-
-func validToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !tokenChars[s[i]] {
-			return false
-		}
-	}
-	return true
-}

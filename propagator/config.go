@@ -8,6 +8,8 @@ import (
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
+
+	"github.com/otelctx/otelctx/internal/token"
 )
 
 // W3C Baggage limits (https://www.w3.org/TR/baggage/#limits). They are the
@@ -246,7 +248,7 @@ func WithMaxMemberBytes(n int) Option {
 // the baggage header, which wins when both carry key.
 func WithLegacyHeader(header, key string) Option {
 	return optionFunc(func(c config) config {
-		if header == "" || !validToken(key) {
+		if header == "" || !token.Valid(key) {
 			otel.Handle(fmt.Errorf("propagator: legacy header %q mapped to invalid baggage key %q ignored", header, key))
 			return c
 		}

@@ -9,6 +9,8 @@ import (
 	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/otelctx/otelctx/internal/token"
 )
 
 // Header names, in lower case as the specifications ask senders to use, and
@@ -400,7 +402,7 @@ func nextGrantedKey(grants []*keySet, pos []int) (string, bool) {
 // writeMember appends m to the baggage header being written from b[start:],
 // which holds n members, unless that would break a limit.
 func (p *propagator) writeMember(b []byte, start, n int, m baggage.Member, t *tally) ([]byte, int) {
-	if !validToken(m.Key()) {
+	if !token.Valid(m.Key()) {
 		// A key set through baggage.NewMemberRaw need not be a token; it
 		// cannot be written in a header.
 		t.add(reasonBaggageMalformed, 1)
