@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"go.uber.org/goleak"
 )
 
 func TestValid(t *testing.T) {
@@ -14,3 +15,5 @@ func TestValid(t *testing.T) {
 		assert.False(t, Valid(s), "%q", s)
 	}
 }
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
