@@ -25,7 +25,7 @@ func TestTriggerTree(t *testing.T) {
 	req := NewResource(context.Background(), TypeHTTPRequest, nil)
 	defer req.Destroy()
 
-	type ids struct{ goroutine, timer, task, plain, last, lastTrigger uint64 }
+	type ids struct{ goroutine, timer, task, plain, plainTrigger, last, lastTrigger uint64 }
 	got := make(chan ids, 1)
 	req.Run(func(ctx context.Context) {
 		Go(ctx, func(ctx context.Context) {
@@ -36,7 +36,7 @@ func TestTriggerTree(t *testing.T) {
 				require.NoError(t, pool.Submit(ctx, func(ctx context.Context) {
 					v.task = ExecutionID(ctx)
 					go func() { // third-party code: no ctx
-						v.plain = CurrentExecutionID()
+						v.plain, v.plainTrigger = CurrentExecutionID(), CurrentTriggerID()
 						Go(context.Background(), func(ctx context.Context) {
 							v.last, v.lastTrigger = ExecutionID(ctx), TriggerID(ctx)
 							got <- v
@@ -58,6 +58,7 @@ func TestTriggerTree(t *testing.T) {
 	assert.Equal(t, v.goroutine, trigger(v.timer), "timer <- goroutine")
 	assert.Equal(t, v.timer, trigger(v.task), "task <- timer")
 	assert.Equal(t, v.task, v.plain, "a plain go statement runs in the task's execution")
+	assert.Equal(t, v.timer, v.plainTrigger, "and sees the task's trigger")
 	assert.Equal(t, v.task, trigger(v.last), "goroutine <- task, through the plain go")
 	assert.Equal(t, v.task, v.lastTrigger)
 }
