@@ -163,8 +163,12 @@ func (bb *bagBuilder) build(verbatim string) baggage.Baggage {
 		if s == "" {
 			s = bb.canonical()
 		}
+		if b, ok := parsedBaggage.lookup(s); ok {
+			return b
+		}
 		if len(s) <= otelMaxBytes {
-			if b, _ := baggage.Parse(s); b.Len() == bb.n {
+			if b, err := baggage.Parse(s); err == nil && b.Len() == bb.n {
+				parsedBaggage.store(s, b)
 				return b
 			}
 		}

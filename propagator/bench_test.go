@@ -2,7 +2,9 @@ package propagator
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	"go.opentelemetry.io/otel/propagation"
@@ -68,6 +70,62 @@ func BenchmarkInject(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				bp.p.Inject(ctx, carrier)
+			}
+		})
+	}
+}
+
+// distinctInputs is how many different headers the Distinct benchmarks cycle
+// through: far more than the caches' slots, so that every call misses.
+const distinctInputs = 16 * cacheSlots
+
+// distinctHeaders returns the benchmark headers with user.id and the first
+// tracestate value made unique.
+func distinctHeaders() []http.Header {
+	hs := make([]http.Header, distinctInputs)
+	for i := range hs {
+		h := benchHeader()
+		h.Set(tracestateHeader, strings.Replace(benchTracestate, "rojo=00f0", fmt.Sprintf("rojo=%04x", i), 1))
+		h.Set(baggageHeader, strings.Replace(benchBaggage, "user.id=3f25", fmt.Sprintf("user.id=%04x", i), 1))
+		hs[i] = h
+	}
+	return hs
+}
+
+// BenchmarkExtractDistinct is BenchmarkExtract with a different baggage and
+// tracestate on every call, as when each request carries its own IDs: the
+// caches miss every time.
+func BenchmarkExtractDistinct(b *testing.B) {
+	hs := distinctHeaders()
+	for _, bp := range benchPropagators() {
+		b.Run(bp.name, func(b *testing.B) {
+			b.ReportAllocs()
+			ctx := context.Background()
+			i := 0
+			for b.Loop() {
+				_ = bp.p.Extract(ctx, propagation.HeaderCarrier(hs[i%len(hs)]))
+				i++
+			}
+		})
+	}
+}
+
+// BenchmarkInjectDistinct is BenchmarkInject with a different baggage on
+// every call, so the cache of encoded headers misses every time.
+func BenchmarkInjectDistinct(b *testing.B) {
+	hs := distinctHeaders()
+	for _, bp := range benchPropagators() {
+		b.Run(bp.name, func(b *testing.B) {
+			ctxs := make([]context.Context, len(hs))
+			for i, h := range hs {
+				ctxs[i] = bp.p.Extract(context.Background(), propagation.HeaderCarrier(h))
+			}
+			carrier := propagation.HeaderCarrier(http.Header{})
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				bp.p.Inject(ctxs[i%len(ctxs)], carrier)
+				i++
 			}
 		})
 	}

@@ -64,6 +64,17 @@
 // Members are considered in a fixed order (header order inbound, key order
 // outbound), so what the limits drop never depends on map iteration order.
 //
+// # Repeated input
+//
+// A service sees the same baggage and tracestate over and over: one header
+// on every request of a session, one request's baggage on each of its
+// outbound calls. Extract remembers the baggage.Baggage and trace.TraceState
+// it built for recent header values, and Inject the baggage header it wrote
+// for a baggage and destination, in small fixed-size caches (256 entries
+// each, values up to 1 KiB). A repeat then costs a hash and a compare;
+// input that never repeats costs one more allocation per call. The policy
+// and limits are applied, and drops counted, on every call all the same.
+//
 // # Errors and telemetry
 //
 // Header values are untrusted input. Extract never panics on them; it

@@ -28,8 +28,9 @@ const (
 // propagator is the TextMapPropagator New returns. It is safe for concurrent
 // use and immutable once built.
 type propagator struct {
-	cfg config
-	rep *reporter
+	cfg     config
+	rep     *reporter
+	encoded encodedBaggage
 }
 
 var _ propagation.TextMapPropagator = (*propagator)(nil)
@@ -117,8 +118,14 @@ func (p *propagator) extractTraceContext(ctx context.Context, f fields) context.
 	}
 
 	// Failure to parse tracestate must not affect traceparent.
-	var buf [maxTracestateMembers]tsMember
 	vals := f.get(tracestateHeader, tracestateCanon, &one)
+	if len(vals) == 1 {
+		if ts, ok := parsedTracestate.lookup(vals[0]); ok {
+			scc.TraceState = ts
+			return trace.ContextWithRemoteSpanContext(ctx, trace.NewSpanContext(scc))
+		}
+	}
+	var buf [maxTracestateMembers]tsMember
 	ms, canonical, dup, why := parseTracestate(vals, buf[:])
 	if why != 0 {
 		p.rep.fail(ctx, why)
@@ -132,6 +139,11 @@ func (p *propagator) extractTraceContext(ctx context.Context, f fields) context.
 	}
 	var carried *carriedState
 	scc.TraceState, carried = buildTraceState(ms, raw, scc.TraceID)
+	if raw != "" && why == 0 && !dup && carried == nil {
+		// Only a value that parsed cleanly, whole, is cached: a hit
+		// then has nothing to report or carry.
+		parsedTracestate.store(raw, scc.TraceState)
+	}
 	ctx = trace.ContextWithRemoteSpanContext(ctx, trace.NewSpanContext(scc))
 	return contextWithCarried(ctx, carried)
 }
@@ -259,34 +271,32 @@ func firstValue(vals []string) string {
 // elsewhere cannot slip past it, and so is a tracestate left beside a
 // traceparent Inject replaces.
 func (p *propagator) Inject(ctx context.Context, carrier propagation.TextMapCarrier) {
-	var stack [512]byte
+	var stack [256]byte
 	b := stack[:0]
 
 	sc := trace.SpanContextFromContext(ctx)
-	tsStart, tsEnd := 0, 0
 	if sc.IsValid() {
 		b = appendTraceparent(b, sc)
-		tsStart = len(b)
 		b = appendTracestate(b, ctx, sc)
-		tsEnd = len(b)
 	}
 	var t tally
+	var bg string
 	if bag := baggage.FromContext(ctx); bag.Len() > 0 {
-		b = p.appendBaggage(b, ctx, bag, &t)
+		bg = p.baggageHeader(ctx, bag, &t)
 	}
 	t.flush(ctx, p.rep)
-	if len(b) == 0 {
+	if len(b) == 0 && bg == "" {
 		if h, ok := carrier.(propagation.HeaderCarrier); ok {
 			delete(h, baggageCanon)
 		}
 		return
 	}
 
-	// One string holds all three values.
-	s := string(b)
-	tp, ts, bg := "", s[tsStart:tsEnd], s[tsEnd:]
+	// One string holds the trace context.
+	var tp, ts string
 	if sc.IsValid() {
-		tp = s[:traceparentLen]
+		s := string(b)
+		tp, ts = s[:traceparentLen], s[traceparentLen:]
 	}
 	if h, ok := carrier.(propagation.HeaderCarrier); ok {
 		// Set the canonical names directly, with one backing array for the
@@ -321,15 +331,36 @@ func (p *propagator) Inject(ctx context.Context, carrier propagation.TextMapCarr
 	}
 }
 
-// appendBaggage appends the members of bag the egress rules grant to the
-// destination in ctx, sorted by key, within the limits.
-func (p *propagator) appendBaggage(b []byte, ctx context.Context, bag baggage.Baggage, t *tally) []byte {
+// baggageHeader returns the baggage header value for the members of bag the
+// egress rules grant to the destination in ctx, sorted by key, within the
+// limits, and counts what it leaves out in t.
+func (p *propagator) baggageHeader(ctx context.Context, bag baggage.Baggage, t *tally) string {
 	var gbuf [maxGrants]*keySet
 	grants := p.cfg.egressGrants(ctx, gbuf[:0])
 	if len(grants) == 0 {
 		t.add(reasonEgressDenied, bag.Len())
-		return b
+		return ""
 	}
+	id := bagIdentity(bag)
+	if id != nil {
+		if e := p.encoded.lookup(id, grants); e != nil {
+			t.merge(&e.dropped)
+			return e.header
+		}
+	}
+	var stack [512]byte
+	var dropped tally
+	header := string(p.encodeBaggage(stack[:0], bag, grants, &dropped))
+	if id != nil {
+		p.encoded.store(id, bag, grants, header, dropped)
+	}
+	t.merge(&dropped)
+	return header
+}
+
+// encodeBaggage appends the members of bag that grants allow, sorted by key,
+// within the limits, and counts what it leaves out in t.
+func (p *propagator) encodeBaggage(b []byte, bag baggage.Baggage, grants []*keySet, t *tally) []byte {
 	start, n, seen := len(b), 0, 0
 	if exactGrants(grants, bag.Len()) {
 		// Look the granted keys up, in order, rather than list, copy and sort

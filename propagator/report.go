@@ -174,6 +174,13 @@ func (t *tally) add(why reason, n int) {
 	t.dirty = true
 }
 
+func (t *tally) merge(u *tally) {
+	for why, n := range u.n {
+		t.n[why] += n
+	}
+	t.dirty = t.dirty || u.dirty
+}
+
 func (t *tally) flush(ctx context.Context, r *reporter) {
 	if !t.dirty {
 		return

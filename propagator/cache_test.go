@@ -1,0 +1,126 @@
+package propagator
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/baggage"
+	"go.opentelemetry.io/otel/trace"
+)
+
+func TestBagIdentity(t *testing.T) {
+	require.True(t, bagIdentityOK, "baggage.Baggage changed shape: the encoded-header cache is off")
+	a := mustBaggage(t, "k=v")
+	assert.Equal(t, bagIdentity(a), bagIdentity(a))
+	assert.NotEqual(t, bagIdentity(a), bagIdentity(mustBaggage(t, "k=v")))
+	m, err := baggage.NewMemberRaw("k2", "v2")
+	require.NoError(t, err)
+	b, err := a.SetMember(m)
+	require.NoError(t, err)
+	assert.NotEqual(t, bagIdentity(a), bagIdentity(b), "a change makes a new map")
+	assert.Nil(t, bagIdentity(baggage.Baggage{}))
+}
+
+// TestCachedExtractSeesEachHeader extracts many more distinct headers than
+// the caches have slots, twice over: every result must be its own header's,
+// whether it came from the cache or was parsed again after an eviction.
+func TestCachedExtractSeesEachHeader(t *testing.T) {
+	p := New()
+	const n = 4 * cacheSlots
+	for round := range 2 {
+		for i := range n {
+			ctx := extract(p,
+				"traceparent", suiteTraceparent,
+				"tracestate", fmt.Sprintf("v%d=x,w=%d", i, i),
+				"baggage", fmt.Sprintf("id=%d,k=v;p=%d", i, i))
+			bag := baggage.FromContext(ctx)
+			require.Equal(t, fmt.Sprint(i), bag.Member("id").Value(), "round %d", round)
+			require.Equal(t, fmt.Sprintf("p=%d", i), bag.Member("k").Properties()[0].String())
+			ts := trace.SpanContextFromContext(ctx).TraceState()
+			require.Equal(t, fmt.Sprint(i), ts.Get("w"), "round %d", round)
+			require.Equal(t, 2, ts.Len())
+		}
+	}
+}
+
+// TestCachedExtractStillReports: a header that fails is not cached, so the
+// failure is reported on every Extract, and baggage dropped by the ingress
+// policy is counted each time even when the rest comes from the cache.
+func TestCachedExtractStillReports(t *testing.T) {
+	reader, newP := meteredPropagator(t)
+	p := newP(WithIngressDeny("denied"))
+	for range 3 {
+		ctx := extract(p,
+			"traceparent", suiteTraceparent,
+			"tracestate", "a=1,a=2",
+			"baggage", "ok=1,denied=2")
+		assert.Equal(t, "1", baggage.FromContext(ctx).Member("ok").Value())
+		assert.Equal(t, 1, baggage.FromContext(ctx).Len())
+	}
+	assert.Equal(t, map[string]int64{"tracestate.duplicate_key": 3},
+		counts(t, reader, "otelctx.propagator.errors"))
+	assert.Equal(t, map[string]int64{"ingress.denied": 3},
+		counts(t, reader, "otelctx.propagator.baggage.dropped"))
+}
+
+// TestCachedInjectPerDestination injects one baggage to destinations with
+// different grants, in turns: the cache must not hand one destination's
+// header to another, and must count what it withholds every time.
+func TestCachedInjectPerDestination(t *testing.T) {
+	reader, newP := meteredPropagator(t)
+	p := newP(
+		WithEgress(EgressRule{Hosts: []string{"a.internal"}, Keys: []string{"a"}}),
+		WithEgress(EgressRule{Hosts: []string{"b.internal"}, Keys: []string{"a", "b"}}),
+	)
+	ctx := baggage.ContextWithBaggage(context.Background(), mustBaggage(t, "a=1,b=2,c=3"))
+	toA, toB := ContextWithDestination(ctx, "a.internal"), ContextWithDestination(ctx, "b.internal")
+	for range 3 {
+		assert.Equal(t, "a=1", inject(p, toA).Get("baggage"))
+		assert.Equal(t, "a=1,b=2", inject(p, toB).Get("baggage"))
+	}
+	assert.Equal(t, map[string]int64{"egress.denied": 3 * (2 + 1)},
+		counts(t, reader, "otelctx.propagator.baggage.dropped"))
+
+	// Another propagator on the same baggage keeps its own policy.
+	assert.Equal(t, "a=1,b=2,c=3", inject(New(allEgress), toA).Get("baggage"))
+}
+
+// TestCachesConcurrent runs Extract and Inject on shared and distinct
+// headers from many goroutines; under -race this checks the caches'
+// publication, and every result is checked against its input.
+func TestCachesConcurrent(t *testing.T) {
+	p := New(allEgress)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 2 * cacheSlots {
+				id := fmt.Sprint(i % (cacheSlots / 2 * (g%2 + 1)))
+				ctx := extract(p, "traceparent", suiteTraceparent, "tracestate", "w="+id, "baggage", "id="+id)
+				if !assert.Equal(t, id, baggage.FromContext(ctx).Member("id").Value()) ||
+					!assert.Equal(t, "w="+id, trace.SpanContextFromContext(ctx).TraceState().String()) {
+					return
+				}
+				h := inject(p, ctx)
+				if !assert.Equal(t, "id="+id, h.Get("baggage")) || !assert.Equal(t, "w="+id, h.Get("tracestate")) {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func TestLongHeadersNotCached(t *testing.T) {
+	long := "k=" + fmt.Sprintf("%0*d", maxCachedHeader, 7)
+	p := New(allEgress).(*propagator)
+	ctx := extract(p, "baggage", long)
+	require.Equal(t, 1, baggage.FromContext(ctx).Len())
+	_, cached := parsedBaggage.lookup(long)
+	assert.False(t, cached)
+	assert.Equal(t, long, inject(p, ctx).Get("baggage"))
+	assert.Nil(t, p.encoded.lookup(bagIdentity(baggage.FromContext(ctx)), []*keySet{&p.cfg.egress[0].keys}))
+}
