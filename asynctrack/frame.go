@@ -78,10 +78,11 @@ func parentOf(ctx context.Context) (*frame, context.Context) {
 }
 
 // execution is a resource that this package runs: a frame and the callback,
-// in one 64-byte allocation, the only one Go adds to a go statement.
+// in one allocation, the only one Go adds to a go statement (see launch.go).
 type execution struct {
-	frame frame
-	fn    func(context.Context)
+	closure closureHeader // first: makes *execution a func() once set
+	frame   frame
+	fn      func(context.Context)
 }
 
 // scopedExecution is an execution with a scope of its own.

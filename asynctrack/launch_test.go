@@ -1,0 +1,42 @@
+package asynctrack
+
+import (
+	"context"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestStartClosureLayout(t *testing.T) {
+	require.NotZero(t, startCode, "the compiler lays closures out differently: Go allocates twice again")
+
+	e := &execution{}
+	var got context.Context
+	e.fn = func(ctx context.Context) { got = ctx }
+	e.makeStartable()
+	e.startFunc()()
+	assert.Same(t, &e.frame, got, "the execution started as a func() runs its own callback")
+
+	e = &execution{fn: func(ctx context.Context) { got = ctx }}
+	e.startFunc()() // not made startable: the method value
+	assert.Same(t, &e.frame, got)
+}
+
+// TestGoAllocatesOnce: with no hook enabled, Go adds one allocation, the
+// execution, to the goroutine it starts.
+func TestGoAllocatesOnce(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	var wg sync.WaitGroup
+	done := func(context.Context) { wg.Done() }
+	ctx := context.Background()
+	allocs := testing.AllocsPerRun(1000, func() {
+		wg.Add(1)
+		Go(ctx, done)
+		wg.Wait()
+	})
+	assert.Equal(t, 1.0, allocs)
+}
