@@ -40,6 +40,53 @@ func BenchmarkGo(b *testing.B) {
 	})
 }
 
+// BenchmarkGoFloor prices, beside BenchmarkGo's plain row, go statements
+// whose closures have the sizes of the one allocation Go makes (80 B) and of
+// smaller ones, doing nothing else: what a goroutine-specific ctx costs
+// here before any tracking. The spawner's heap is tiny, so every byte
+// allocated per spawn is paid in GC cycles.
+func BenchmarkGoFloor(b *testing.B) {
+	b.Run("plain", func(b *testing.B) {
+		var wg sync.WaitGroup
+		spawnAndJoin(b, &wg, func() { go func() { wg.Done() }() })
+	})
+	ctx := context.Background()
+	b.Run("closure_48B", func(b *testing.B) {
+		var wg sync.WaitGroup
+		done := func(context.Context) { wg.Done() }
+		spawnAndJoin(b, &wg, func() {
+			var id uint64 = 1
+			go func() {
+				_ = id
+				done(ctx)
+			}()
+		})
+	})
+	b.Run("closure_64B", func(b *testing.B) {
+		var wg sync.WaitGroup
+		done := func(context.Context) { wg.Done() }
+		spawnAndJoin(b, &wg, func() {
+			var id, trigger, values uint64 = 1, 2, 3
+			go func() {
+				_, _, _ = id, trigger, values
+				done(ctx)
+			}()
+		})
+	})
+	b.Run("closure_80B", func(b *testing.B) {
+		var wg sync.WaitGroup
+		done := func(context.Context) { wg.Done() }
+		spawnAndJoin(b, &wg, func() {
+			var id, trigger, values, scope uint64 = 1, 2, 3, 4
+			hooks := &wg
+			go func() {
+				_, _, _, _, _ = id, trigger, values, scope, hooks
+				done(ctx)
+			}()
+		})
+	})
+}
+
 // spawnAndJoin calls spawn, which starts one goroutine that calls wg.Done,
 // b.N times, joining every joinEvery spawns.
 func spawnAndJoin(b *testing.B, wg *sync.WaitGroup, spawn func()) {
