@@ -166,6 +166,9 @@ func (bb *bagBuilder) build(verbatim string) baggage.Baggage {
 		if b, ok := parsedBaggage.lookup(s); ok {
 			return b
 		}
+		if s == verbatim {
+			s = detach(s)
+		}
 		if len(s) <= otelMaxBytes {
 			if b, err := baggage.Parse(s); err == nil && b.Len() == bb.n {
 				parsedBaggage.store(s, b)

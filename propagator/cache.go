@@ -3,6 +3,7 @@ package propagator
 import (
 	"hash/maphash"
 	"reflect"
+	"strings"
 	"sync/atomic"
 	"unsafe"
 
@@ -67,6 +68,16 @@ func (c *headerCache[V]) store(header string, v V) {
 	if len(header) <= maxCachedHeader {
 		c.slot(header).Store(&headerEntry[V]{header: header, value: v})
 	}
+}
+
+// detach returns a copy of a carrier's header value about to be parsed for
+// a cache, so that what the cache keeps, which outlives the request and
+// shares memory with the value parsed, holds none of the request's memory.
+func detach(header string) string {
+	if len(header) > maxCachedHeader {
+		return header
+	}
+	return strings.Clone(header)
 }
 
 // parsedBaggage caches baggage.Parse over canonical baggage header values,

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -123,4 +124,30 @@ func TestLongHeadersNotCached(t *testing.T) {
 	assert.False(t, cached)
 	assert.Equal(t, long, inject(p, ctx).Get("baggage"))
 	assert.Nil(t, p.encoded.lookup(bagIdentity(baggage.FromContext(ctx)), []*keySet{&p.cfg.egress[0].keys}))
+}
+
+// TestCacheKeepsNoRequestMemory: the caches outlive the request, so what
+// they keep must not point into the carrier's strings.
+func TestCacheKeepsNoRequestMemory(t *testing.T) {
+	bagIn, tsIn := "detach=1,k=v", "detach=1"
+	ctx := extract(New(), "traceparent", suiteTraceparent, "tracestate", tsIn, "baggage", bagIn)
+	require.Equal(t, "v", baggage.FromContext(ctx).Member("k").Value())
+
+	e := parsedBaggage.slot(bagIn).Load()
+	require.NotNil(t, e)
+	assert.Equal(t, bagIn, e.header)
+	assert.False(t, within(bagIn, e.header))
+	assert.False(t, within(bagIn, e.value.Member("k").Value()))
+	assert.True(t, within(e.header, e.value.Member("k").Value()), "parsed from the copy")
+
+	te := parsedTracestate.slot(tsIn).Load()
+	require.NotNil(t, te)
+	assert.False(t, within(tsIn, te.header))
+	assert.False(t, within(tsIn, te.value.Get("detach")))
+}
+
+// within reports whether sub's bytes lie inside s's.
+func within(s, sub string) bool {
+	b, p := uintptr(unsafe.Pointer(unsafe.StringData(s))), uintptr(unsafe.Pointer(unsafe.StringData(sub)))
+	return p >= b && p < b+uintptr(len(s))
 }

@@ -124,6 +124,8 @@ func (p *propagator) extractTraceContext(ctx context.Context, f fields) context.
 			scc.TraceState = ts
 			return trace.ContextWithRemoteSpanContext(ctx, trace.NewSpanContext(scc))
 		}
+		one[0] = detach(vals[0])
+		vals = one[:]
 	}
 	var buf [maxTracestateMembers]tsMember
 	ms, canonical, dup, why := parseTracestate(vals, buf[:])
