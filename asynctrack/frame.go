@@ -28,11 +28,33 @@ var nextID struct {
 // assertion or one Value walk, and deriving work from it copies pointers:
 // store values and scope are immutable snapshots, shared until changed.
 type frame struct {
-	context.Context          // the context the work was created from
-	values          *binding // store values, innermost first
-	scope           *scope   // what code without a ctx resolves to; nil if none
-	id, trigger     uint64
-	hooks           *hookSet // the hooks that saw Init; nil if none was enabled
+	context.Context        // the context the work was created from
+	id, trigger     uint64 // the resource's and its trigger's IDs
+	env             *env   // never nil
+}
+
+// env is what a frame shares with the frames derived from it and the work it
+// starts, for as long as none of it changes: a goroutine started by Go
+// usually points to its parent's, which keeps an execution at 64 bytes.
+type env struct {
+	values *binding // store values, innermost first
+	scope  *scope   // what code without a ctx resolves to; nil if none
+	// hooks are the hooks enabled when the env was made: for an execution,
+	// those that saw its Init and receive its other events.
+	hooks *hookSet
+}
+
+// emptyEnv is the env of work with no values and no scope while no hook is
+// enabled; hookSet.root is the one while some are.
+var emptyEnv = &env{}
+
+// rootEnv returns the env of work with no values and no scope, started
+// while hs is enabled.
+func rootEnv(hs *hookSet) *env {
+	if hs == nil {
+		return emptyEnv
+	}
+	return &hs.root
 }
 
 type frameKey struct{}
@@ -43,8 +65,8 @@ func (f *frame) Value(key any) any {
 	if key == (frameKey{}) {
 		return f
 	}
-	if f.scope != nil && f.scope.frame == f && isLabelKey(key) {
-		return labelMapValue(f.scope.labels)
+	if sc := f.env.scope; sc != nil && sc.frame == f && isLabelKey(key) {
+		return labelMapValue(sc.labels)
 	}
 	return f.Context.Value(key)
 }
@@ -78,7 +100,8 @@ func parentOf(ctx context.Context) (*frame, context.Context) {
 }
 
 // execution is a resource that this package runs: a frame and the callback,
-// in one allocation, the only one Go adds to a go statement (see launch.go).
+// in one 64-byte allocation, the only one Go adds to a go statement (see
+// launch.go).
 type execution struct {
 	closure closureHeader // first: makes *execution a func() once set
 	frame   frame
@@ -88,7 +111,15 @@ type execution struct {
 // scopedExecution is an execution with a scope of its own.
 type scopedExecution struct {
 	execution
+	env   env
 	scope scope
+}
+
+// envExecution is an execution whose env differs from its parent's only by
+// the hooks, which were enabled or disabled in between.
+type envExecution struct {
+	execution
+	env env
 }
 
 // newExecution creates a resource of type typ triggered by ctx's execution,
@@ -99,50 +130,60 @@ type scopedExecution struct {
 // of the ctx its work was started from. See "Scopes" in the package docs.
 func newExecution(ctx context.Context, typ string, value any, fn func(context.Context), scoped bool) *execution {
 	parent, ctx := parentOf(ctx)
-	if parent != nil && !scoped {
-		scoped = parent.scope == nil && parent.values != nil ||
-			parent.scope != nil && parent.scope.frame.values != parent.values
-	}
 	hs := active.Load()
+	pe := rootEnv(hs)
+	if parent != nil {
+		pe = parent.env
+		if !scoped {
+			scoped = pe.scope == nil && pe.values != nil ||
+				pe.scope != nil && pe.scope.frame.env.values != pe.values
+		}
+	}
 	var e *execution
-	var s *scope
-	if scoped && ambientSupported {
+	switch {
+	case scoped && ambientSupported:
 		se := &scopedExecution{}
-		e, s = &se.execution, &se.scope
-	} else {
+		se.env = env{values: pe.values, scope: &se.scope, hooks: hs}
+		se.scope.init(&se.frame, typ, baseLabels(pe.scope))
+		e = &se.execution
+		e.frame.env = &se.env
+	case pe.hooks != hs:
+		ee := &envExecution{}
+		ee.env = env{values: pe.values, scope: pe.scope, hooks: hs}
+		e = &ee.execution
+		e.frame.env = &ee.env
+	default:
 		e = &execution{}
+		e.frame.env = pe
 	}
 	f := &e.frame
 	e.fn = fn
 	f.Context, f.id = ctx, nextID.Add(1)
 	if parent != nil {
-		f.trigger, f.values, f.scope = parent.id, parent.values, parent.scope
-	}
-	if s != nil {
-		s.init(f, typ, baseLabels(f.scope))
-		f.scope = s
+		f.trigger = parent.id
 	}
 	if hs != nil {
-		f.hooks = hs
 		hs.init(ctx, f, typ, value)
 	}
 	return e
 }
 
-// derive makes f a frame of ctx's execution: the same identity and values,
+// derive makes f a frame of ctx's execution: the same identity and env,
 // not the lifecycle (hooks), with ctx as its context.
 func derive(f *frame, ctx context.Context) {
 	parent, ctx := parentOf(ctx)
 	f.Context = ctx
 	if parent != nil {
-		f.id, f.trigger = parent.id, parent.trigger
-		f.values, f.scope = parent.values, parent.scope
+		f.id, f.trigger, f.env = parent.id, parent.trigger, parent.env
+	} else {
+		f.env = rootEnv(active.Load())
 	}
 }
 
 // scopedFrame is a frame with a scope of its own, in one allocation.
 type scopedFrame struct {
 	frame frame
+	env   env
 	scope scope
 }
 
@@ -150,10 +191,14 @@ type scopedFrame struct {
 func (sf *scopedFrame) run(fn func(context.Context)) {
 	f := &sf.frame
 	if ambientSupported {
-		sf.scope.init(f, f.scope.typ(), baseLabels(f.scope))
-		f.scope = &sf.scope
+		outer := f.env.scope
+		e := *f.env // f.env may be &sf.env already: copy before writing
+		e.scope = &sf.scope
+		sf.env = e
+		sf.scope.init(f, outer.typ(), baseLabels(outer))
+		f.env = &sf.env
 	}
-	if prev, swapped := f.scope.enter(); swapped {
+	if prev, swapped := f.env.scope.enter(); swapped {
 		defer setLabels(prev)
 	}
 	fn(f)
@@ -177,8 +222,8 @@ func (e *execution) start() { e.frame.run(e.fn, true) }
 // last is set, Destroy follows. A panic in fn still emits After and Destroy,
 // then propagates.
 func (f *frame) run(fn func(context.Context), last bool) {
-	hs := f.hooks
-	prev, swapped := f.scope.enter()
+	hs := f.env.hooks
+	prev, swapped := f.env.scope.enter()
 	if hs != nil {
 		hs.before(f.id)
 	}
@@ -198,7 +243,7 @@ func (f *frame) run(fn func(context.Context), last bool) {
 
 // destroy emits Destroy for a resource whose callback will never run.
 func (f *frame) destroy() {
-	if hs := f.hooks; hs != nil {
+	if hs := f.env.hooks; hs != nil {
 		hs.destroy(f.id)
 	}
 }

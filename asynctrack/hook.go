@@ -60,7 +60,7 @@ func (h *Hook) Enable() *Hook {
 	if cur := active.Load(); cur != nil {
 		entries = append(entries, cur.entries...)
 	}
-	active.Store(&hookSet{entries: append(entries, hookEntry{h, h.state.Load()})})
+	active.Store(newHookSet(append(entries, hookEntry{h, h.state.Load()})))
 	return h
 }
 
@@ -83,7 +83,7 @@ func (h *Hook) Disable() *Hook {
 		active.Store(nil)
 		return h
 	}
-	active.Store(&hookSet{entries: entries})
+	active.Store(newHookSet(entries))
 	return h
 }
 
@@ -100,7 +100,16 @@ var (
 // hookSet is an immutable list of the hooks enabled at some moment. A resource
 // keeps the set that saw its Init, so that its later events reach exactly
 // those hooks, as long as they stay enabled.
-type hookSet struct{ entries []hookEntry }
+type hookSet struct {
+	entries []hookEntry
+	root    env // the env of work with no values or scope started under the set
+}
+
+func newHookSet(entries []hookEntry) *hookSet {
+	s := &hookSet{entries: entries}
+	s.root.hooks = s
+	return s
+}
 
 type hookEntry struct {
 	hook  *Hook

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -12,21 +13,22 @@ import (
 func TestStartClosureLayout(t *testing.T) {
 	require.NotZero(t, startCode, "the compiler lays closures out differently: Go allocates twice again")
 
-	e := &execution{}
+	e := &execution{frame: frame{env: emptyEnv}}
 	var got context.Context
 	e.fn = func(ctx context.Context) { got = ctx }
 	e.makeStartable()
 	e.startFunc()()
 	assert.Same(t, &e.frame, got, "the execution started as a func() runs its own callback")
 
-	e = &execution{fn: func(ctx context.Context) { got = ctx }}
+	e = &execution{frame: frame{env: emptyEnv}, fn: func(ctx context.Context) { got = ctx }}
 	e.startFunc()() // not made startable: the method value
 	assert.Same(t, &e.frame, got)
 }
 
 // TestGoAllocatesOnce: with no hook enabled, Go adds one allocation, the
-// execution, to the goroutine it starts.
+// execution, to the goroutine it starts, and it fits a cache line.
 func TestGoAllocatesOnce(t *testing.T) {
+	assert.LessOrEqual(t, unsafe.Sizeof(execution{}), uintptr(64))
 	if raceEnabled {
 		t.Skip("the race detector allocates")
 	}

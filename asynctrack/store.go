@@ -30,9 +30,12 @@ func NewStore[T any]() *Store[T] { return &Store[T]{} }
 // from the returned context; use Run, or pass the result to the package's
 // Run, to make it ambient too.
 func (s *Store[T]) With(ctx context.Context, v T) context.Context {
-	f := &frame{}
-	s.derive(f, ctx, v)
-	return f
+	ef := &struct {
+		frame frame
+		env   env
+	}{}
+	s.derive(&ef.frame, &ef.env, ctx, v)
+	return &ef.frame
 }
 
 // Run calls fn with a context in which s holds v, and makes v ambient on the
@@ -40,19 +43,23 @@ func (s *Store[T]) With(ctx context.Context, v T) context.Context {
 // again. It is AsyncLocalStorage.run.
 func (s *Store[T]) Run(ctx context.Context, v T, fn func(ctx context.Context)) {
 	sf := &scopedFrame{}
-	s.derive(&sf.frame, ctx, v)
+	s.derive(&sf.frame, &sf.env, ctx, v)
 	sf.run(fn)
 }
 
-func (s *Store[T]) derive(f *frame, ctx context.Context, v T) {
+// derive makes f a frame of ctx's execution in which s holds v, with e as
+// its env.
+func (s *Store[T]) derive(f *frame, e *env, ctx context.Context, v T) {
 	derive(f, ctx)
-	f.values = &binding{store: s, value: v, next: f.values}
+	*e = *f.env
+	e.values = &binding{store: s, value: v, next: e.values}
+	f.env = e
 }
 
 // Value returns the value s holds in ctx.
 func (s *Store[T]) Value(ctx context.Context) (T, bool) {
 	if f := frameOf(ctx); f != nil {
-		return s.lookup(f.values)
+		return s.lookup(f.env.values)
 	}
 	var zero T
 	return zero, false
@@ -62,7 +69,7 @@ func (s *Store[T]) Value(ctx context.Context) (T, bool) {
 // AsyncLocalStorage.getStore, for code that holds no ctx.
 func (s *Store[T]) Current() (T, bool) {
 	if sc := ambientScope(); sc != nil {
-		return s.lookup(sc.frame.values)
+		return s.lookup(sc.frame.env.values)
 	}
 	var zero T
 	return zero, false
