@@ -163,7 +163,7 @@ func newExecution(ctx context.Context, typ string, value any, fn func(context.Co
 		f.trigger = parent.id
 	}
 	if hs != nil {
-		hs.init(ctx, f, typ, value)
+		hs.init(ctx, f, typ, value, 0)
 	}
 	return e
 }
@@ -224,18 +224,22 @@ func (e *execution) start() { e.frame.run(e.fn, true) }
 func (f *frame) run(fn func(context.Context), last bool) {
 	hs := f.env.hooks
 	prev, swapped := f.env.scope.enter()
+	if hs == nil && !swapped {
+		fn(f) // nothing to do afterwards, even if fn panics
+		return
+	}
 	if hs != nil {
-		hs.before(f.id)
+		hs.emit(before, f.id, 0)
 	}
 	defer func() {
 		if hs != nil {
-			hs.after(f.id)
+			hs.emit(after, f.id, 0)
 		}
 		if swapped {
 			setLabels(prev)
 		}
 		if last && hs != nil {
-			hs.destroy(f.id)
+			hs.emit(destroy, f.id, 0)
 		}
 	}()
 	fn(f)
@@ -244,7 +248,7 @@ func (f *frame) run(fn func(context.Context), last bool) {
 // destroy emits Destroy for a resource whose callback will never run.
 func (f *frame) destroy() {
 	if hs := f.env.hooks; hs != nil {
-		hs.destroy(f.id)
+		hs.emit(destroy, f.id, 0)
 	}
 }
 

@@ -60,7 +60,7 @@ func (h *Hook) Enable() *Hook {
 	if cur := active.Load(); cur != nil {
 		entries = append(entries, cur.entries...)
 	}
-	active.Store(newHookSet(append(entries, hookEntry{h, h.state.Load()})))
+	active.Store(newHookSet(append(entries, newHookEntry(h))))
 	return h
 }
 
@@ -114,55 +114,66 @@ func newHookSet(entries []hookEntry) *hookSet {
 type hookEntry struct {
 	hook  *Hook
 	state uint64 // hook.state when the set was made
+	// The callbacks of hook, copied here for the events' loops.
+	init func(context.Context, uint64, string, uint64, any)
+	byID [numIDEvents]func(uint64)
 }
+
+func newHookEntry(h *Hook) hookEntry {
+	return hookEntry{
+		hook: h, state: h.state.Load(), init: h.funcs.Init,
+		byID: [numIDEvents]func(uint64){h.funcs.Before, h.funcs.After, h.funcs.Destroy},
+	}
+}
+
+// idEvent is an event whose callback takes the resource ID alone.
+type idEvent uint8
+
+const (
+	before idEvent = iota
+	after
+	destroy
+	numIDEvents
+)
+
+var idEventNames = [numIDEvents]string{"Before", "After", "Destroy"}
 
 // live reports whether e's hook is still enabled since the set was made.
-func (e hookEntry) live() bool { return e.hook.state.Load() == e.state }
+func (e *hookEntry) live() bool { return e.hook.state.Load() == e.state }
 
-func (s *hookSet) init(ctx context.Context, f *frame, typ string, value any) {
-	for _, e := range s.entries {
-		if fn := e.hook.funcs.Init; fn != nil && e.live() {
-			callInit(fn, ctx, f, typ, value)
+// init emits Init for f to the hooks of s, from entry i on. A panic in one
+// is recovered and reported, and the hooks after it still run; one deferred
+// recover per event rather than per hook keeps the common case cheap.
+func (s *hookSet) init(ctx context.Context, f *frame, typ string, value any, i int) {
+	defer func() {
+		if v := recover(); v != nil {
+			reportHookPanic("Init", f.id, v)
+			s.init(ctx, f, typ, value, i+1)
+		}
+	}()
+	for ; i < len(s.entries); i++ {
+		if e := &s.entries[i]; e.init != nil && e.live() {
+			e.init(ctx, f.id, typ, f.trigger, value)
 		}
 	}
 }
 
-func (s *hookSet) before(id uint64) {
-	for _, e := range s.entries {
-		if fn := e.hook.funcs.Before; fn != nil && e.live() {
-			callID(fn, id, "Before")
+// emit emits ev for resource id to the hooks of s, from entry i on, as init
+// does.
+func (s *hookSet) emit(ev idEvent, id uint64, i int) {
+	defer func() {
+		if v := recover(); v != nil {
+			reportHookPanic(idEventNames[ev], id, v)
+			s.emit(ev, id, i+1)
+		}
+	}()
+	for ; i < len(s.entries); i++ {
+		if e := &s.entries[i]; e.byID[ev] != nil && e.live() {
+			e.byID[ev](id)
 		}
 	}
 }
 
-func (s *hookSet) after(id uint64) {
-	for _, e := range s.entries {
-		if fn := e.hook.funcs.After; fn != nil && e.live() {
-			callID(fn, id, "After")
-		}
-	}
-}
-
-func (s *hookSet) destroy(id uint64) {
-	for _, e := range s.entries {
-		if fn := e.hook.funcs.Destroy; fn != nil && e.live() {
-			callID(fn, id, "Destroy")
-		}
-	}
-}
-
-func callInit(fn func(context.Context, uint64, string, uint64, any), ctx context.Context, f *frame, typ string, value any) {
-	defer recoverHook("Init", f.id)
-	fn(ctx, f.id, typ, f.trigger, value)
-}
-
-func callID(fn func(uint64), id uint64, event string) {
-	defer recoverHook(event, id)
-	fn(id)
-}
-
-func recoverHook(event string, id uint64) {
-	if v := recover(); v != nil {
-		otel.Handle(fmt.Errorf("asynctrack: %s hook panicked for resource %d: %v", event, id, v))
-	}
+func reportHookPanic(event string, id uint64, v any) {
+	otel.Handle(fmt.Errorf("asynctrack: %s hook panicked for resource %d: %v", event, id, v))
 }
