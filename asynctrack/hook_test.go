@@ -272,3 +272,55 @@ func TestPanickingCallbackStillEmitsAfterAndDestroy(t *testing.T) {
 	r.Destroy()
 	assert.Equal(t, lifecycle, rec.kinds(r.ID()))
 }
+
+// TestHooksChangedSinceParent starts goroutines from contexts made before a
+// hook was enabled: a goroutine then cannot share its parent's env, whose
+// hooks are stale, and must still send every event to exactly the hooks
+// enabled when it starts, with its parent's values and trigger.
+func TestHooksChangedSinceParent(t *testing.T) {
+	store := NewStore[string]()
+	// Contexts of Store.Run, whose goroutines share its scope rather than
+	// opening their own.
+	var ctx context.Context
+	store.Run(context.Background(), "v", func(c context.Context) { ctx = c })
+	parentID := ExecutionID(ctx)
+
+	// No hook when the parent was made, one now.
+	rec := newRecorder(t)
+	id, v := goAndWait(t, ctx, store)
+	assert.Equal(t, lifecycle, rec.waitDestroyed(t, id))
+	assert.Equal(t, "v", v)
+	e, ok := rec.init(id)
+	require.True(t, ok)
+	assert.Equal(t, parentID, e.trigger)
+
+	// One hook when the parent was made, two now.
+	var withOne context.Context
+	store.Run(ctx, "w", func(c context.Context) { withOne = c })
+	rec2 := newRecorder(t)
+	id, v = goAndWait(t, withOne, store)
+	assert.Equal(t, lifecycle, rec.waitDestroyed(t, id))
+	assert.Equal(t, lifecycle, rec2.waitDestroyed(t, id))
+	assert.Equal(t, "w", v)
+}
+
+// goAndWait runs Go from ctx and returns the goroutine's execution ID and the
+// value store holds in it, from its ctx and ambiently, which must agree.
+func goAndWait(t *testing.T, ctx context.Context, store *Store[string]) (uint64, string) {
+	t.Helper()
+	var id uint64
+	var fromCtx, ambient string
+	done := make(chan struct{})
+	Go(ctx, func(ctx context.Context) {
+		defer close(done)
+		id = ExecutionID(ctx)
+		fromCtx, _ = store.Value(ctx)
+		ambient = fromCtx
+		if ambientSupported {
+			ambient, _ = store.Current()
+		}
+	})
+	<-done
+	assert.Equal(t, fromCtx, ambient)
+	return id, fromCtx
+}
