@@ -16,7 +16,6 @@ import (
 // then crashes the program as it would in a plain goroutine.
 func Go(ctx context.Context, fn func(ctx context.Context)) {
 	e := newExecution(ctx, TypeGoroutine, nil, fn, false)
-	e.makeStartable()
 	start := e.startFunc()
 	go start()
 }

@@ -37,18 +37,12 @@ var startCode = func() uintptr {
 	return 0
 }()
 
-// makeStartable lets startFunc return e itself.
-func (e *execution) makeStartable() {
-	if startCode != 0 {
-		e.closure = closureHeader{code: startCode, self: e}
-	}
-}
-
-// startFunc returns a func() that starts e, without allocating if e is
-// startable.
+// startFunc returns a func() that starts e: e itself, made a closure, or, if
+// the layout check failed, a method value.
 func (e *execution) startFunc() func() {
-	if e.closure.code == 0 {
+	if startCode == 0 {
 		return e.start
 	}
+	e.closure = closureHeader{code: startCode, self: e}
 	return *(*func())(unsafe.Pointer(&e))
 }

@@ -13,15 +13,16 @@ import (
 func TestStartClosureLayout(t *testing.T) {
 	require.NotZero(t, startCode, "the compiler lays closures out differently: Go allocates twice again")
 
-	e := &execution{frame: frame{env: emptyEnv}}
 	var got context.Context
-	e.fn = func(ctx context.Context) { got = ctx }
-	e.makeStartable()
+	e := &execution{frame: frame{env: emptyEnv}, fn: func(ctx context.Context) { got = ctx }}
 	e.startFunc()()
 	assert.Same(t, &e.frame, got, "the execution started as a func() runs its own callback")
 
+	code := startCode
+	t.Cleanup(func() { startCode = code })
+	startCode = 0 // as if the layout check had failed: the method value
 	e = &execution{frame: frame{env: emptyEnv}, fn: func(ctx context.Context) { got = ctx }}
-	e.startFunc()() // not made startable: the method value
+	e.startFunc()()
 	assert.Same(t, &e.frame, got)
 }
 

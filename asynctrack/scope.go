@@ -238,14 +238,7 @@ func (s *scope) enter() (prev unsafe.Pointer, swapped bool) {
 // goroutine's current one when it belongs to parent, since it may carry the
 // user's pprof labels on top of parent's, and parent's otherwise.
 func baseLabels(parent *scope) unsafe.Pointer {
-	cur := getProfLabel()
-	if cur == nil {
-		if parent == nil {
-			return nil
-		}
-		return parent.labels
-	}
-	if s := lookupScope(cur); s == parent || parent != nil && cur == parent.labels {
+	if cur := getProfLabel(); cur != nil && (parent != nil && cur == parent.labels || lookupScope(cur) == parent) {
 		return cur
 	}
 	if parent == nil {

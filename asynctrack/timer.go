@@ -22,7 +22,6 @@ type Timer struct {
 func AfterFunc(ctx context.Context, d time.Duration, fn func(ctx context.Context)) *Timer {
 	t := &Timer{}
 	t.e = newExecution(ctx, TypeTimer, t, fn, true)
-	t.e.makeStartable()
 	t.t = time.AfterFunc(d, t.e.startFunc())
 	return t
 }

@@ -5,11 +5,13 @@ import (
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
+
+	"github.com/otelctx/otelctx/internal/w3cbaggage"
 )
 
 // defaultMaxAttributes is the W3C Baggage member limit: every member of a
 // baggage that keeps to the specification fits.
-const defaultMaxAttributes = maxMembers
+const defaultMaxAttributes = w3cbaggage.MaxMembers
 
 // config is what Middleware, NewSpanProcessor and NewLogHandler are built
 // from. Each reads the part that concerns it.

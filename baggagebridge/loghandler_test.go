@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -125,17 +126,31 @@ func TestLogHandlerFallback(t *testing.T) {
 }
 
 func TestLogHandlerRecordUntouched(t *testing.T) {
-	ctx := withValues(t, context.Background(), "a", "1")
-	var seen []int
-	h := baggagebridge.NewLogHandler(recordFunc(func(r slog.Record) { seen = append(seen, r.NumAttrs()) }))
+	var seen []slog.Record
+	h := baggagebridge.NewLogHandler(recordFunc(func(r slog.Record) { seen = append(seen, r) }))
+	// Past slog's inline attributes, added one by one, so that the record's
+	// slice has room to spare: a handler that appended to it without Clone
+	// would write into memory that copies of the record share.
 	r := slog.NewRecord(timeZero, slog.LevelInfo, "m", 0)
-	r.AddAttrs(slog.Int("x", 1))
-	require.NoError(t, h.Handle(ctx, r))
-	require.NoError(t, h.Handle(ctx, r))
-	assert.Equal(t, []int{2, 2}, seen, "the handler adds to a copy")
-	assert.Equal(t, 1, r.NumAttrs())
-	assert.True(t, h.Enabled(ctx, slog.LevelInfo))
-	assert.False(t, h.Enabled(ctx, slog.LevelDebug))
+	for i := range 8 {
+		r.AddAttrs(slog.Int(fmt.Sprint("x", i), i))
+	}
+	require.NoError(t, h.Handle(withValues(t, context.Background(), "a", "1"), r))
+	require.NoError(t, h.Handle(withValues(t, context.Background(), "a", "2"), r))
+	require.Len(t, seen, 2)
+	for i, got := range seen {
+		assert.Equal(t, 9, got.NumAttrs(), "the handler adds to a copy")
+		got.Attrs(func(a slog.Attr) bool {
+			assert.NotEqual(t, "!BUG", a.Key, "slog saw a shared record modified")
+			if a.Key == "a" {
+				assert.Equal(t, fmt.Sprint(i+1), a.Value.String())
+			}
+			return true
+		})
+	}
+	assert.Equal(t, 8, r.NumAttrs())
+	assert.True(t, h.Enabled(context.Background(), slog.LevelInfo))
+	assert.False(t, h.Enabled(context.Background(), slog.LevelDebug))
 }
 
 var timeZero = time.Time{}

@@ -1,19 +1,18 @@
 package baggagebridge
 
 import (
-	"cmp"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"log/slog"
-	"reflect"
 	"slices"
 	"strings"
 	"sync/atomic"
-	"unsafe"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/baggage"
+
+	"github.com/otelctx/otelctx/internal/w3cbaggage"
 )
 
 const redacted = "REDACTED"
@@ -94,7 +93,7 @@ func (s *selection) enrich(bag baggage.Baggage, forLogs bool) *enrichment {
 	e := &enrichment{bag: bag}
 	members := bag.Members()
 	members = slices.DeleteFunc(members, func(m baggage.Member) bool { return !s.selects(m.Key()) })
-	slices.SortFunc(members, func(a, b baggage.Member) int { return cmp.Compare(a.Key(), b.Key()) })
+	slices.SortFunc(members, w3cbaggage.ByKey)
 	members = members[:min(len(members), s.max)]
 	if len(members) == 0 {
 		return e
@@ -140,51 +139,15 @@ func (e *enricher) get(bag baggage.Baggage) *enrichment {
 	if bag.Len() == 0 {
 		return nil
 	}
-	id := identity(bag)
+	id := w3cbaggage.Identity(bag)
 	if id == nil {
 		return e.sel.enrich(bag, e.forLogs)
 	}
 	slot := &e.slots[uint64(uintptr(id))*0x9E3779B97F4A7C15>>(64-cacheBits)]
-	if en := slot.Load(); en != nil && identity(en.bag) == id {
+	if en := slot.Load(); en != nil && w3cbaggage.Identity(en.bag) == id {
 		return en
 	}
 	en := e.sel.enrich(bag, e.forLogs)
 	slot.Store(en)
 	return en
-}
-
-// identityOK reports whether baggage.Baggage is, as in otel v1.47.0, a
-// struct holding one map and nothing else, so that identity can read the
-// map's address. If a release changes that, enrichments are computed for
-// every span: slower, never wrong.
-var identityOK = func() bool {
-	t := reflect.TypeFor[baggage.Baggage]()
-	if t.Kind() != reflect.Struct || t.NumField() != 1 || t.Field(0).Type.Kind() != reflect.Map ||
-		t.Size() != unsafe.Sizeof(unsafe.Pointer(nil)) {
-		return false
-	}
-	m, err := baggage.NewMemberRaw("k", "v")
-	if err != nil {
-		return false
-	}
-	a, err := baggage.New(m)
-	if err != nil {
-		return false
-	}
-	b := a
-	c, err := a.SetMember(m)
-	if err != nil {
-		return false
-	}
-	ptr := func(b baggage.Baggage) unsafe.Pointer { return *(*unsafe.Pointer)(unsafe.Pointer(&b)) }
-	return ptr(a) != nil && ptr(a) == ptr(b) && ptr(c) != ptr(a) && ptr(baggage.Baggage{}) == nil
-}()
-
-// identity returns the address of bag's map, which all copies of bag share
-// and no other live baggage has; nil if it cannot be read.
-func identity(bag baggage.Baggage) unsafe.Pointer {
-	if !identityOK {
-		return nil
-	}
-	return *(*unsafe.Pointer)(unsafe.Pointer(&bag))
 }

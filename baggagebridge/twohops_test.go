@@ -302,7 +302,9 @@ func TestTwoHopsConcurrent(t *testing.T) {
 	userOf := map[trace.TraceID]string{}
 	for _, s := range h.recA.Ended() {
 		if s.Name() == "HTTP GET" {
-			userOf[s.SpanContext().TraceID()], _ = spanAttr(s, "user.id")
+			v, ok := spanAttr(s, "user.id")
+			require.True(t, ok, "A's client span carries user.id")
+			userOf[s.SpanContext().TraceID()] = v
 		}
 	}
 	require.Len(t, userOf, requests)

@@ -12,14 +12,7 @@ import (
 
 	"github.com/otelctx/otelctx/asynctrack"
 	"github.com/otelctx/otelctx/internal/token"
-)
-
-// W3C Baggage limits (https://www.w3.org/TR/baggage/#limits). They are what
-// every platform must propagate, so Set keeps the baggage within them: a
-// baggage over them may be cut or dropped whole by the next hop.
-const (
-	maxMembers = 64
-	maxBytes   = 8192
+	"github.com/otelctx/otelctx/internal/w3cbaggage"
 )
 
 var (
@@ -66,7 +59,7 @@ func Set(ctx context.Context, key, value string, props ...baggage.Property) (con
 	if n > 0 {
 		add++ // the comma before it
 	}
-	if n < maxMembers && size+add <= maxBytes {
+	if n < w3cbaggage.MaxMembers && size+add <= w3cbaggage.MaxBytes {
 		bag, err = bag.SetMember(m)
 		if err != nil { // unreachable: m is valid
 			return ctx, err
@@ -85,7 +78,7 @@ func Set(ctx context.Context, key, value string, props ...baggage.Property) (con
 func fit(ctx context.Context, bag baggage.Baggage, held *heldMembers, m baggage.Member) (context.Context, error) {
 	members := bag.Members()
 	members = slices.DeleteFunc(members, func(o baggage.Member) bool { return o.Key() == m.Key() })
-	slices.SortFunc(members, func(a, b baggage.Member) int { return cmp.Compare(a.Key(), b.Key()) })
+	slices.SortFunc(members, w3cbaggage.ByKey)
 	members = append(members, m)
 
 	kept := members[:0:0]
@@ -96,7 +89,7 @@ func fit(ctx context.Context, bag baggage.Baggage, held *heldMembers, m baggage.
 		if len(kept) > 0 {
 			add++
 		}
-		if len(kept) < maxMembers && size+add <= maxBytes {
+		if len(kept) < w3cbaggage.MaxMembers && size+add <= w3cbaggage.MaxBytes {
 			kept = append(kept, o)
 			size += add
 			continue
@@ -142,27 +135,8 @@ func encodedLen(m baggage.Member) int {
 	if len(m.Properties()) > 0 {
 		return len(m.String())
 	}
-	n := len(m.Key()) + 1 + len(m.Value())
-	for _, c := range []byte(m.Value()) {
-		if !valueOctet[c] {
-			n += 2 // %XX
-		}
-	}
-	return n
+	return len(m.Key()) + 1 + w3cbaggage.ValueSize(m.Value())
 }
-
-// valueOctet marks the bytes a W3C baggage value holds as they are (the
-// baggage-octet rule, less '%'); the propagator percent-encodes the others.
-var valueOctet = func() (t [256]bool) {
-	for c := 0x21; c <= 0x7e; c++ {
-		switch c {
-		case '"', ',', ';', '\\', '%':
-		default:
-			t[c] = true
-		}
-	}
-	return t
-}()
 
 // Get returns the value key holds in ctx: a baggage member, whether set in
 // this process or extracted from an inbound request, or a value Set kept in
@@ -264,7 +238,7 @@ func (h *heldMembers) with(add []baggage.Member, drop string) *heldMembers {
 		return m.Key() == drop || slices.ContainsFunc(add, func(a baggage.Member) bool { return a.Key() == m.Key() })
 	})
 	ms = append(ms, add...)
-	slices.SortFunc(ms, func(a, b baggage.Member) int { return cmp.Compare(a.Key(), b.Key()) })
+	slices.SortFunc(ms, w3cbaggage.ByKey)
 	if len(ms) == 0 {
 		return nil
 	}

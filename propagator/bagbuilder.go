@@ -2,17 +2,10 @@ package propagator
 
 import (
 	"slices"
-	"strings"
 
 	"go.opentelemetry.io/otel/baggage"
-)
 
-// Limits of baggage.Parse and baggage.New, which build a baggage.Baggage and
-// truncate, in map order, what exceeds them. Bigger baggage, allowed by
-// WithMaxMembers and WithMaxBytes, is built with SetMember.
-const (
-	otelMaxMembers = 64
-	otelMaxBytes   = 8192
+	"github.com/otelctx/otelctx/internal/w3cbaggage"
 )
 
 // inlineMembers is how many baggage members Extract and Inject handle
@@ -105,7 +98,7 @@ func (bb *bagBuilder) appendNew(e bagEntry) {
 // key. Extract never drops them.
 func (bb *bagBuilder) addLocal(b baggage.Baggage) {
 	bb.localMembers = b.Members()
-	slices.SortFunc(bb.localMembers, func(a, b baggage.Member) int { return strings.Compare(a.Key(), b.Key()) })
+	slices.SortFunc(bb.localMembers, w3cbaggage.ByKey)
 	for i, m := range bb.localMembers {
 		bb.appendNew(bagEntry{key: m.Key(), size: len(m.String()), local: i, src: fromLocal})
 		bb.locals++
@@ -157,8 +150,9 @@ func (bb *bagBuilder) add(e bagEntry) (replaced bool, why reason) {
 func (bb *bagBuilder) build(verbatim string) baggage.Baggage {
 	// baggage.Parse keeps properties as the raw text it parsed, where
 	// baggage.New has to materialise and re-encode them: Parse allocates
-	// less, so use it when its limits allow.
-	if bb.locals == 0 && bb.n <= otelMaxMembers {
+	// less, so use it when its limits, the W3C ones, allow. Bigger baggage,
+	// allowed by WithMaxMembers and WithMaxBytes, is built with SetMember.
+	if bb.locals == 0 && bb.n <= w3cbaggage.MaxMembers {
 		s := verbatim
 		if s == "" {
 			s = bb.canonical()
@@ -169,7 +163,7 @@ func (bb *bagBuilder) build(verbatim string) baggage.Baggage {
 		if s == verbatim {
 			s = detach(s)
 		}
-		if len(s) <= otelMaxBytes {
+		if len(s) <= w3cbaggage.MaxBytes {
 			if b, err := baggage.Parse(s); err == nil && b.Len() == bb.n {
 				parsedBaggage.store(s, b)
 				return b
@@ -181,13 +175,13 @@ func (bb *bagBuilder) build(verbatim string) baggage.Baggage {
 	var inline [inlineMembers]baggage.Member
 	ms := inline[:0]
 	n, total := 0, 0
-	for ; n < bb.n && n < otelMaxMembers; n++ {
+	for ; n < bb.n && n < w3cbaggage.MaxMembers; n++ {
 		e := bb.at(n)
 		t := total + e.size
 		if n > 0 {
 			t++
 		}
-		if t > otelMaxBytes {
+		if t > w3cbaggage.MaxBytes {
 			break
 		}
 		total = t

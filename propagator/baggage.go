@@ -7,6 +7,7 @@ import (
 	"go.opentelemetry.io/otel/baggage"
 
 	"github.com/otelctx/otelctx/internal/token"
+	"github.com/otelctx/otelctx/internal/w3cbaggage"
 )
 
 // parseBaggageMember splits one list-member of a baggage header
@@ -44,7 +45,7 @@ func parseBaggageMember(m string) (e bagEntry, canonical, utf8OK, ok bool) {
 	n := len(e.key) + 1 + len(e.value)
 	for rest := e.props; rest != ""; {
 		var s string
-		s, rest = cutByte(rest, ';')
+		s, rest, _ = strings.Cut(rest, ";")
 		p, ok := parseProperty(s)
 		if !ok {
 			return e, false, false, false
@@ -86,14 +87,6 @@ func parseProperty(s string) (p property, ok bool) {
 	return p, token.Valid(p.key)
 }
 
-// cutByte is strings.Cut for a single byte, without the found result.
-func cutByte(s string, sep byte) (before, after string) {
-	if i := strings.IndexByte(s, sep); i >= 0 {
-		return s[:i], s[i+1:]
-	}
-	return s, ""
-}
-
 // scanRawValue validates a raw value, baggage-octets with well-formed
 // percent-encoding, and returns the size of its decoded form, made valid
 // UTF-8, as valueEscape encodes it again. It does not allocate for values up
@@ -102,7 +95,7 @@ func scanRawValue(raw string) (size int, utf8OK, ok bool) {
 	escaped := false
 	for i := 0; i < len(raw); i++ {
 		c := raw[i]
-		if !isValueChar(c) {
+		if !w3cbaggage.IsValueOctet(c) {
 			return 0, false, false
 		}
 		if c == '%' {
@@ -128,7 +121,7 @@ func scanRawValue(raw string) (size int, utf8OK, ok bool) {
 		case r == utf8.RuneError && n == 1:
 			size += 3 * len(string(utf8.RuneError)) // replaced, then encoded
 			utf8OK = false
-		case n == 1 && isValueChar(d[0]) && d[0] != '%':
+		case n == 1 && w3cbaggage.IsValueOctet(d[0]) && d[0] != '%':
 			size++
 		default:
 			size += 3 * n
@@ -189,7 +182,7 @@ func makeMember(key, rawValue, props string) baggage.Member {
 	ps := inline[:0]
 	for rest := props; rest != ""; {
 		var s string
-		s, rest = cutByte(rest, ';')
+		s, rest, _ = strings.Cut(rest, ";")
 		p, _ := parseProperty(s)
 		if p.key == "" {
 			continue
@@ -215,7 +208,7 @@ func appendCanonical(b []byte, key, rawValue, props string) []byte {
 	b = append(b, rawValue...)
 	for rest := props; rest != ""; {
 		var s string
-		s, rest = cutByte(rest, ';')
+		s, rest, _ = strings.Cut(rest, ";")
 		p, _ := parseProperty(s)
 		if p.key == "" {
 			continue
@@ -242,17 +235,6 @@ func unhexAny(c byte) byte {
 	return unhex[c]
 }
 
-// valueSize is the length of v as valueEscape encodes it.
-func valueSize(v string) int {
-	n := len(v)
-	for i := 0; i < len(v); i++ {
-		if c := v[i]; !isValueChar(c) || c == '%' {
-			n += 2
-		}
-	}
-	return n
-}
-
 // appendValue appends v percent-encoded: every byte that is not a
 // baggage-octet, and the percent sign itself. Runs that need no encoding are
 // copied whole.
@@ -260,7 +242,7 @@ func appendValue(b []byte, v string) []byte {
 	const upper = "0123456789ABCDEF"
 	for {
 		i := 0
-		for i < len(v) && isValueChar(v[i]) && v[i] != '%' {
+		for i < len(v) && w3cbaggage.IsValueOctet(v[i]) && v[i] != '%' {
 			i++
 		}
 		b = append(b, v[:i]...)
@@ -292,13 +274,3 @@ func appendMember(b []byte, m baggage.Member) []byte {
 	}
 	return b
 }
-
-// baggage-octet = %x21 / %x23-2B / %x2D-3A / %x3C-5B / %x5D-7E
-var valueChars = func() (t [256]bool) {
-	for c := 0x21; c < 0x7f; c++ {
-		t[c] = c != '"' && c != ',' && c != ';' && c != '\\'
-	}
-	return t
-}()
-
-func isValueChar(c byte) bool { return valueChars[c] }

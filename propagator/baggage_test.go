@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/baggage"
+	"go.opentelemetry.io/otel/propagation"
 )
 
 // member describes an expected baggage member: props are "k" or "k=v".
@@ -211,6 +212,20 @@ func TestLegacyHeaders(t *testing.T) {
 
 	ctx = extract(p, "x-request-id", "a\xffb")
 	assert.Equal(t, "a\uFFFDb", baggage.FromContext(ctx).Member("request.id").Value())
+}
+
+// TestLegacyHeadersOnMapCarrier: on a carrier without multiple values, a
+// legacy header the policy rejects must not stand in for the baggage header.
+func TestLegacyHeadersOnMapCarrier(t *testing.T) {
+	p := New(WithLegacyHeader("x-user", "user"), WithIngressDeny("user"))
+	in := propagation.MapCarrier{"baggage": "a=1", "x-user": "evil=1"}
+	assert.Equal(t, map[string]member{"a": {"1", nil}},
+		baggageOf(t, baggage.FromContext(p.Extract(context.Background(), in))))
+
+	p = New(WithLegacyHeader("x-user", "user"), WithPublicEndpoint(), WithPublicAllow("request.id"))
+	in = propagation.MapCarrier{"baggage": "request.id=1", "x-user": "admin=true"}
+	assert.Equal(t, map[string]member{"request.id": {"1", nil}},
+		baggageOf(t, baggage.FromContext(p.Extract(context.Background(), in))))
 }
 
 func TestLegacyHeaderInvalidKeyIgnored(t *testing.T) {

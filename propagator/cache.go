@@ -2,13 +2,14 @@ package propagator
 
 import (
 	"hash/maphash"
-	"reflect"
 	"strings"
 	"sync/atomic"
 	"unsafe"
 
 	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/otelctx/otelctx/internal/w3cbaggage"
 )
 
 // A service sees the same baggage and tracestate over and over: the same
@@ -88,23 +89,6 @@ var parsedBaggage = newHeaderCache[baggage.Baggage]()
 // tracestate values that it can hold whole.
 var parsedTracestate = newHeaderCache[trace.TraceState]()
 
-// bagIdentityOK says whether bagIdentity can tell baggages apart: it reads
-// the map a baggage.Baggage wraps, and is off if the type ever changes shape.
-var bagIdentityOK = func() bool {
-	t := reflect.TypeFor[baggage.Baggage]()
-	return t.Kind() == reflect.Struct && t.NumField() == 1 && t.Field(0).Type.Kind() == reflect.Map
-}()
-
-// bagIdentity returns the address of bag's member map, or nil. Two baggages
-// with the same map hold the same members: OpenTelemetry copies the map for
-// every change.
-func bagIdentity(bag baggage.Baggage) unsafe.Pointer {
-	if !bagIdentityOK {
-		return nil
-	}
-	return reflect.ValueOf(bag).Field(0).UnsafePointer()
-}
-
 // encodedBaggage caches, per propagator, the baggage header Inject wrote for
 // a baggage and a set of egress grants, with what it dropped.
 type encodedBaggage struct {
@@ -112,8 +96,8 @@ type encodedBaggage struct {
 }
 
 type encodedEntry struct {
-	// bag keeps the map alive, so that its address cannot be reused for
-	// another baggage while the entry exists.
+	// bag keeps the map alive, so that its address, its identity, cannot be
+	// reused for another baggage while the entry exists.
 	bag     baggage.Baggage
 	grants  [maxGrants]*keySet
 	ngrants int
@@ -131,7 +115,7 @@ func (c *encodedBaggage) slot(id unsafe.Pointer) *atomic.Pointer[encodedEntry] {
 // lookup returns the cached entry for bag and grants, or nil.
 func (c *encodedBaggage) lookup(id unsafe.Pointer, grants []*keySet) *encodedEntry {
 	e := c.slot(id).Load()
-	if e == nil || bagIdentity(e.bag) != id || e.ngrants != len(grants) {
+	if e == nil || w3cbaggage.Identity(e.bag) != id || e.ngrants != len(grants) {
 		return nil
 	}
 	for i, g := range grants {

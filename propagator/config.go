@@ -10,14 +10,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/otelctx/otelctx/internal/token"
-)
-
-// W3C Baggage limits (https://www.w3.org/TR/baggage/#limits). They are the
-// minimum a platform must propagate, so they are also the lowest caps this
-// package accepts.
-const (
-	minMembers = 64
-	minBytes   = 8192
+	"github.com/otelctx/otelctx/internal/w3cbaggage"
 )
 
 // defaultErrorInterval is how often each kind of error is reported through
@@ -97,8 +90,8 @@ type legacyHeader struct {
 func newConfig(opts ...Option) config {
 	c := config{
 		merge:         MergeLocalWins,
-		maxMembers:    minMembers,
-		maxBytes:      minBytes,
+		maxMembers:    w3cbaggage.MaxMembers,
+		maxBytes:      w3cbaggage.MaxBytes,
 		errorInterval: defaultErrorInterval,
 	}
 	for _, o := range opts {
@@ -215,7 +208,7 @@ func WithEgress(rules ...EgressRule) Option {
 // sent by Inject. Values below the W3C minimum of 64 are raised to it.
 func WithMaxMembers(n int) Option {
 	return optionFunc(func(c config) config {
-		c.maxMembers = max(n, minMembers)
+		c.maxMembers = max(n, w3cbaggage.MaxMembers)
 		return c
 	})
 }
@@ -225,7 +218,7 @@ func WithMaxMembers(n int) Option {
 // raised to it.
 func WithMaxBytes(n int) Option {
 	return optionFunc(func(c config) config {
-		c.maxBytes = max(n, minBytes)
+		c.maxBytes = max(n, w3cbaggage.MaxBytes)
 		return c
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/otelctx/otelctx/internal/token"
+	"github.com/otelctx/otelctx/internal/w3cbaggage"
 )
 
 // Header names, in lower case as the specifications ask senders to use, and
@@ -118,11 +119,19 @@ func (p *propagator) extractTraceContext(ctx context.Context, f fields) context.
 	}
 
 	// Failure to parse tracestate must not affect traceparent.
-	vals := f.get(tracestateHeader, tracestateCanon, &one)
+	var carried *carriedState
+	scc.TraceState, carried = p.extractTraceState(ctx, f.get(tracestateHeader, tracestateCanon, &one), scc.TraceID)
+	ctx = trace.ContextWithRemoteSpanContext(ctx, trace.NewSpanContext(scc))
+	return contextWithCarried(ctx, carried)
+}
+
+// extractTraceState returns the tracestate of the field values vals for
+// trace id, and the entries trace.TraceState cannot hold, if any.
+func (p *propagator) extractTraceState(ctx context.Context, vals []string, id trace.TraceID) (trace.TraceState, *carriedState) {
+	var one [1]string
 	if len(vals) == 1 {
 		if ts, ok := parsedTracestate.lookup(vals[0]); ok {
-			scc.TraceState = ts
-			return trace.ContextWithRemoteSpanContext(ctx, trace.NewSpanContext(scc))
+			return ts, nil
 		}
 		one[0] = detach(vals[0])
 		vals = one[:]
@@ -139,15 +148,13 @@ func (p *propagator) extractTraceContext(ctx context.Context, f fields) context.
 	if canonical {
 		raw = vals[0]
 	}
-	var carried *carriedState
-	scc.TraceState, carried = buildTraceState(ms, raw, scc.TraceID)
-	if raw != "" && why == 0 && !dup && carried == nil {
-		// Only a value that parsed cleanly, whole, is cached: a hit
-		// then has nothing to report or carry.
-		parsedTracestate.store(raw, scc.TraceState)
+	ts, carried := buildTraceState(ms, raw, id)
+	if raw != "" && carried == nil {
+		// A canonical value parsed cleanly, whole: a cache hit has
+		// nothing to report or carry.
+		parsedTracestate.store(raw, ts)
 	}
-	ctx = trace.ContextWithRemoteSpanContext(ctx, trace.NewSpanContext(scc))
-	return contextWithCarried(ctx, carried)
+	return ts, carried
 }
 
 // singleValue returns the only element of a field that must not repeat, such
@@ -158,7 +165,7 @@ func singleValue(vals []string) (string, reason) {
 	for _, s := range vals {
 		for s != "" {
 			var elem string
-			elem, s = cutByte(s, ',')
+			elem, s, _ = strings.Cut(s, ",")
 			if elem = trimOWS(elem); elem == "" {
 				continue
 			}
@@ -193,7 +200,7 @@ func (p *propagator) extractBaggage(ctx context.Context, f fields) context.Conte
 	for _, v := range vals {
 		for v != "" {
 			var elem string
-			elem, v = cutByte(v, ',')
+			elem, v, _ = strings.Cut(v, ",")
 			m := trimOWS(elem)
 			if len(m) != len(elem) || m == "" {
 				verbatim = false
@@ -223,7 +230,9 @@ func (p *propagator) extractBaggage(ctx context.Context, f fields) context.Conte
 		}
 	}
 	for _, lh := range p.cfg.legacy {
-		v := trimOWS(firstValue(f.get(lh.header, lh.canon, &one)))
+		// A buffer of its own: vals may be one[:] and is read below.
+		var lone [1]string
+		v := trimOWS(firstValue(f.get(lh.header, lh.canon, &lone)))
 		if v == "" {
 			continue
 		}
@@ -234,7 +243,7 @@ func (p *propagator) extractBaggage(ctx context.Context, f fields) context.Conte
 		if !utf8.ValidString(v) {
 			v, badUTF8 = strings.ToValidUTF8(v, "\uFFFD"), true
 		}
-		_, why := bb.add(bagEntry{key: lh.key, value: v, size: len(lh.key) + 1 + valueSize(v), src: fromLegacy})
+		_, why := bb.add(bagEntry{key: lh.key, value: v, size: len(lh.key) + 1 + w3cbaggage.ValueSize(v), src: fromLegacy})
 		if why != 0 {
 			t.add(why, 1)
 		}
@@ -343,7 +352,7 @@ func (p *propagator) baggageHeader(ctx context.Context, bag baggage.Baggage, t *
 		t.add(reasonEgressDenied, bag.Len())
 		return ""
 	}
-	id := bagIdentity(bag)
+	id := w3cbaggage.Identity(bag)
 	if id != nil {
 		if e := p.encoded.lookup(id, grants); e != nil {
 			t.merge(&e.dropped)

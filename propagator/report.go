@@ -170,6 +170,9 @@ type tally struct {
 }
 
 func (t *tally) add(why reason, n int) {
+	if n == 0 {
+		return
+	}
 	t.n[why] += int32(n)
 	t.dirty = true
 }

@@ -1,6 +1,8 @@
 package propagator
 
 import (
+	"encoding/hex"
+
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -49,20 +51,11 @@ func parseTraceparent(v string) (trace.SpanContextConfig, bool) {
 func appendTraceparent(b []byte, sc trace.SpanContext) []byte {
 	b = append(b, '0', '0', '-')
 	tid, sid := sc.TraceID(), sc.SpanID()
-	b = appendHex(b, tid[:])
+	b = hex.AppendEncode(b, tid[:])
 	b = append(b, '-')
-	b = appendHex(b, sid[:])
+	b = hex.AppendEncode(b, sid[:])
 	b = append(b, '-')
-	return appendHex(b, []byte{byte(sc.TraceFlags() & knownFlags)})
-}
-
-const hexDigits = "0123456789abcdef"
-
-func appendHex(b, src []byte) []byte {
-	for _, c := range src {
-		b = append(b, hexDigits[c>>4], hexDigits[c&0x0f])
-	}
-	return b
+	return hex.AppendEncode(b, []byte{byte(sc.TraceFlags() & knownFlags)})
 }
 
 // unhex maps lowercase hex digits to their value and everything else,
@@ -71,8 +64,8 @@ var unhex = func() (t [256]byte) {
 	for i := range t {
 		t[i] = 0xff
 	}
-	for i := 0; i < 16; i++ {
-		t[hexDigits[i]] = byte(i)
+	for i, c := range "0123456789abcdef" {
+		t[c] = byte(i)
 	}
 	return t
 }()

@@ -33,14 +33,9 @@ func parseTracestate(vals []string, buf []tsMember) (ms []tsMember, canonical, d
 	canonical = len(vals) == 1
 	for _, v := range vals {
 		for v != "" {
-			var elem string
-			if i := strings.IndexByte(v, ','); i >= 0 {
-				elem, v = v[:i], v[i+1:]
-				if v == "" {
-					canonical = false // trailing comma
-				}
-			} else {
-				elem, v = v, ""
+			elem, rest, found := strings.Cut(v, ",")
+			if v = rest; found && v == "" {
+				canonical = false // trailing comma
 			}
 			m := trimOWS(elem)
 			if len(m) != len(elem) || m == "" {

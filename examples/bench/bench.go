@@ -163,13 +163,14 @@ func (t *Target) handler(h http.Handler, name string, p propagation.TextMapPropa
 }
 
 func (t *Target) roundTripper(p propagation.TextMapPropagator) http.RoundTripper {
-	switch t.variant {
-	case "otelhttp":
-		return otelhttp.NewTransport(t.transport, otelhttp.WithTracerProvider(t.tp), otelhttp.WithPropagators(p))
-	case "full":
-		return propagator.NewTransport(otelhttp.NewTransport(t.transport, otelhttp.WithTracerProvider(t.tp), otelhttp.WithPropagators(p)))
+	if t.variant == "nethttp" {
+		return t.transport
 	}
-	return t.transport
+	rt := otelhttp.NewTransport(t.transport, otelhttp.WithTracerProvider(t.tp), otelhttp.WithPropagators(p))
+	if t.variant == "full" {
+		return propagator.NewTransport(rt)
+	}
+	return rt
 }
 
 // Shutdown stops the servers and the TracerProvider.

@@ -63,11 +63,10 @@ func TestVariants(t *testing.T) {
 		t.Run(v, func(t *testing.T) {
 			tg, err := Start(v)
 			require.NoError(t, err)
-			tr := &http.Transport{}
-			c := &http.Client{Transport: tr}
-			require.NoError(t, tg.Do(context.Background(), c))
-			tr.CloseIdleConnections()
 			defer func() { assert.NoError(t, tg.Shutdown(context.Background())) }()
+			tr := &http.Transport{}
+			defer tr.CloseIdleConnections()
+			require.NoError(t, tg.Do(context.Background(), &http.Client{Transport: tr}))
 			if v == "nethttp" {
 				assert.Nil(t, tg.Exporter)
 				return

@@ -19,6 +19,7 @@ import (
 	"go.uber.org/goleak"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/otelctx/otelctx/examples/internal/cmdtest"
 	"github.com/otelctx/otelctx/examples/userservice"
 )
 
@@ -26,13 +27,8 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-func noOTLP(t *testing.T) {
-	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "")
-	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "")
-}
-
 func TestDemo(t *testing.T) {
-	noOTLP(t)
+	cmdtest.NoOTLP(t)
 	var out bytes.Buffer
 	const n = 16
 	require.NoError(t, run(context.Background(), &out, n, "http://127.0.0.1:16686"))
@@ -151,7 +147,7 @@ func TestDemoExportsOverOTLP(t *testing.T) {
 }
 
 func TestDemoRequestBounds(t *testing.T) {
-	noOTLP(t)
+	cmdtest.NoOTLP(t)
 	for _, n := range []int{0, 101} {
 		err := run(context.Background(), io.Discard, n, "")
 		assert.EqualError(t, err, fmt.Sprintf("the number of requests must be from 1 to 100, not %d", n))

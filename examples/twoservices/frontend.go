@@ -36,8 +36,7 @@ import (
 // Session is the frontend's local value: request data that has no business
 // leaving the process.
 type Session struct {
-	ID      uint64    // the request's execution ID
-	Started time.Time // when the request arrived
+	ID uint64 // the request's execution ID
 }
 
 // session holds the request's Session. Unlike user.id it is not baggage: no
@@ -104,7 +103,7 @@ func (f *Frontend) serveProfile(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	resp.User = user
-	s := Session{ID: asynctrack.ExecutionID(ctx), Started: time.Now()}
+	s := Session{ID: asynctrack.ExecutionID(ctx)}
 	resp.Session = s.ID
 
 	// With the session in the ctx, and the ctx ambient, code without a ctx
@@ -159,11 +158,7 @@ func (f *Frontend) serveProfile(w http.ResponseWriter, r *http.Request) {
 		resp.Seen = seen.sorted()
 	})
 
-	code := resp.BackendStatus
-	if code == 0 {
-		code = http.StatusBadGateway
-	}
-	writeJSON(w, code, resp)
+	writeJSON(w, cmp.Or(resp.BackendStatus, http.StatusBadGateway), resp)
 }
 
 // callBackend asks the backend for the current user. The request carries no

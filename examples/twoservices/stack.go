@@ -113,9 +113,7 @@ func (st *Stack) shutdown(ctx context.Context) error {
 			services = append(services, s)
 		}
 	}
-	if st.exporter != nil {
-		err = errors.Join(err, telemetry.ShutdownAll(ctx, st.exporter, services...))
-	}
+	err = errors.Join(err, telemetry.ShutdownAll(ctx, st.exporter, services...))
 	if st.db != nil {
 		err = errors.Join(err, st.db.Close())
 	}

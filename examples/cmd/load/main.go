@@ -63,7 +63,8 @@ func run(out io.Writer, variant string, requests, concurrency int, duration time
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "%-9s %9d %9.0f %9s %9s %9s %7d\n", v, st.n, float64(st.n)/st.elapsed.Seconds(),
+		n := len(st.latencies)
+		fmt.Fprintf(out, "%-9s %9d %9.0f %9s %9s %9s %7d\n", v, n, float64(n)/st.elapsed.Seconds(),
 			st.percentile(50), st.percentile(90), st.percentile(99), st.errors)
 		if st.firstErr != nil {
 			fmt.Fprintf(out, "          first error: %v\n", st.firstErr)
@@ -73,7 +74,7 @@ func run(out io.Writer, variant string, requests, concurrency int, duration time
 }
 
 type stats struct {
-	n, errors int
+	errors    int
 	firstErr  error
 	elapsed   time.Duration
 	latencies []time.Duration
@@ -115,7 +116,6 @@ func load(variant string, requests, concurrency int, d time.Duration) (*stats, e
 					return // the time limit, not a failure
 				}
 				mu.Lock()
-				st.n++
 				st.latencies = append(st.latencies, lat)
 				if err != nil {
 					st.errors++

@@ -19,22 +19,14 @@ func TestMain(m *testing.M) {
 }
 
 func TestRun(t *testing.T) {
-	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "")
-	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "")
+	cmdtest.NoOTLP(t)
 	url := cmdtest.Run(t, `frontend on (http://127\.0\.0\.1:\d+),`, func(ctx context.Context, out *cmdtest.Output) error {
 		return run(ctx, out, "127.0.0.1:0")
 	})
-	req, err := http.NewRequest(http.MethodGet, url+"/profile", nil)
-	require.NoError(t, err)
-	req.Header.Set("userid", "ken")
-	tr := &http.Transport{}
-	defer tr.CloseIdleConnections()
-	resp, err := (&http.Client{Transport: tr}).Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
+	code, body := cmdtest.Get(t, url+"/profile", "userid", "ken")
 	var r twoservices.Response
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&r))
-	assert.Equal(t, http.StatusOK, resp.StatusCode, r.Error)
+	require.NoError(t, json.Unmarshal(body, &r))
+	assert.Equal(t, http.StatusOK, code, r.Error)
 	assert.Equal(t, "ken", r.User)
 	require.NotNil(t, r.Backend.User)
 	assert.Equal(t, "Ken Thompson", r.Backend.User.Name)

@@ -2,12 +2,10 @@ package main
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
 	"github.com/otelctx/otelctx/examples/internal/cmdtest"
@@ -18,21 +16,11 @@ func TestMain(m *testing.M) {
 }
 
 func TestRun(t *testing.T) {
-	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "")
-	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "")
+	cmdtest.NoOTLP(t)
 	url := cmdtest.Run(t, `userservice on (http://127\.0\.0\.1:\d+) `, func(ctx context.Context, out *cmdtest.Output) error {
 		return run(ctx, out, "127.0.0.1:0", "")
 	})
-	req, err := http.NewRequest(http.MethodGet, url+"/user", nil)
-	require.NoError(t, err)
-	req.Header.Set("userid", "edsger")
-	tr := &http.Transport{}
-	defer tr.CloseIdleConnections()
-	resp, err := (&http.Client{Transport: tr}).Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	code, body := cmdtest.Get(t, url+"/user", "userid", "edsger")
+	assert.Equal(t, http.StatusOK, code)
 	assert.JSONEq(t, `{"user":{"id":"edsger","name":"Edsger Dijkstra","email":"edsger@example.com"}}`, string(body))
 }

@@ -22,17 +22,10 @@ func TestRun(t *testing.T) {
 	url := cmdtest.Run(t, `workerpool on (http://127\.0\.0\.1:\d+),`, func(ctx context.Context, out *cmdtest.Output) error {
 		return run(ctx, out, "127.0.0.1:0", 2)
 	})
-	req, err := http.NewRequest(http.MethodGet, url+"/?n=3", nil)
-	require.NoError(t, err)
-	req.Header.Set("X-Request-Id", "r-7")
-	tr := &http.Transport{}
-	defer tr.CloseIdleConnections()
-	resp, err := (&http.Client{Transport: tr}).Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
+	code, body := cmdtest.Get(t, url+"/?n=3", "X-Request-Id", "r-7")
 	var r workerpool.Response
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&r))
-	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	require.NoError(t, json.Unmarshal(body, &r))
+	assert.Equal(t, http.StatusOK, code)
 	require.Len(t, r.Tasks, 3)
 	for _, task := range r.Tasks {
 		assert.Equal(t, "r-7", task.Ambient)

@@ -4,6 +4,8 @@ package cmdtest
 import (
 	"bytes"
 	"context"
+	"io"
+	"net/http"
 	"regexp"
 	"sync"
 	"testing"
@@ -50,4 +52,29 @@ func (o *Output) String() string {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.buf.String()
+}
+
+// NoOTLP clears the OTLP endpoint variables for the test, so that a command
+// exports to no collector whatever the environment says.
+func NoOTLP(t *testing.T) {
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "")
+	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "")
+}
+
+// Get sends a GET for url with one request header, on a transport of its
+// own that it closes so that no idle connection outlives the test, and
+// returns the status code and body.
+func Get(t *testing.T, url, header, value string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	require.NoError(t, err)
+	req.Header.Set(header, value)
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, body
 }
