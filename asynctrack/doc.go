@@ -59,7 +59,7 @@
 // Otherwise a goroutine started by Go runs in the scope it was started in, as
 // a plain go statement would: code without a ctx sees the same values, and
 // CurrentExecutionID returns that scope's execution, not the goroutine's own
-// (ExecutionID(ctx) always returns its own). That keeps Go at one 64-byte
+// (ExecutionID(ctx) always returns its own). That keeps Go at one 48-byte
 // allocation over a go statement; wrap the goroutine's body in a Resource's
 // Run where an exact ambient ID matters.
 //

@@ -3,6 +3,7 @@ package asynctrack
 import (
 	"context"
 	"sync/atomic"
+	"unsafe"
 )
 
 // Resource types used by this package. User-defined resources may use any
@@ -14,8 +15,9 @@ const (
 	TypeHTTPRequest = "http.request"
 )
 
-// nextID hands out resource IDs. It starts at 1: ID 0 means "none". It has
-// a cache line of its own: it is written on every spawn.
+// nextID is the last resource ID handed out, to a resource or to a block of
+// them (see newID). IDs start at 1: ID 0 means "none". It has a cache line
+// of its own: it is written on every spawn or block.
 var nextID struct {
 	_ [64]byte
 	atomic.Uint64
@@ -27,15 +29,31 @@ var nextID struct {
 // context.Context that callbacks receive, so a lookup from a ctx is a type
 // assertion or one Value walk, and deriving work from it copies pointers:
 // store values and scope are immutable snapshots, shared until changed.
+//
+// A frame stores no trigger ID: its Context always carries the frame of the
+// execution it was created from (see parentOf), and asking for the trigger
+// is rare enough to walk there. That keeps an execution at 48 bytes.
 type frame struct {
 	context.Context        // the context the work was created from
-	id, trigger     uint64 // the resource's and its trigger's IDs
+	id              uint64 // the resource's ID
 	env             *env   // never nil
+}
+
+// trigger returns the ID of the execution that created f's resource: that of
+// the nearest frame f's Context carries with another ID. Frames with f's own
+// ID on the way are f's resource, derived by Run or Store.Run.
+func (f *frame) trigger() uint64 {
+	for p := frameOf(f.Context); p != nil; p = frameOf(p.Context) {
+		if p.id != f.id {
+			return p.id
+		}
+	}
+	return 0
 }
 
 // env is what a frame shares with the frames derived from it and the work it
 // starts, for as long as none of it changes: a goroutine started by Go
-// usually points to its parent's, which keeps an execution at 64 bytes.
+// usually points to its parent's, which keeps an execution at 48 bytes.
 type env struct {
 	values *binding // store values, innermost first
 	scope  *scope   // what code without a ctx resolves to; nil if none
@@ -83,25 +101,58 @@ func frameOf(ctx context.Context) *frame {
 // parentOf resolves the frame that new work created from ctx descends from:
 // the one ctx carries or, when it carries none, the ambient one, so that work
 // started from a plain go statement still has the right trigger and values.
-// A bare Background or TODO context carries nothing of its own, so the
-// ambient frame's context stands in for it.
+// It also returns the context the new work derives from, which carries that
+// frame: ctx, the ambient frame for a bare Background or TODO context, which
+// carries nothing of its own, or else ctx linked to the ambient frame.
 func parentOf(ctx context.Context) (*frame, context.Context) {
-	if f := frameOf(ctx); f != nil {
-		return f, ctx
+	bare := isBare(ctx)
+	if !bare {
+		if f := frameOf(ctx); f != nil {
+			return f, ctx
+		}
 	}
 	s := ambientScope()
 	if s == nil {
 		return nil, ctx
 	}
-	if ctx == context.Background() || ctx == context.TODO() {
-		ctx = s.frame
+	if bare {
+		return s.frame, s.frame
 	}
-	return s.frame, ctx
+	return s.frame, &link{Context: ctx, frame: s.frame}
+}
+
+// bareTabs are the interface tables of context.Background() and
+// context.TODO() as a context.Context. Their types carry nothing, so a
+// context with either table is one of them: comparing the table is enough,
+// and Go calls it on every spawn.
+var bareTabs = [2]unsafe.Pointer{ctxTab(context.Background()), ctxTab(context.TODO())}
+
+func ctxTab(ctx context.Context) unsafe.Pointer { return (*iface)(unsafe.Pointer(&ctx)).tab }
+
+// isBare reports whether ctx is context.Background() or context.TODO().
+func isBare(ctx context.Context) bool {
+	t := ctxTab(ctx)
+	return t == bareTabs[0] || t == bareTabs[1]
+}
+
+// link is a context that carries a frame it does not derive from: the
+// ambient one, for work created from a context without a frame of its own.
+// Everything else it looks up in that context.
+type link struct {
+	context.Context
+	frame *frame
+}
+
+func (l *link) Value(key any) any {
+	if key == (frameKey{}) {
+		return l.frame
+	}
+	return l.Context.Value(key)
 }
 
 // execution is a resource that this package runs: a frame and the callback,
-// in one 64-byte allocation, the only one Go adds to a go statement (see
-// launch.go).
+// in one allocation of 48 bytes (64 where launch_asm.go is not built), the
+// only one Go adds to a go statement (see launch.go).
 type execution struct {
 	closure closureHeader // first: makes *execution a func() once set
 	frame   frame
@@ -158,12 +209,13 @@ func newExecution(ctx context.Context, typ string, value any, fn func(context.Co
 	}
 	f := &e.frame
 	e.fn = fn
-	f.Context, f.id = ctx, nextID.Add(1)
-	if parent != nil {
-		f.trigger = parent.id
-	}
+	f.Context, f.id = ctx, newID()
 	if hs != nil {
-		hs.init(ctx, f, typ, value, 0)
+		var trigger uint64
+		if parent != nil {
+			trigger = parent.id
+		}
+		hs.init(ctx, f, typ, value, trigger, 0)
 	}
 	return e
 }
@@ -174,7 +226,7 @@ func derive(f *frame, ctx context.Context) {
 	parent, ctx := parentOf(ctx)
 	f.Context = ctx
 	if parent != nil {
-		f.id, f.trigger, f.env = parent.id, parent.trigger, parent.env
+		f.id, f.env = parent.id, parent.env
 	} else {
 		f.env = rootEnv(active.Load())
 	}
@@ -214,8 +266,18 @@ func Run(ctx context.Context, fn func(ctx context.Context)) {
 	sf.run(fn)
 }
 
-// start runs the execution's one callback, then destroys it.
-func (e *execution) start() { e.frame.run(e.fn, true) }
+// startExecution runs e's one callback, then destroys it. It is what an
+// execution made a func() calls (see launch.go).
+func startExecution(e *execution) {
+	if env := e.frame.env; env.hooks == nil && env.scope == nil {
+		e.fn(&e.frame) // run has nothing to do around it
+		return
+	}
+	e.frame.run(e.fn, true)
+}
+
+// start is startExecution as a method, for method values.
+func (e *execution) start() { startExecution(e) }
 
 // run executes fn as one callback of f's resource on the calling goroutine:
 // f's scope is ambient while fn runs, Before and After bracket it, and, if
@@ -265,7 +327,7 @@ func ExecutionID(ctx context.Context) uint64 {
 // belongs to, or 0. It is Node.js's triggerAsyncId for a ctx.
 func TriggerID(ctx context.Context) uint64 {
 	if f := frameOf(ctx); f != nil {
-		return f.trigger
+		return f.trigger()
 	}
 	return 0
 }
@@ -295,7 +357,7 @@ func CurrentExecutionID() uint64 {
 // CurrentTriggerID is TriggerID(Ambient()): Node.js's triggerAsyncId.
 func CurrentTriggerID() uint64 {
 	if s := ambientScope(); s != nil {
-		return s.frame.trigger
+		return s.frame.trigger()
 	}
 	return 0
 }

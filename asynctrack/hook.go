@@ -144,16 +144,16 @@ func (e *hookEntry) live() bool { return e.hook.state.Load() == e.state }
 // init emits Init for f to the hooks of s, from entry i on. A panic in one
 // is recovered and reported, and the hooks after it still run; one deferred
 // recover per event rather than per hook keeps the common case cheap.
-func (s *hookSet) init(ctx context.Context, f *frame, typ string, value any, i int) {
+func (s *hookSet) init(ctx context.Context, f *frame, typ string, value any, trigger uint64, i int) {
 	defer func() {
 		if v := recover(); v != nil {
 			reportHookPanic("Init", f.id, v)
-			s.init(ctx, f, typ, value, i+1)
+			s.init(ctx, f, typ, value, trigger, i+1)
 		}
 	}()
 	for ; i < len(s.entries); i++ {
 		if e := &s.entries[i]; e.init != nil && e.live() {
-			e.init(ctx, f.id, typ, f.trigger, value)
+			e.init(ctx, f.id, typ, trigger, value)
 		}
 	}
 }

@@ -48,7 +48,7 @@ func NewResource(ctx context.Context, typ string, value any) *Resource {
 func (r *Resource) ID() uint64 { return r.f.id }
 
 // TriggerID returns the ID of the execution that created the resource.
-func (r *Resource) TriggerID() uint64 { return r.f.trigger }
+func (r *Resource) TriggerID() uint64 { return r.f.trigger() }
 
 // Context returns the resource's context: what Run passes to its callbacks.
 func (r *Resource) Context() context.Context { return r.f }

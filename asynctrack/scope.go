@@ -248,7 +248,12 @@ func baseLabels(parent *scope) unsafe.Pointer {
 }
 
 // ambientScope returns the scope the calling goroutine's labels lead to.
-func ambientScope() *scope { return lookupScope(getProfLabel()) }
+func ambientScope() *scope {
+	if p := getProfLabel(); p != nil {
+		return lookupScope(p)
+	}
+	return nil
+}
 
 // lookupScope returns the scope label set p leads to, or nil. It does not
 // allocate: labelsCtx is pointer-shaped and the closure does not escape.
@@ -297,6 +302,9 @@ func isLabelKey(key any) bool {
 
 // eface is the layout of an empty interface value.
 type eface struct{ typ, data unsafe.Pointer }
+
+// iface is the layout of an interface with methods.
+type iface struct{ tab, data unsafe.Pointer }
 
 // labelMapValue returns label set p as pprof stores it in a context.
 func labelMapValue(p unsafe.Pointer) any {

@@ -63,6 +63,53 @@ func TestTriggerTree(t *testing.T) {
 	assert.Equal(t, v.task, v.lastTrigger)
 }
 
+// TestTriggerWithoutStoredTrigger: frames find their trigger through their
+// Context. Work started, or a scope opened, from a context that carries no
+// frame of its own, inside a plain go statement, must still have the ambient
+// execution as trigger and keep that context's values; scopes derived from
+// an execution keep its trigger.
+func TestTriggerWithoutStoredTrigger(t *testing.T) {
+	requireAmbient(t)
+	type key struct{}
+	outer := NewResource(context.Background(), TypeHTTPRequest, nil)
+	defer outer.Destroy()
+	var inner *Resource
+	outer.Run(func(ctx context.Context) { inner = NewResource(ctx, "inner", nil) })
+	defer inner.Destroy()
+	require.Equal(t, outer.ID(), inner.TriggerID())
+
+	store := NewStore[string]()
+	type seen struct {
+		id, trigger, runID, runTrigger, storeTrigger uint64
+		value                                        any
+	}
+	got := make(chan seen, 1)
+	inner.Run(func(context.Context) {
+		go func() { // no ctx here: inner is ambient
+			foreign := context.WithValue(context.Background(), key{}, "mine")
+			var v seen
+			Run(foreign, func(ctx context.Context) {
+				v.runID, v.runTrigger = ExecutionID(ctx), TriggerID(ctx)
+			})
+			Go(foreign, func(ctx context.Context) {
+				v.id, v.trigger, v.value = ExecutionID(ctx), TriggerID(ctx), ctx.Value(key{})
+				store.Run(ctx, "s", func(ctx context.Context) {
+					v.storeTrigger = TriggerID(ctx)
+					Run(ctx, func(ctx context.Context) { assert.Equal(t, v.id, ExecutionID(ctx)) })
+				})
+				got <- v
+			})
+		}()
+	})
+	v := <-got
+	assert.Equal(t, inner.ID(), v.runID, "Run in a plain go statement derives the ambient execution")
+	assert.Equal(t, outer.ID(), v.runTrigger, "and keeps its trigger")
+	assert.NotZero(t, v.id)
+	assert.Equal(t, inner.ID(), v.trigger, "Go from a foreign ctx is triggered by the ambient execution")
+	assert.Equal(t, "mine", v.value, "and keeps the foreign ctx's values")
+	assert.Equal(t, inner.ID(), v.storeTrigger, "Store.Run keeps the execution's trigger")
+}
+
 // TestNoContextBleed runs 10,000 request scopes, each fanning out into
 // nested goroutines, timers, pool tasks and plain go statements. Every piece
 // of work checks, through its ctx and without one, that it sees its own
