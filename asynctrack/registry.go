@@ -136,8 +136,9 @@ func (r *Registry) CountByType() map[string]int {
 	return counts
 }
 
-// Live returns a snapshot of the live resources, ordered by ID (which is
-// creation order).
+// Live returns a snapshot of the live resources in creation order: by
+// creation time, then by ID. IDs alone are not in creation order across
+// CPUs (see newID).
 func (r *Registry) Live() []LiveResource {
 	var recs []*record
 	for i := range r.shards {
@@ -148,7 +149,12 @@ func (r *Registry) Live() []LiveResource {
 		}
 		s.mu.Unlock()
 	}
-	slices.SortFunc(recs, func(a, b *record) int { return cmp.Compare(a.id, b.id) })
+	slices.SortFunc(recs, func(a, b *record) int {
+		if c := a.created.Compare(b.created); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.id, b.id)
+	})
 	out := make([]LiveResource, len(recs))
 	for i, rec := range recs {
 		out[i] = LiveResource{ID: rec.id, Type: rec.typ, TriggerID: rec.trigger, Created: rec.created, Value: rec.value}

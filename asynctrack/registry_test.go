@@ -66,3 +66,18 @@ func TestRegistryDisableForgets(t *testing.T) {
 	defer reg.Disable()
 	assert.Zero(t, reg.Len(), "a resource from before the re-enable is not recorded")
 }
+
+// TestRegistryLiveInCreationOrder: IDs from different CPUs' blocks do not
+// follow creation order, so Live orders by creation time first.
+func TestRegistryLiveInCreationOrder(t *testing.T) {
+	reg := NewRegistry() // never enabled: the records come from its Init
+	for _, id := range []uint64{3000, 1000, 2000} {
+		reg.init(context.Background(), id, "block", 0, nil)
+		time.Sleep(time.Millisecond) // distinct creation times on any clock
+	}
+	var ids []uint64
+	for _, r := range reg.Live() {
+		ids = append(ids, r.ID)
+	}
+	assert.Equal(t, []uint64{3000, 1000, 2000}, ids)
+}
