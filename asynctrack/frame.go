@@ -35,17 +35,33 @@ var nextID struct {
 // is rare enough to walk there. That keeps an execution at 48 bytes.
 type frame struct {
 	context.Context        // the context the work was created from
-	id              uint64 // the resource's ID
+	id              uint64 // the resource's ID, or 0 until first asked for: read it with ID
 	env             *env   // never nil
+}
+
+// ID returns the ID of f's resource. A resource that no hook saw created gets
+// its ID when something first asks for it, which most goroutines never do:
+// for them, taking an ID would be most of what Go adds to a go statement
+// after its allocation. Either way the ID is unique and never changes.
+func (f *frame) ID() uint64 {
+	if id := atomic.LoadUint64(&f.id); id != 0 {
+		return id
+	}
+	id := newID()
+	if atomic.CompareAndSwapUint64(&f.id, 0, id) {
+		return id
+	}
+	return atomic.LoadUint64(&f.id) // another goroutine asked first; id goes unused
 }
 
 // trigger returns the ID of the execution that created f's resource: that of
 // the nearest frame f's Context carries with another ID. Frames with f's own
 // ID on the way are f's resource, derived by Run or Store.Run.
 func (f *frame) trigger() uint64 {
+	id := f.ID()
 	for p := frameOf(f.Context); p != nil; p = frameOf(p.Context) {
-		if p.id != f.id {
-			return p.id
+		if pid := p.ID(); pid != id {
+			return pid
 		}
 	}
 	return 0
@@ -111,7 +127,13 @@ func parentOf(ctx context.Context) (*frame, context.Context) {
 			return f, ctx
 		}
 	}
-	s := ambientScope()
+	// ambientScope, by hand: Go spawns with a bare ctx often, and a call
+	// less there is worth the repetition.
+	p := getProfLabel()
+	if p == nil {
+		return nil, ctx
+	}
+	s := lookupScope(p)
 	if s == nil {
 		return nil, ctx
 	}
@@ -209,11 +231,13 @@ func newExecution(ctx context.Context, typ string, value any, fn func(context.Co
 	}
 	f := &e.frame
 	e.fn = fn
-	f.Context, f.id = ctx, newID()
+	f.Context = ctx
 	if hs != nil {
+		// The hooks see the ID now; nothing else can have f yet.
+		f.id = newID()
 		var trigger uint64
 		if parent != nil {
-			trigger = parent.id
+			trigger = parent.ID()
 		}
 		hs.init(ctx, f, typ, value, trigger, 0)
 	}
@@ -226,7 +250,7 @@ func derive(f *frame, ctx context.Context) {
 	parent, ctx := parentOf(ctx)
 	f.Context = ctx
 	if parent != nil {
-		f.id, f.env = parent.id, parent.env
+		f.id, f.env = parent.ID(), parent.env
 	} else {
 		f.env = rootEnv(active.Load())
 	}
@@ -318,7 +342,7 @@ func (f *frame) destroy() {
 // or 0 if ctx carries none. It is Node.js's executionAsyncId for a ctx.
 func ExecutionID(ctx context.Context) uint64 {
 	if f := frameOf(ctx); f != nil {
-		return f.id
+		return f.ID()
 	}
 	return 0
 }
@@ -349,7 +373,7 @@ func Ambient() context.Context {
 // CurrentExecutionID is ExecutionID(Ambient()): Node.js's executionAsyncId.
 func CurrentExecutionID() uint64 {
 	if s := ambientScope(); s != nil {
-		return s.frame.id
+		return s.frame.ID()
 	}
 	return 0
 }

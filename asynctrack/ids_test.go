@@ -1,6 +1,7 @@
 package asynctrack
 
 import (
+	"context"
 	"sync"
 	"testing"
 
@@ -32,4 +33,54 @@ func TestNewIDUnique(t *testing.T) {
 		}
 	}
 	assert.Len(t, seen, goroutines*each)
+}
+
+// TestIDOnFirstAsk: a goroutine started with no hook enabled gets its ID
+// when first asked. Goroutines asking at once must all get one ID, and so
+// must children asking for their trigger before anyone asked for it.
+func TestIDOnFirstAsk(t *testing.T) {
+	const rounds, askers = 200, 8
+	for range rounds {
+		var own [askers]uint64
+		done := make(chan struct{})
+		Go(context.Background(), func(ctx context.Context) {
+			defer close(done)
+			var ready, wg sync.WaitGroup
+			start := make(chan struct{})
+			for i := range askers {
+				ready.Add(1)
+				wg.Go(func() {
+					ready.Done()
+					<-start
+					own[i] = ExecutionID(ctx)
+				})
+			}
+			ready.Wait()
+			close(start)
+			wg.Wait()
+		})
+		<-done
+		require.NotZero(t, own[0])
+		require.Equal(t, [askers]uint64{own[0], own[0], own[0], own[0], own[0], own[0], own[0], own[0]}, own)
+	}
+
+	var triggers [2]uint64
+	var id uint64
+	done := make(chan struct{})
+	Go(context.Background(), func(ctx context.Context) {
+		defer close(done)
+		var wg sync.WaitGroup
+		for i := range triggers {
+			wg.Add(1)
+			Go(ctx, func(child context.Context) {
+				defer wg.Done()
+				triggers[i] = TriggerID(child)
+			})
+		}
+		wg.Wait()
+		id = ExecutionID(ctx)
+	})
+	<-done
+	require.NotZero(t, id)
+	assert.Equal(t, [2]uint64{id, id}, triggers)
 }

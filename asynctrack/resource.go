@@ -45,7 +45,7 @@ func NewResource(ctx context.Context, typ string, value any) *Resource {
 }
 
 // ID returns the resource's ID: the execution ID inside Run.
-func (r *Resource) ID() uint64 { return r.f.id }
+func (r *Resource) ID() uint64 { return r.f.ID() }
 
 // TriggerID returns the ID of the execution that created the resource.
 func (r *Resource) TriggerID() uint64 { return r.f.trigger() }

@@ -37,4 +37,4 @@ func (t *Timer) Stop() bool {
 }
 
 // ID returns the timer's resource ID.
-func (t *Timer) ID() uint64 { return t.e.frame.id }
+func (t *Timer) ID() uint64 { return t.e.frame.ID() }
