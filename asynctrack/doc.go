@@ -101,8 +101,11 @@
 // and the other hooks go on. A panic in a tracked callback still emits After
 // and Destroy, then propagates.
 //
-// IDs are unique in the process and never reused. They are handed out in
-// blocks, one per CPU, so they follow creation order on one CPU only.
+// IDs are unique in the process and never reused. A resource takes its ID
+// when a hook sees it created or, with no hook enabled, when something first
+// asks for it (ExecutionID, TriggerID of its children, a Resource's ID...),
+// which most goroutines never do. IDs are handed out in blocks, one per CPU,
+// so they do not follow creation order.
 //
 // With no hook enabled, the lifecycle costs one atomic load per resource.
 // Go starts a goroutine with one allocation of 48 bytes (64 on architectures
