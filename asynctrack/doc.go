@@ -108,9 +108,13 @@
 // so they do not follow creation order.
 //
 // With no hook enabled, the lifecycle costs one atomic load per resource.
-// Go starts a goroutine with one allocation of 48 bytes (64 on architectures
-// other than amd64 and arm64, or with the purego tag), next to the go
-// statement's own.
+// Go starts a goroutine with one allocation of 48 bytes on amd64 and arm64
+// (a word more elsewhere, or with the purego tag), next to the go
+// statement's own. Started, while a scope is ambient, from a context that
+// carries no execution and is not Background or TODO (a context.WithTimeout
+// of Background inside a plain go statement, say), it also allocates a small
+// link from that context to the ambient execution, its trigger.
+//
 // Registry, a hook underneath, keeps the live resources with their trigger
 // chains and ages for exporters and debug pages.
 package asynctrack

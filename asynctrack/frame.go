@@ -35,16 +35,26 @@ var nextID struct {
 // is rare enough to walk there. That keeps an execution at 48 bytes.
 type frame struct {
 	context.Context        // the context the work was created from
-	id              uint64 // the resource's ID, or 0 until first asked for: read it with ID
+	id              uint64 // the resource's ID, 0 until first asked for, or noResource: read it with ID
 	env             *env   // never nil
 }
 
-// ID returns the ID of f's resource. A resource that no hook saw created gets
-// its ID when something first asks for it, which most goroutines never do:
-// for them, taking an ID would be most of what Go adds to a go statement
-// after its allocation. Either way the ID is unique and never changes.
+// noResource is the id of a frame that belongs to no resource: one derived
+// from a context without an execution, by Run, Store.Run or Store.With.
+// Its ID is 0, "none", and stays so.
+const noResource = ^uint64(0)
+
+// ID returns the ID of f's resource, or 0 if it has none. A resource that no
+// hook saw created gets its ID when something first asks for it, which most
+// goroutines never do: for them, taking an ID would be most of what Go adds
+// to a go statement after its allocation. Either way the ID is unique and
+// never changes.
 func (f *frame) ID() uint64 {
-	if id := atomic.LoadUint64(&f.id); id != 0 {
+	switch id := atomic.LoadUint64(&f.id); id {
+	case noResource:
+		return 0
+	case 0:
+	default:
 		return id
 	}
 	id := newID()
@@ -59,6 +69,9 @@ func (f *frame) ID() uint64 {
 // ID on the way are f's resource, derived by Run or Store.Run.
 func (f *frame) trigger() uint64 {
 	id := f.ID()
+	if id == 0 {
+		return 0 // no resource, no trigger
+	}
 	for p := frameOf(f.Context); p != nil; p = frameOf(p.Context) {
 		if pid := p.ID(); pid != id {
 			return pid
@@ -173,7 +186,7 @@ func (l *link) Value(key any) any {
 }
 
 // execution is a resource that this package runs: a frame and the callback,
-// in one allocation of 48 bytes (64 where launch_asm.go is not built), the
+// in one allocation of 48 bytes (a word more where launch_asm.go is not built), the
 // only one Go adds to a go statement (see launch.go).
 type execution struct {
 	closure closureHeader // first: makes *execution a func() once set
@@ -233,12 +246,13 @@ func newExecution(ctx context.Context, typ string, value any, fn func(context.Co
 	e.fn = fn
 	f.Context = ctx
 	if hs != nil {
-		// The hooks see the ID now; nothing else can have f yet.
-		f.id = newID()
+		// The hooks see the ID now; nothing else can have f yet. A parent
+		// asked for the first time gets its ID before its child does.
 		var trigger uint64
 		if parent != nil {
 			trigger = parent.ID()
 		}
+		f.id = newID()
 		hs.init(ctx, f, typ, value, trigger, 0)
 	}
 	return e
@@ -248,9 +262,12 @@ func newExecution(ctx context.Context, typ string, value any, fn func(context.Co
 // not the lifecycle (hooks), with ctx as its context.
 func derive(f *frame, ctx context.Context) {
 	parent, ctx := parentOf(ctx)
-	f.Context = ctx
+	f.Context, f.id = ctx, noResource
 	if parent != nil {
-		f.id, f.env = parent.ID(), parent.env
+		if id := parent.ID(); id != 0 {
+			f.id = id
+		}
+		f.env = parent.env
 	} else {
 		f.env = rootEnv(active.Load())
 	}

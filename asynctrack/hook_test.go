@@ -284,6 +284,7 @@ func TestHooksChangedSinceParent(t *testing.T) {
 	var ctx context.Context
 	store.Run(context.Background(), "v", func(c context.Context) { ctx = c })
 	parentID := ExecutionID(ctx)
+	require.Zero(t, parentID, "a Store.Run from Background belongs to no resource")
 
 	// No hook when the parent was made, one now.
 	rec := newRecorder(t)

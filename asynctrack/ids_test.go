@@ -39,29 +39,27 @@ func TestNewIDUnique(t *testing.T) {
 // when first asked. Goroutines asking at once must all get one ID, and so
 // must children asking for their trigger before anyone asked for it.
 func TestIDOnFirstAsk(t *testing.T) {
-	const rounds, askers = 200, 8
+	const rounds, askers = 10_000, 8
 	for range rounds {
+		f := &frame{Context: context.Background(), env: emptyEnv} // as Go makes it
 		var own [askers]uint64
-		done := make(chan struct{})
-		Go(context.Background(), func(ctx context.Context) {
-			defer close(done)
-			var ready, wg sync.WaitGroup
-			start := make(chan struct{})
-			for i := range askers {
-				ready.Add(1)
-				wg.Go(func() {
-					ready.Done()
-					<-start
-					own[i] = ExecutionID(ctx)
-				})
-			}
-			ready.Wait()
-			close(start)
-			wg.Wait()
-		})
-		<-done
+		var ready, wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range askers {
+			ready.Add(1)
+			wg.Go(func() {
+				ready.Done()
+				<-start
+				own[i] = ExecutionID(f)
+			})
+		}
+		ready.Wait()
+		close(start)
+		wg.Wait()
 		require.NotZero(t, own[0])
-		require.Equal(t, [askers]uint64{own[0], own[0], own[0], own[0], own[0], own[0], own[0], own[0]}, own)
+		for _, id := range own {
+			require.Equal(t, own[0], id)
+		}
 	}
 
 	var triggers [2]uint64
@@ -83,4 +81,40 @@ func TestIDOnFirstAsk(t *testing.T) {
 	<-done
 	require.NotZero(t, id)
 	assert.Equal(t, [2]uint64{id, id}, triggers)
+}
+
+// TestNoResourceMeansZero: frames derived from a context without an
+// execution (Run, Store.Run, Store.With from Background) belong to no
+// resource. Their execution ID, and the trigger of work they start, is 0
+// however often it is asked, never an ID made up on the spot.
+func TestNoResourceMeansZero(t *testing.T) {
+	store := NewStore[string]()
+	with := store.With(context.Background(), "v")
+	assert.Zero(t, ExecutionID(with))
+	assert.Zero(t, ExecutionID(with), "asked twice")
+	assert.Zero(t, TriggerID(with))
+
+	Run(context.Background(), func(ctx context.Context) {
+		assert.Zero(t, ExecutionID(ctx))
+		assert.Zero(t, CurrentExecutionID())
+		assert.Zero(t, TriggerID(ctx))
+	})
+
+	rec := newRecorder(t)
+	var id, trigger uint64
+	store.Run(context.Background(), "v", func(ctx context.Context) {
+		assert.Zero(t, ExecutionID(ctx))
+		done := make(chan struct{})
+		Go(ctx, func(ctx context.Context) {
+			defer close(done)
+			id, trigger = ExecutionID(ctx), TriggerID(ctx)
+		})
+		<-done
+	})
+	require.NotZero(t, id)
+	assert.Zero(t, trigger, "started from no resource")
+	rec.waitDestroyed(t, id)
+	e, ok := rec.init(id)
+	require.True(t, ok)
+	assert.Zero(t, e.trigger, "and Init says so")
 }

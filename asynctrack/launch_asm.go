@@ -5,8 +5,8 @@ package asynctrack
 // closureHeader is the code of a func(): the trampoline.
 type closureHeader struct{ code uintptr }
 
-// executionSize is the size of an execution in this build.
-const executionSize = 48
+// maxExecutionSize is what an execution may take in this build.
+const maxExecutionSize = 48
 
 func (h *closureHeader) init(code uintptr, _ *execution) { h.code = code }
 

@@ -14,9 +14,9 @@ type closureHeader struct {
 	self *execution
 }
 
-// executionSize is the size of an execution in this build, which the
-// allocator rounds up to 64.
-const executionSize = 56
+// maxExecutionSize is what an execution may take in this build: the
+// allocator's size class above 48 bytes on 64-bit platforms.
+const maxExecutionSize = 64
 
 func (h *closureHeader) init(code uintptr, e *execution) { h.code, h.self = code, e }
 

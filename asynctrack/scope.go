@@ -129,7 +129,7 @@ func selfTest() bool {
 	if v := user.Value(labelKey); v != nil {
 		base = (*eface)(unsafe.Pointer(&v)).data
 	}
-	f := &frame{Context: context.Background(), env: emptyEnv}
+	f := &frame{Context: context.Background(), id: noResource, env: emptyEnv}
 	s := &scope{}
 	s.init(f, "", base)
 	var got []string

@@ -269,8 +269,15 @@ func (v view) text() []byte {
 	return []byte(b.String())
 }
 
+// sortNodes puts ns in creation order: oldest first, then by ID. IDs alone
+// do not follow creation order.
 func sortNodes(ns []*node) {
-	slices.SortFunc(ns, func(a, b *node) int { return cmp.Compare(a.id, b.id) })
+	slices.SortFunc(ns, func(a, b *node) int {
+		if c := cmp.Compare(b.age, a.age); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.id, b.id)
+	})
 }
 
 // age formats seconds to a precision a reader can use.

@@ -280,7 +280,7 @@ func TestViewAfterShutdown(t *testing.T) {
 
 // The text tree, from a view built by hand: shared triggers are drawn once,
 // live triggers outside the answer and ended ones are marked, odd types are
-// quoted.
+// quoted, and siblings come oldest first, whatever their IDs.
 func TestViewText(t *testing.T) {
 	chain := func(ls ...link) []link { return ls }
 	v := view{
@@ -296,14 +296,18 @@ func TestViewText(t *testing.T) {
 				link{ID: 3, Type: "http.request", Age: 3},
 				link{ID: 1, Type: "goroutine", Age: 60, Live: true})},
 			{ID: 9, Type: "bad\ntype", Age: 0.0000005},
+			{ID: 4, Type: "goroutine", Age: 0.5, Triggers: chain( // an ID from another CPU's block
+				link{ID: 3, Type: "http.request", Age: 3},
+				link{ID: 1, Type: "goroutine", Age: 60, Live: true})},
 		},
 	}
-	assert.Equal(t, `live async resources: 4
+	assert.Equal(t, `live async resources: 5
 goroutine 1  age 1m0s  (live, outside this query)
 └── http.request 3  age 3s  (done)
     ├── goroutine 5  age 2s  trace t1
     │   └── timer 7  age 1.5ms  trace t1
-    └── task 6  age 1s
+    ├── task 6  age 1s
+    └── goroutine 4  age 500ms
 "bad\ntype" 9  age 1µs
 `, string(v.text()))
 

@@ -20,17 +20,20 @@ export OTELCTX_JAEGER_OTLP=http://127.0.0.1:4318
 status=0
 go test -race -timeout 30m "$@" ./... || status=$?
 # asynctrack again without the race detector, which changes how it hands
-# out IDs and what it allocates; then the build without go:linkname (the ctx
-# path only) and without assembly (the portable closure header).
+# out IDs and what it allocates; then without go:linkname (the ctx path
+# only), and without assembly (the portable closure header).
 go test -timeout 30m "$@" ./asynctrack/... || status=$?
-go test -race -tags otelctx_nolinkname,purego -timeout 30m "$@" ./asynctrack/... || status=$?
-# The arm64 assembly, under user-mode emulation where it is installed
-# (.ci/run installs it: Debian package qemu-user).
-if command -v qemu-aarch64 >/dev/null; then
-	GOARCH=arm64 go test -exec qemu-aarch64 -timeout 30m "$@" ./asynctrack/... || status=$?
-else
-	echo "test.sh: qemu-aarch64 not found: asynctrack's arm64 assembly not tested" >&2
-fi
+go test -race -tags otelctx_nolinkname -timeout 30m "$@" ./asynctrack/... || status=$?
+go test -race -tags purego -timeout 30m "$@" ./asynctrack/... || status=$?
+# The arm64 assembly, and a 32-bit platform, under user-mode emulation where
+# it is installed (.ci/run installs it: Debian package qemu-user).
+for arch in arm64:qemu-aarch64 arm:qemu-arm; do
+	if command -v "${arch#*:}" >/dev/null; then
+		GOARCH=${arch%%:*} go test -exec "${arch#*:}" -timeout 30m "$@" ./asynctrack/... || status=$?
+	else
+		echo "test.sh: ${arch#*:} not found: asynctrack not tested on ${arch%%:*}" >&2
+	fi
+done
 if [[ -f examples/go.mod ]]; then
 	(cd examples && go test -race -timeout 30m "$@" ./...) || status=$?
 fi
