@@ -137,8 +137,8 @@ func (r *Registry) CountByType() map[string]int {
 }
 
 // Live returns a snapshot of the live resources in creation order: by
-// creation time, then by ID. IDs alone are not in creation order across
-// CPUs (see newID).
+// creation time, then by ID. IDs alone do not follow creation order (see
+// frame.ID and newID).
 func (r *Registry) Live() []LiveResource {
 	var recs []*record
 	for i := range r.shards {
