@@ -50,14 +50,14 @@ const noResource = ^uint64(0)
 // to a go statement after its allocation. Either way the ID is unique and
 // never changes.
 func (f *frame) ID() uint64 {
-	switch id := atomic.LoadUint64(&f.id); id {
-	case noResource:
+	id := atomic.LoadUint64(&f.id)
+	if id == noResource {
 		return 0
-	case 0:
-	default:
+	}
+	if id != 0 {
 		return id
 	}
-	id := newID()
+	id = newID()
 	if atomic.CompareAndSwapUint64(&f.id, 0, id) {
 		return id
 	}
@@ -140,13 +140,7 @@ func parentOf(ctx context.Context) (*frame, context.Context) {
 			return f, ctx
 		}
 	}
-	// ambientScope, by hand: Go spawns with a bare ctx often, and a call
-	// less there is worth the repetition.
-	p := getProfLabel()
-	if p == nil {
-		return nil, ctx
-	}
-	s := lookupScope(p)
+	s := ambientScope()
 	if s == nil {
 		return nil, ctx
 	}

@@ -24,12 +24,7 @@ import (
 func BenchmarkHTTP(b *testing.B) {
 	for _, v := range Variants {
 		b.Run(v, func(b *testing.B) {
-			t, err := Start(v)
-			require.NoError(b, err)
-			defer func() { assert.NoError(b, t.Shutdown(context.Background())) }()
-			tr := &http.Transport{MaxIdleConnsPerHost: 256}
-			defer tr.CloseIdleConnections()
-			client := &http.Client{Transport: tr}
+			t, client := start(b, v, &http.Transport{MaxIdleConnsPerHost: 256})
 
 			// The in-memory exporter keeps every span: reset it now and
 			// then, so that the heap, and with it the cost of GC, does not
@@ -61,12 +56,8 @@ func BenchmarkHTTP(b *testing.B) {
 func TestVariants(t *testing.T) {
 	for _, v := range Variants {
 		t.Run(v, func(t *testing.T) {
-			tg, err := Start(v)
-			require.NoError(t, err)
-			defer func() { assert.NoError(t, tg.Shutdown(context.Background())) }()
-			tr := &http.Transport{}
-			defer tr.CloseIdleConnections()
-			require.NoError(t, tg.Do(context.Background(), &http.Client{Transport: tr}))
+			tg, client := start(t, v, &http.Transport{})
+			require.NoError(t, tg.Do(context.Background(), client))
 			if v == "nethttp" {
 				assert.Nil(t, tg.Exporter)
 				return
@@ -99,16 +90,25 @@ func TestVariants(t *testing.T) {
 func TestMissingValues(t *testing.T) {
 	for _, v := range Variants {
 		t.Run(v, func(t *testing.T) {
-			tg, err := Start(v)
-			require.NoError(t, err)
-			defer func() { assert.NoError(t, tg.Shutdown(context.Background())) }()
-			tr := &http.Transport{}
-			defer tr.CloseIdleConnections()
+			tg, client := start(t, v, &http.Transport{})
 			tg.Header = http.Header{}
-			err = tg.Do(context.Background(), &http.Client{Transport: tr})
+			err := tg.Do(context.Background(), client)
 			assert.EqualError(t, err, "400 Bad Request: request values \"\", \"\", want \"ada\", \"r-1\"\n")
 		})
 	}
+}
+
+// start starts variant v and a client over tr for it; both stop when tb
+// ends.
+func start(tb testing.TB, v string, tr *http.Transport) (*Target, *http.Client) {
+	tb.Helper()
+	t, err := Start(v)
+	require.NoError(tb, err)
+	tb.Cleanup(func() {
+		tr.CloseIdleConnections()
+		assert.NoError(tb, t.Shutdown(context.Background()))
+	})
+	return t, &http.Client{Transport: tr}
 }
 
 func TestUnknownVariant(t *testing.T) {
