@@ -23,6 +23,24 @@ func BenchmarkGo(b *testing.B) {
 		done := func(context.Context) { wg.Done() }
 		spawnAndJoin(b, &wg, func() { Go(ctx, done) })
 	})
+	// Go from a ctx this package made, as a callback or a request's
+	// handler has it, and from one wrapped by another package.
+	b.Run("tracked_store", func(b *testing.B) {
+		var wg sync.WaitGroup
+		done := func(context.Context) { wg.Done() }
+		NewStore[string]().Run(context.Background(), "value", func(ctx context.Context) {
+			spawnAndJoin(b, &wg, func() { Go(ctx, done) })
+		})
+	})
+	b.Run("tracked_store_wrapped", func(b *testing.B) {
+		var wg sync.WaitGroup
+		done := func(context.Context) { wg.Done() }
+		NewStore[string]().Run(context.Background(), "value", func(ctx context.Context) {
+			ctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			spawnAndJoin(b, &wg, func() { Go(ctx, done) })
+		})
+	})
 	b.Run("tracked_hook_store", func(b *testing.B) {
 		h := NewHook(HookFuncs{
 			Init:    func(context.Context, uint64, string, uint64, any) {},
@@ -41,16 +59,23 @@ func BenchmarkGo(b *testing.B) {
 }
 
 // BenchmarkGoFloor prices, beside BenchmarkGo's plain row, go statements
-// whose closures have the size of the one allocation Go makes (48 B) and of
-// larger ones, doing nothing else: what a goroutine-specific ctx costs
-// here before any tracking. The spawner's heap is tiny, so every byte
-// allocated per spawn is paid in GC cycles.
+// whose closures have the sizes of the one allocation Go makes, 32 bytes for
+// a goroutine and 48 for an execution (see frame.go), and call a
+// func(context.Context) as Go's do, but track nothing: what Go costs before
+// any tracking.
 func BenchmarkGoFloor(b *testing.B) {
 	b.Run("plain", func(b *testing.B) {
 		var wg sync.WaitGroup
 		spawnAndJoin(b, &wg, func() { go func() { wg.Done() }() })
 	})
 	ctx := context.Background()
+	b.Run("closure_32B", func(b *testing.B) {
+		var wg sync.WaitGroup
+		done := func(context.Context) { wg.Done() }
+		spawnAndJoin(b, &wg, func() {
+			go func() { done(ctx) }()
+		})
+	})
 	b.Run("closure_48B", func(b *testing.B) {
 		var wg sync.WaitGroup
 		done := func(context.Context) { wg.Done() }
@@ -58,29 +83,6 @@ func BenchmarkGoFloor(b *testing.B) {
 			var id uint64 = 1
 			go func() {
 				_ = id
-				done(ctx)
-			}()
-		})
-	})
-	b.Run("closure_64B", func(b *testing.B) {
-		var wg sync.WaitGroup
-		done := func(context.Context) { wg.Done() }
-		spawnAndJoin(b, &wg, func() {
-			var id, trigger, values uint64 = 1, 2, 3
-			go func() {
-				_, _, _ = id, trigger, values
-				done(ctx)
-			}()
-		})
-	})
-	b.Run("closure_80B", func(b *testing.B) {
-		var wg sync.WaitGroup
-		done := func(context.Context) { wg.Done() }
-		spawnAndJoin(b, &wg, func() {
-			var id, trigger, values, scope uint64 = 1, 2, 3, 4
-			hooks := &wg
-			go func() {
-				_, _, _, _, _ = id, trigger, values, scope, hooks
 				done(ctx)
 			}()
 		})

@@ -15,9 +15,7 @@ import (
 // Destroy is emitted when fn returns. A panic in fn emits After and Destroy,
 // then crashes the program as it would in a plain goroutine.
 func Go(ctx context.Context, fn func(ctx context.Context)) {
-	e := newExecution(ctx, TypeGoroutine, nil, fn, false)
-	start := e.startFunc()
-	go start()
+	go goFunc(ctx, fn)()
 }
 
 // A Group is a collection of tracked goroutines working on subtasks that are

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -41,7 +42,7 @@ func TestNewIDUnique(t *testing.T) {
 func TestIDOnFirstAsk(t *testing.T) {
 	const rounds, askers = 10_000, 8
 	for range rounds {
-		f := &frame{Context: context.Background(), env: emptyEnv} // as Go makes it
+		f := &frame{Context: context.Background(), w: unsafe.Pointer(emptyEnv)} // as a goroutine has it
 		var own [askers]uint64
 		var ready, wg sync.WaitGroup
 		start := make(chan struct{})
@@ -117,4 +118,65 @@ func TestNoResourceMeansZero(t *testing.T) {
 	e, ok := rec.init(id)
 	require.True(t, ok)
 	assert.Zero(t, e.trigger, "and Init says so")
+}
+
+// TestIDsOfGoroutinesSharingAnEnv: a goroutine started from a frame shares
+// its parent's env, and one asked for its ID gets an env of its own that
+// holds it, which its own children then share. Whatever the order of asking,
+// every goroutine has an ID of its own, its parent's as trigger, and its
+// parent's values, ambient ones included.
+func TestIDsOfGoroutinesSharingAnEnv(t *testing.T) {
+	requireAmbient(t)
+	store := NewStore[string]()
+	type seen struct {
+		id, trigger    uint64
+		value, ambient string
+	}
+	look := func(ctx context.Context) seen {
+		v, _ := store.Value(ctx)
+		a, _ := store.Current()
+		return seen{id: ExecutionID(ctx), trigger: TriggerID(ctx), value: v, ambient: a}
+	}
+	req := NewResource(context.Background(), TypeHTTPRequest, nil)
+	defer req.Destroy()
+	var a, b1, b2, c seen
+	done := make(chan struct{})
+	req.Run(func(ctx context.Context) {
+		store.Run(ctx, "v", func(ctx context.Context) {
+			Go(ctx, func(ctx context.Context) {
+				defer close(done)
+				a = look(ctx) // asked before its children exist
+				var wg sync.WaitGroup
+				wg.Add(2)
+				Go(ctx, func(ctx context.Context) {
+					defer wg.Done()
+					b1 = look(ctx)
+				})
+				Go(ctx, func(ctx context.Context) {
+					defer wg.Done()
+					cDone := make(chan struct{})
+					Go(ctx, func(ctx context.Context) { // asks for its trigger before b2 has an ID
+						defer close(cDone)
+						c = look(ctx)
+					})
+					<-cDone
+					b2 = look(ctx)
+				})
+				wg.Wait()
+			})
+		})
+	})
+	<-done
+
+	for name, s := range map[string]seen{"a": a, "b1": b1, "b2": b2, "c": c} {
+		assert.NotZero(t, s.id, name)
+		assert.Equal(t, "v", s.value, name)
+		assert.Equal(t, "v", s.ambient, name)
+	}
+	ids := map[uint64]string{req.ID(): "req", a.id: "a", b1.id: "b1", b2.id: "b2", c.id: "c"}
+	assert.Len(t, ids, 5, "every goroutine has an ID of its own: %v", ids)
+	assert.Equal(t, req.ID(), a.trigger)
+	assert.Equal(t, a.id, b1.trigger)
+	assert.Equal(t, a.id, b2.trigger)
+	assert.Equal(t, b2.id, c.trigger, "b2's ID, taken when c asked for its trigger")
 }

@@ -3,18 +3,41 @@
 #include "funcdata.h"
 #include "textflag.h"
 
-// func startTrampoline()
-// Entered as a closure: DX holds the closure, which is the execution. The
-// frame holds only the argument to startExecution, which the callee's
-// argument map covers.
-TEXT ·startTrampoline(SB), NOSPLIT, $8-0
+// Both trampolines are entered as a closure: DX holds the closure, which is
+// the goroutine or execution. The frame holds only the argument to the
+// callee, which the callee's argument map covers.
+//
+// Each trampoline starts a 256-byte block of its own: the runtime looks up
+// a goroutine's start PC twice (runtime.isSystemGoroutine, at its creation
+// and its exit), and runtime.findfunc scans linearly from the first function
+// of that PC's 256-byte block to the PC. Aligned, the scan is empty.
+// PCALIGNMAX with a limit of 0 pads nothing, wherever it stands, and raises
+// the function's alignment to 256.
+
+// func goroutineTrampoline()
+TEXT ·goroutineTrampoline(SB), NOSPLIT, $8-0
 	NO_LOCAL_POINTERS
+	PCALIGNMAX	$256, $0
+	MOVQ	DX, 0(SP)
+	CALL	·startGoroutine(SB)
+	RET
+
+// func executionTrampoline()
+TEXT ·executionTrampoline(SB), NOSPLIT, $8-0
+	NO_LOCAL_POINTERS
+	PCALIGNMAX	$256, $0
 	MOVQ	DX, 0(SP)
 	CALL	·startExecution(SB)
 	RET
 
-// func startTrampolinePC() uintptr
-TEXT ·startTrampolinePC(SB), NOSPLIT, $0-8
-	MOVQ	$·startTrampoline(SB), AX
+// func goroutineTrampolinePC() uintptr
+TEXT ·goroutineTrampolinePC(SB), NOSPLIT, $0-8
+	MOVQ	$·goroutineTrampoline(SB), AX
+	MOVQ	AX, ret+0(FP)
+	RET
+
+// func executionTrampolinePC() uintptr
+TEXT ·executionTrampolinePC(SB), NOSPLIT, $0-8
+	MOVQ	$·executionTrampoline(SB), AX
 	MOVQ	AX, ret+0(FP)
 	RET

@@ -2,20 +2,33 @@
 
 package asynctrack
 
-// closureHeader is the code of a func(): the trampoline.
+import "unsafe"
+
+// closureHeader is the code of a func(): a trampoline.
 type closureHeader struct{ code uintptr }
 
-// maxExecutionSize is what an execution may take in this build.
-const maxExecutionSize = 48
+// maxGoroutineSize and maxExecutionSize are what a goroutine and an
+// execution may take in this build: allocator size classes.
+const (
+	maxGoroutineSize = 32
+	maxExecutionSize = 48
+)
 
-func (h *closureHeader) init(code uintptr, _ *execution) { h.code = code }
+func (h *closureHeader) init(code uintptr, _ unsafe.Pointer) { h.code = code }
 
-// startTrampoline is the code of every execution made a func(): it calls
-// startExecution with the closure register, which holds the execution.
-func startTrampoline()
+// goroutineTrampoline and executionTrampoline are the code of every
+// goroutine and execution made a func(): they call startGoroutine or
+// startExecution with the closure register, which holds the pointer.
+func goroutineTrampoline()
+func executionTrampoline()
 
-// startTrampolinePC returns startTrampoline's entry: the assembly itself,
-// not the wrapper a Go func value of it would point to.
-func startTrampolinePC() uintptr
+// goroutineTrampolinePC and executionTrampolinePC return the trampolines'
+// entries: the assembly itself, not the wrapper a Go func value of it would
+// point to.
+func goroutineTrampolinePC() uintptr
+func executionTrampolinePC() uintptr
 
-var startCode = startTrampolinePC()
+var (
+	goroutineCode = goroutineTrampolinePC()
+	executionCode = executionTrampolinePC()
+)

@@ -5,30 +5,45 @@ package asynctrack
 import "unsafe"
 
 // closureHeader is a closure that captured one pointer by value: its code,
-// then the pointer, here the execution itself. This relies on how the
-// compiler lays such a closure out; startCode checks that on a real one,
-// and if it ever differs, executions are started through a method value and
-// cost their second allocation again.
+// then the pointer, here the goroutine or execution itself. This relies on
+// how the compiler lays such a closure out; the codes below are checked on
+// real ones, and if the layout ever differs, goroutines and executions are
+// started through method values and cost their second allocation again.
 type closureHeader struct {
 	code uintptr
-	self *execution
+	self unsafe.Pointer
 }
 
-// maxExecutionSize is what an execution may take in this build: the
-// allocator's size class above 48 bytes on 64-bit platforms.
-const maxExecutionSize = 64
+// maxGoroutineSize and maxExecutionSize are what a goroutine and an
+// execution may take in this build: allocator size classes on 64-bit
+// platforms.
+const (
+	maxGoroutineSize = 48
+	maxExecutionSize = 64
+)
 
-func (h *closureHeader) init(code uintptr, e *execution) { h.code, h.self = code, e }
+func (h *closureHeader) init(code uintptr, self unsafe.Pointer) { h.code, h.self = code, self }
 
-// startClosure returns a closure that starts e. e is a parameter that is
-// never assigned, so the closure captures it by value.
-func startClosure(e *execution) func() { return func() { startExecution(e) } }
+// goroutineClosure and executionClosure return closures that start g and e.
+// Each captures a parameter that is never assigned, so by value.
+func goroutineClosure(g *goroutine) func() { return func() { startGoroutine(g) } }
+func executionClosure(e *execution) func() { return func() { startExecution(e) } }
 
-// startCode is the code of startClosure's closure, or 0 if its layout is not
-// the expected one.
-var startCode = func() uintptr {
-	probe := new(execution)
-	f := startClosure(probe)
+// goroutineCode and executionCode are the code of those closures, or 0 if
+// their layout is not the expected one.
+var (
+	goroutineCode = closureCode(unsafe.Pointer(new(goroutine)), func(p unsafe.Pointer) func() {
+		return goroutineClosure((*goroutine)(p))
+	})
+	executionCode = closureCode(unsafe.Pointer(new(execution)), func(p unsafe.Pointer) func() {
+		return executionClosure((*execution)(p))
+	})
+)
+
+// closureCode returns the code of the closure that closure returns for probe,
+// if the closure is laid out as a closureHeader holding probe.
+func closureCode(probe unsafe.Pointer, closure func(unsafe.Pointer) func()) uintptr {
+	f := closure(probe)
 	// Both layouts a closure of one pointer can have, the pointer or the
 	// address of a cell holding it, take two words: reading the second is
 	// safe either way.
@@ -36,4 +51,4 @@ var startCode = func() uintptr {
 		return c.code
 	}
 	return 0
-}()
+}

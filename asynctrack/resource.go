@@ -38,7 +38,7 @@ type resourceState struct {
 func NewResource(ctx context.Context, typ string, value any) *Resource {
 	f := &newExecution(ctx, typ, value, nil, true).frame
 	r := &Resource{f: f, state: &resourceState{f: f}}
-	if f.env.hooks != nil {
+	if f.env().hooks != nil {
 		r.cleanup = runtime.AddCleanup(r, (*resourceState).destroy, r.state)
 	}
 	return r
@@ -63,7 +63,7 @@ func (r *Resource) Run(fn func(ctx context.Context)) {
 		return
 	}
 	defer r.state.end()
-	r.f.run(fn, false)
+	r.f.run(r.f.ID(), fn, false)
 }
 
 // Bind returns a function that calls fn through Run each time it is called.
@@ -114,7 +114,7 @@ func (s *resourceState) destroy() {
 
 // runSilently calls fn in f's scope without lifecycle events.
 func (f *frame) runSilently(fn func(context.Context)) {
-	if prev, swapped := f.env.scope.enter(); swapped {
+	if prev, swapped := f.env().scope.enter(); swapped {
 		defer setLabels(prev)
 	}
 	fn(f)

@@ -129,7 +129,8 @@ func selfTest() bool {
 	if v := user.Value(labelKey); v != nil {
 		base = (*eface)(unsafe.Pointer(&v)).data
 	}
-	f := &frame{Context: context.Background(), id: noResource, env: emptyEnv}
+	f := &frame{Context: context.Background()}
+	f.w = unsafe.Pointer(&env{owner: f}) // of no resource
 	s := &scope{}
 	s.init(f, "", base)
 	var got []string

@@ -50,16 +50,14 @@ func (s *Store[T]) Run(ctx context.Context, v T, fn func(ctx context.Context)) {
 // derive makes f a frame of ctx's execution in which s holds v, with e as
 // its env.
 func (s *Store[T]) derive(f *frame, e *env, ctx context.Context, v T) {
-	derive(f, ctx)
-	*e = *f.env
+	derive(f, e, ctx)
 	e.values = &binding{store: s, value: v, next: e.values}
-	f.env = e
 }
 
 // Value returns the value s holds in ctx.
 func (s *Store[T]) Value(ctx context.Context) (T, bool) {
 	if f := frameOf(ctx); f != nil {
-		return s.lookup(f.env.values)
+		return s.lookup(f.env().values)
 	}
 	var zero T
 	return zero, false
@@ -69,7 +67,7 @@ func (s *Store[T]) Value(ctx context.Context) (T, bool) {
 // AsyncLocalStorage.getStore, for code that holds no ctx.
 func (s *Store[T]) Current() (T, bool) {
 	if sc := ambientScope(); sc != nil {
-		return s.lookup(sc.frame.env.values)
+		return s.lookup(sc.frame.env().values)
 	}
 	var zero T
 	return zero, false

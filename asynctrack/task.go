@@ -18,7 +18,7 @@ import (
 // if the function is never called, when it is garbage collected.
 func Bind(ctx context.Context, fn func(ctx context.Context)) func() {
 	t := &task{e: newExecution(ctx, TypeTask, nil, fn, true)}
-	if t.e.frame.env.hooks != nil {
+	if t.e.frame.env().hooks != nil {
 		// Only a listener needs the Destroy of a task that never runs. The
 		// cleanup holds the execution, which does not lead back to t.
 		t.cleanup = runtime.AddCleanup(t, (*execution).discard, t.e)
