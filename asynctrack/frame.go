@@ -360,8 +360,7 @@ func newExecutionOf(parent *frame, ctx context.Context, typ string, value any, f
 	}
 	var e *execution
 	switch {
-	case scoped && ambientSupported:
-		// Without ambient lookups, a scope would have nothing to show.
+	case scoped && ambientSupported: // without ambient lookups, a scope shows nothing
 		se := &scopedExecution{}
 		e = &se.execution
 		id = ownID(id)
