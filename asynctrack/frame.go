@@ -144,7 +144,7 @@ func (e *env) needsScope() bool {
 	if e.scope == nil {
 		return e.values != nil
 	}
-	return e.scope.frame.env().values != e.values
+	return e.scope.values != e.values
 }
 
 type frameKey struct{}
@@ -365,7 +365,7 @@ func newExecutionOf(parent *frame, ctx context.Context, typ string, value any, f
 		e = &se.execution
 		id = ownID(id)
 		se.env = env{values: pe.values, scope: &se.scope, hooks: hs, owner: &e.frame, id: id}
-		se.scope.init(&e.frame, typ, baseLabels(pe.scope))
+		se.scope.init(&e.frame, pe.values, typ, baseLabels(pe.scope))
 		e.frame.w = unsafe.Pointer(&se.env)
 	case pe.hooks != hs:
 		ee := &envExecution{}
@@ -424,7 +424,7 @@ func (sf *scopedFrame) run(fn func(context.Context)) {
 	if ambientSupported {
 		outer := sf.env.scope
 		sf.env.scope = &sf.scope
-		sf.scope.init(f, outer.typ(), baseLabels(outer))
+		sf.scope.init(f, sf.env.values, outer.typ(), baseLabels(outer))
 	}
 	if prev, swapped := sf.env.scope.enter(); swapped {
 		defer setLabels(prev)

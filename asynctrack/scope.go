@@ -23,10 +23,11 @@ import (
 // "otelctx", is made of strings whose bytes live inside the scope itself
 // (scope.tag). The label set therefore keeps the scope alive exactly as long
 // as some goroutine or context holds it, and the GC frees both together. To
-// resolve a label set we read its labels through the public pprof.ForLabels
-// and recognise ours by where its strings point, not by the label set's
-// internal layout: the key's bytes must start a scope and the value's bytes
-// must follow them. A label that merely reads "otelctx" never passes that.
+// resolve a label set we read its labels, directly where init verified
+// pprof's layout and through the public pprof.ForLabels otherwise, and
+// recognise ours by where its strings point: the key's bytes must start a
+// scope and the value's bytes must follow them. A label that merely reads
+// "otelctx" never passes that.
 //
 // Label values are the resource type ("http.request", "goroutine", ...), so
 // CPU and goroutine profiles can be grouped by them at no cardinality cost.
@@ -42,6 +43,7 @@ type scope struct {
 	tag    [scopeTagLen]byte // must stay the first field: see lookupScope
 	typLen uint8             // how much of tag after labelName is the type
 	frame  *frame            // what the scope resolves to
+	values *binding          // frame's store values: Current's, one load nearer
 	labels unsafe.Pointer    // the pprof label set that leads here
 	set    labelSet          // the label set itself, when built in place
 	own    [1]pprofLabel     // set's storage when there are no user labels
@@ -52,7 +54,7 @@ type scope struct {
 // it in place saves the three allocations of pprof.WithLabels on every scope.
 // init verifies the layout field by field with reflection and uses
 // pprof.WithLabels instead if it differs, so a Go release that changes it
-// costs speed, not correctness. Lookups never read this layout.
+// costs speed, not correctness. Lookups read it too, only then.
 type labelSet struct{ list []pprofLabel }
 
 type pprofLabel struct{ key, value string }
@@ -132,7 +134,7 @@ func selfTest() bool {
 	f := &frame{Context: context.Background()}
 	f.w = unsafe.Pointer(&env{owner: f}) // of no resource
 	s := &scope{}
-	s.init(f, "", base)
+	s.init(f, nil, "", base)
 	var got []string
 	pprof.ForLabels(labelsCtx{s.labels}, func(k, v string) bool {
 		got = append(got, k+"="+v)
@@ -160,11 +162,11 @@ func (p *keyProbe) Value(key any) any {
 	return nil
 }
 
-// init makes s a scope that resolves to f, with a label set made of base's
-// labels (the ones to keep, such as the user's own) and the scope's label.
-// Callers check ambientSupported first.
-func (s *scope) init(f *frame, typ string, base unsafe.Pointer) {
-	s.frame = f
+// init makes s a scope that resolves to f, whose store values are values,
+// with a label set made of base's labels (the ones to keep, such as the
+// user's own) and the scope's label. Callers check ambientSupported first.
+func (s *scope) init(f *frame, values *binding, typ string, base unsafe.Pointer) {
+	s.frame, s.values = f, values
 	if typ == "" {
 		typ = "scope"
 	}
@@ -262,19 +264,37 @@ func lookupScope(p unsafe.Pointer) (s *scope) {
 	if p == nil || labelKey == nil {
 		return nil
 	}
+	if inPlace {
+		// The layout is pprof's (see layoutMatches): read the labels as
+		// ForLabels would, without its interface calls, which are most of
+		// what an ambient lookup costs.
+		for _, l := range (*labelSet)(p).list {
+			if l.key == labelName {
+				return scopeOf(l.key, l.value)
+			}
+		}
+		return nil
+	}
 	pprof.ForLabels(labelsCtx{p}, func(key, value string) bool {
 		if key != labelName {
 			return true
 		}
-		k, v := unsafe.StringData(key), unsafe.StringData(value)
-		// Ours only if the value's bytes follow the key's inside one scope:
-		// compared as integers, so nothing is dereferenced before it passes.
-		if uintptr(unsafe.Pointer(v))-uintptr(unsafe.Pointer(k)) == uintptr(len(labelName)) {
-			s = (*scope)(unsafe.Pointer(k))
-		}
+		s = scopeOf(key, value)
 		return false
 	})
 	return s
+}
+
+// scopeOf returns the scope whose label has key and value, or nil if they
+// are not a scope's: ours only if the value's bytes follow the key's inside
+// one scope, compared as integers, so nothing is dereferenced before it
+// passes.
+func scopeOf(key, value string) *scope {
+	k, v := unsafe.StringData(key), unsafe.StringData(value)
+	if uintptr(unsafe.Pointer(v))-uintptr(unsafe.Pointer(k)) != uintptr(len(labelName)) {
+		return nil
+	}
+	return (*scope)(unsafe.Pointer(k))
 }
 
 // setLabels installs label set p on the calling goroutine.

@@ -1,15 +1,25 @@
 package asynctrack
 
-import "context"
+import (
+	"context"
+	"unsafe"
+)
 
 // binding is one store value in a frame's immutable list of them. Setting a
 // value prepends a binding, so a child's change never reaches its parent or
 // siblings, and dropping the last frame that holds a list frees it: there is
 // nothing to destroy.
 type binding struct {
-	store any // the *Store[T] the value belongs to: compared by identity
-	value any
+	store unsafe.Pointer // the *Store[T] the value belongs to: compared by identity
 	next  *binding
+}
+
+// valueBinding is a binding of a *Store[T] with its value. The store
+// identifies the binding's type: lookup reads the value in place, with no
+// interface to unpack.
+type valueBinding[T any] struct {
+	binding
+	value T
 }
 
 // Store holds one typed value per scope of work: the equivalent of Node.js's
@@ -51,7 +61,8 @@ func (s *Store[T]) Run(ctx context.Context, v T, fn func(ctx context.Context)) {
 // its env.
 func (s *Store[T]) derive(f *frame, e *env, ctx context.Context, v T) {
 	derive(f, e, ctx)
-	e.values = &binding{store: s, value: v, next: e.values}
+	b := &valueBinding[T]{binding{store: unsafe.Pointer(s), next: e.values}, v}
+	e.values = &b.binding
 }
 
 // Value returns the value s holds in ctx.
@@ -67,7 +78,7 @@ func (s *Store[T]) Value(ctx context.Context) (T, bool) {
 // AsyncLocalStorage.getStore, for code that holds no ctx.
 func (s *Store[T]) Current() (T, bool) {
 	if sc := ambientScope(); sc != nil {
-		return s.lookup(sc.frame.env().values)
+		return s.lookup(sc.values)
 	}
 	var zero T
 	return zero, false
@@ -75,9 +86,8 @@ func (s *Store[T]) Current() (T, bool) {
 
 func (s *Store[T]) lookup(b *binding) (T, bool) {
 	for ; b != nil; b = b.next {
-		if b.store == any(s) {
-			v, ok := b.value.(T)
-			return v, ok
+		if b.store == unsafe.Pointer(s) {
+			return (*valueBinding[T])(unsafe.Pointer(b)).value, true
 		}
 	}
 	var zero T
