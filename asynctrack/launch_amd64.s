@@ -6,13 +6,7 @@
 // Both trampolines are entered as a closure: DX holds the closure, which is
 // the goroutine or execution. The frame holds only the argument to the
 // callee, which the callee's argument map covers.
-//
-// Each trampoline starts a 256-byte block of its own: the runtime looks up
-// a goroutine's start PC twice (runtime.isSystemGoroutine, at its creation
-// and its exit), and runtime.findfunc scans linearly from the first function
-// of that PC's 256-byte block to the PC. Aligned, the scan is empty.
-// PCALIGNMAX with a limit of 0 pads nothing, wherever it stands, and raises
-// the function's alignment to 256.
+// PCALIGNMAX aligns each to 256 bytes: see launch_asm.go.
 
 // func goroutineTrampoline()
 TEXT ·goroutineTrampoline(SB), NOSPLIT, $8-0

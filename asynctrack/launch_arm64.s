@@ -6,13 +6,7 @@
 // Both trampolines are entered as a closure: R26 holds the closure, which
 // is the goroutine or execution. 0(RSP) is the saved link register; the
 // callee's argument follows it.
-//
-// Each trampoline starts a 256-byte block of its own: the runtime looks up
-// a goroutine's start PC twice (runtime.isSystemGoroutine, at its creation
-// and its exit), and runtime.findfunc scans linearly from the first function
-// of that PC's 256-byte block to the PC. Aligned, the scan is empty.
-// PCALIGNMAX with a limit of 0 pads nothing, wherever it stands, and raises
-// the function's alignment to 256.
+// PCALIGNMAX aligns each to 256 bytes: see launch_asm.go.
 
 // func goroutineTrampoline()
 TEXT ·goroutineTrampoline(SB), NOSPLIT, $16-0

@@ -19,6 +19,13 @@ func (h *closureHeader) init(code uintptr, _ unsafe.Pointer) { h.code = code }
 // goroutineTrampoline and executionTrampoline are the code of every
 // goroutine and execution made a func(): they call startGoroutine or
 // startExecution with the closure register, which holds the pointer.
+//
+// Each starts a 256-byte block of its own: the runtime looks up a
+// goroutine's start PC twice (runtime.isSystemGoroutine, at its creation and
+// its exit), and runtime.findfunc scans linearly from the first function of
+// that PC's 256-byte block to the PC. Aligned, the scan is empty.
+// PCALIGNMAX with a limit of 0 pads nothing, wherever it stands, and raises
+// the function's alignment to 256.
 func goroutineTrampoline()
 func executionTrampoline()
 
