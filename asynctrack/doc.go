@@ -102,11 +102,11 @@
 // and Destroy, then propagates.
 //
 // IDs are unique in the process and never reused. A resource takes its ID
-// when it is created, except for a goroutine that Go starts while no hook is
-// enabled: it takes its ID when something first asks for it (ExecutionID,
-// TriggerID of its children...), which most goroutines never do, and then
-// allocates 48 bytes to keep it. IDs are handed out in blocks, one per CPU,
-// so they do not follow creation order.
+// when it is created, except for a goroutine that Go or a Group starts while
+// no hook is enabled: it takes its ID when something first asks for it
+// (ExecutionID, TriggerID of its children...), which most goroutines never
+// do, and then allocates 48 bytes to keep it. IDs are handed out in blocks,
+// one per CPU, so they do not follow creation order.
 //
 // With no hook enabled, the lifecycle costs one atomic load per resource,
 // and Go adds one allocation to the go statement's own: 32 bytes on amd64
