@@ -268,25 +268,6 @@ type envExecution struct {
 	env env
 }
 
-// goFunc returns a func() that runs fn as a new resource of type
-// "goroutine" triggered by ctx's execution. It is Go, but for the go
-// statement, which has to be the caller's to start only one goroutine.
-func goFunc(ctx context.Context, fn func(context.Context)) func() {
-	// parentOf, without a call for a frame or for a bare ctx with no scope
-	// ambient: on every spawn, the call costs more than these checks.
-	var parent *frame
-	if f, ok := ctx.(*frame); ok {
-		parent = f
-	} else if !isBare(ctx) || getProfLabel() != nil {
-		parent, ctx = parentOf(ctx)
-	}
-	if active.Load() == nil && (parent == nil || sharesEnv(parent, ctx)) {
-		g := &goroutine{frame: frame{Context: ctx, w: *(*unsafe.Pointer)(unsafe.Pointer(&fn))}}
-		return g.startFunc()
-	}
-	return newExecutionOf(parent, ctx, TypeGoroutine, nil, fn, false).startFunc()
-}
-
 // sharesEnv reports whether a goroutine created from ctx, whose frame is
 // parent, can be a goroutine rather than an execution: it shares parent's
 // env, which no hook saw made, and can find it again from ctx at start

@@ -3,6 +3,7 @@ package asynctrack
 import (
 	"context"
 	"sync"
+	"unsafe"
 )
 
 // Go starts fn in a new goroutine, tracked as a resource of type "goroutine"
@@ -15,7 +16,22 @@ import (
 // Destroy is emitted when fn returns. A panic in fn emits After and Destroy,
 // then crashes the program as it would in a plain goroutine.
 func Go(ctx context.Context, fn func(ctx context.Context)) {
-	go goFunc(ctx, fn)()
+	// parentOf, without a call for a frame or for a bare ctx with no scope
+	// ambient: on every spawn, the call costs more than these checks.
+	var parent *frame
+	if f, ok := ctx.(*frame); ok {
+		parent = f
+	} else if !isBare(ctx) || getProfLabel() != nil {
+		parent, ctx = parentOf(ctx)
+	}
+	var start func()
+	if active.Load() == nil && (parent == nil || sharesEnv(parent, ctx)) {
+		g := &goroutine{frame: frame{Context: ctx, w: *(*unsafe.Pointer)(unsafe.Pointer(&fn))}}
+		start = g.startFunc()
+	} else {
+		start = newExecutionOf(parent, ctx, TypeGoroutine, nil, fn, false).startFunc()
+	}
+	go start()
 }
 
 // A Group is a collection of tracked goroutines working on subtasks that are

@@ -1,28 +1,25 @@
 //go:build !purego
 
-#include "funcdata.h"
 #include "textflag.h"
 
 // Both trampolines are entered as a closure: DX holds the closure, which is
-// the goroutine or execution. The frame holds only the argument to the
-// callee, which the callee's argument map covers.
-// PCALIGNMAX aligns each to 256 bytes: see launch_asm.go.
+// the goroutine or execution. Each jumps to its Go function as a call of it
+// would, with the argument in AX (see launch_asm.go). PCALIGNMAX aligns each
+// to 256 bytes: see launch_asm.go.
 
 // func goroutineTrampoline()
-TEXT ·goroutineTrampoline(SB), NOSPLIT, $8-0
-	NO_LOCAL_POINTERS
+TEXT ·goroutineTrampoline(SB), NOSPLIT|NOFRAME, $0-0
 	PCALIGNMAX	$256, $0
-	MOVQ	DX, 0(SP)
-	CALL	·startGoroutine(SB)
-	RET
+	MOVQ	DX, AX
+	MOVQ	·startGoroutinePC(SB), CX
+	JMP	CX
 
 // func executionTrampoline()
-TEXT ·executionTrampoline(SB), NOSPLIT, $8-0
-	NO_LOCAL_POINTERS
+TEXT ·executionTrampoline(SB), NOSPLIT|NOFRAME, $0-0
 	PCALIGNMAX	$256, $0
-	MOVQ	DX, 0(SP)
-	CALL	·startExecution(SB)
-	RET
+	MOVQ	DX, AX
+	MOVQ	·startExecutionPC(SB), CX
+	JMP	CX
 
 // func goroutineTrampolinePC() uintptr
 TEXT ·goroutineTrampolinePC(SB), NOSPLIT, $0-8

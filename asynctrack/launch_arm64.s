@@ -1,28 +1,25 @@
 //go:build !purego
 
-#include "funcdata.h"
 #include "textflag.h"
 
 // Both trampolines are entered as a closure: R26 holds the closure, which
-// is the goroutine or execution. 0(RSP) is the saved link register; the
-// callee's argument follows it.
-// PCALIGNMAX aligns each to 256 bytes: see launch_asm.go.
+// is the goroutine or execution. Each jumps to its Go function as a call of
+// it would, with the argument in R0 and the link register untouched (see
+// launch_asm.go). PCALIGNMAX aligns each to 256 bytes: see launch_asm.go.
 
 // func goroutineTrampoline()
-TEXT ·goroutineTrampoline(SB), NOSPLIT, $16-0
-	NO_LOCAL_POINTERS
+TEXT ·goroutineTrampoline(SB), NOSPLIT|NOFRAME, $0-0
 	PCALIGNMAX	$256, $0
-	MOVD	R26, 8(RSP)
-	CALL	·startGoroutine(SB)
-	RET
+	MOVD	R26, R0
+	MOVD	·startGoroutinePC(SB), R1
+	JMP	(R1)
 
 // func executionTrampoline()
-TEXT ·executionTrampoline(SB), NOSPLIT, $16-0
-	NO_LOCAL_POINTERS
+TEXT ·executionTrampoline(SB), NOSPLIT|NOFRAME, $0-0
 	PCALIGNMAX	$256, $0
-	MOVD	R26, 8(RSP)
-	CALL	·startExecution(SB)
-	RET
+	MOVD	R26, R0
+	MOVD	·startExecutionPC(SB), R1
+	JMP	(R1)
 
 // func goroutineTrampolinePC() uintptr
 TEXT ·goroutineTrampolinePC(SB), NOSPLIT, $0-8

@@ -17,8 +17,14 @@ const (
 func (h *closureHeader) init(code uintptr, _ unsafe.Pointer) { h.code = code }
 
 // goroutineTrampoline and executionTrampoline are the code of every
-// goroutine and execution made a func(): they call startGoroutine or
-// startExecution with the closure register, which holds the pointer.
+// goroutine and execution made a func(). Each moves the closure register,
+// which holds the pointer, to the first argument register and jumps to
+// startGoroutine or startExecution: the entry a func value of it calls, in
+// Go's register-based calling convention, which a func() call has already
+// set up (the goroutine register, a zero X15 on amd64, the return address).
+// Jumping spares a frame and the wrapper that an assembly call of a Go
+// function goes through. Only compiled Go calls these func()s: a go
+// statement, time.AfterFunc.
 //
 // Each starts a 256-byte block of its own: the runtime looks up a
 // goroutine's start PC twice (runtime.isSystemGoroutine, at its creation and
@@ -38,4 +44,12 @@ func executionTrampolinePC() uintptr
 var (
 	goroutineCode = goroutineTrampolinePC()
 	executionCode = executionTrampolinePC()
+	// startGoroutinePC and startExecutionPC are where the trampolines jump:
+	// the entries that func values of startGoroutine and startExecution
+	// call.
+	startGoroutinePC = funcPC(startGoroutine)
+	startExecutionPC = funcPC(startExecution)
 )
+
+// funcPC returns the code a func value of fn calls.
+func funcPC[T any](fn func(T)) uintptr { return **(**uintptr)(unsafe.Pointer(&fn)) }
