@@ -438,9 +438,9 @@ func (e *execution) start() { startExecution(e) }
 
 // run executes fn as one callback of f's resource, whose ID is id, on the
 // calling goroutine: f's scope is ambient while fn runs, Before and After
-// bracket it, and, if last is set, Destroy follows. A panic in fn still
-// emits After and Destroy, then propagates. id matters only if a hook saw
-// the resource created.
+// bracket it, and, if last is set, Destroy follows, still in the scope. A
+// panic in fn still emits After and Destroy, then propagates. id matters
+// only if a hook saw the resource created.
 func (f *frame) run(id uint64, fn func(context.Context), last bool) {
 	e := f.env()
 	hs := e.hooks
@@ -450,17 +450,14 @@ func (f *frame) run(id uint64, fn func(context.Context), last bool) {
 		return
 	}
 	if hs != nil {
-		hs.emit(before, id, 0)
+		hs.emit(before, id, false, 0)
 	}
 	defer func() {
 		if hs != nil {
-			hs.emit(after, id, 0)
+			hs.emit(after, id, last, 0)
 		}
 		if swapped {
 			setLabels(prev)
-		}
-		if last && hs != nil {
-			hs.emit(destroy, id, 0)
 		}
 	}()
 	fn(f)
@@ -469,7 +466,7 @@ func (f *frame) run(id uint64, fn func(context.Context), last bool) {
 // destroy emits Destroy for a resource whose callback will never run.
 func (f *frame) destroy() {
 	if hs := f.env().hooks; hs != nil {
-		hs.emit(destroy, f.ID(), 0)
+		hs.emit(destroy, f.ID(), false, 0)
 	}
 }
 

@@ -158,18 +158,33 @@ func (s *hookSet) init(ctx context.Context, id uint64, typ string, value any, tr
 	}
 }
 
-// emit emits ev for resource id to the hooks of s, from entry i on, as init
-// does.
-func (s *hookSet) emit(ev idEvent, id uint64, i int) {
+// emit emits ev for resource id to the hooks of s, as init does, and then,
+// if thenDestroy is set, Destroy: After and Destroy share one deferred
+// recover. k counts the calls made so far, over the hooks for ev and then
+// over them again for Destroy.
+func (s *hookSet) emit(ev idEvent, id uint64, thenDestroy bool, k int) {
+	n := len(s.entries)
 	defer func() {
 		if v := recover(); v != nil {
-			reportHookPanic(idEventNames[ev], id, v)
-			s.emit(ev, id, i+1)
+			name := idEventNames[ev]
+			if k >= n {
+				name = idEventNames[destroy]
+			}
+			reportHookPanic(name, id, v)
+			s.emit(ev, id, thenDestroy, k+1)
 		}
 	}()
-	for ; i < len(s.entries); i++ {
-		if e := &s.entries[i]; e.byID[ev] != nil && e.live() {
+	for ; k < n; k++ {
+		if e := &s.entries[k]; e.byID[ev] != nil && e.live() {
 			e.byID[ev](id)
+		}
+	}
+	if !thenDestroy {
+		return
+	}
+	for ; k < 2*n; k++ {
+		if e := &s.entries[k-n]; e.byID[destroy] != nil && e.live() {
+			e.byID[destroy](id)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -251,8 +252,10 @@ func TestPanickingHook(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	require.Len(t, reported, 4)
-	assert.ErrorContains(t, reported[0], "Init hook panicked")
-	assert.ErrorContains(t, reported[0], "init boom")
+	for i, event := range []string{"Init", "Before", "After", "Destroy"} {
+		assert.ErrorContains(t, reported[i], event+" hook panicked")
+		assert.ErrorContains(t, reported[i], strings.ToLower(event)+" boom")
+	}
 }
 
 func TestPanickingCallbackStillEmitsAfterAndDestroy(t *testing.T) {
