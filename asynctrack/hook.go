@@ -141,9 +141,10 @@ var idEventNames = [numIDEvents]string{"Before", "After", "Destroy"}
 // live reports whether e's hook is still enabled since the set was made.
 func (e *hookEntry) live() bool { return e.hook.state.Load() == e.state }
 
-// init emits Init for resource id to the hooks of s, from entry i on. A panic in one
-// is recovered and reported, and the hooks after it still run; one deferred
-// recover per event rather than per hook keeps the common case cheap.
+// init emits Init for resource id to the hooks of s, from entry i on. A
+// panic in one is recovered and reported, and the hooks after it still run;
+// one deferred recover per event rather than per hook keeps the common case
+// cheap.
 func (s *hookSet) init(ctx context.Context, id uint64, typ string, value any, trigger uint64, i int) {
 	defer func() {
 		if v := recover(); v != nil {

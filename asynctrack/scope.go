@@ -40,10 +40,10 @@ const (
 // scope is a point where what code without a ctx should see changes: a user
 // resource, a Store.Run, a task or a timer. It is immutable once published.
 type scope struct {
-	tag    [scopeTagLen]byte // must stay the first field: see lookupScope
+	tag    [scopeTagLen]byte // must stay the first field: see scopeOf
 	typLen uint8             // how much of tag after labelName is the type
 	frame  *frame            // what the scope resolves to
-	values *binding          // frame's store values: Current's, one load nearer
+	values *binding          // frame's store values, kept here for Current
 	labels unsafe.Pointer    // the pprof label set that leads here
 	set    labelSet          // the label set itself, when built in place
 	own    [1]pprofLabel     // set's storage when there are no user labels
@@ -54,7 +54,8 @@ type scope struct {
 // it in place saves the three allocations of pprof.WithLabels on every scope.
 // init verifies the layout field by field with reflection and uses
 // pprof.WithLabels instead if it differs, so a Go release that changes it
-// costs speed, not correctness. Lookups read it too, only then.
+// costs speed, not correctness. Lookups read the layout too, only when it
+// matched.
 type labelSet struct{ list []pprofLabel }
 
 type pprofLabel struct{ key, value string }
