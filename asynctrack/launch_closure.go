@@ -32,18 +32,19 @@ func executionClosure(e *execution) func() { return func() { startExecution(e) }
 // goroutineCode and executionCode are the code of those closures, or 0 if
 // their layout is not the expected one.
 var (
-	goroutineCode = closureCode(unsafe.Pointer(new(goroutine)), func(p unsafe.Pointer) func() {
-		return goroutineClosure((*goroutine)(p))
-	})
-	executionCode = closureCode(unsafe.Pointer(new(execution)), func(p unsafe.Pointer) func() {
-		return executionClosure((*execution)(p))
-	})
+	goroutineCode = func() uintptr {
+		g := new(goroutine)
+		return closureCode(goroutineClosure(g), unsafe.Pointer(g))
+	}()
+	executionCode = func() uintptr {
+		e := new(execution)
+		return closureCode(executionClosure(e), unsafe.Pointer(e))
+	}()
 )
 
-// closureCode returns the code of the closure that closure returns for probe,
-// if the closure is laid out as a closureHeader holding probe.
-func closureCode(probe unsafe.Pointer, closure func(unsafe.Pointer) func()) uintptr {
-	f := closure(probe)
+// closureCode returns the code of f, if f is laid out as a closureHeader
+// holding probe.
+func closureCode(f func(), probe unsafe.Pointer) uintptr {
 	// Both layouts a closure of one pointer can have, the pointer or the
 	// address of a cell holding it, take two words: reading the second is
 	// safe either way.
