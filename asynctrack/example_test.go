@@ -32,7 +32,7 @@ func ExampleNewHook() {
 }
 
 func ExampleGo() {
-	r := asynctrack.NewResource(context.Background(), asynctrack.TypeHTTPRequest, nil)
+	r := asynctrack.NewResource(context.Background(), "http.request", nil)
 	defer r.Destroy()
 	done := make(chan bool)
 	r.Run(func(ctx context.Context) {

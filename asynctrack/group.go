@@ -3,44 +3,26 @@ package asynctrack
 import (
 	"context"
 	"sync"
-	"unsafe"
 )
 
 // Go starts fn in a new goroutine, tracked as a resource of type "goroutine"
 // triggered by ctx's execution. fn receives a context derived from ctx that
 // carries the goroutine's execution ID and ctx's store values; the values are
 // also ambient inside fn and in goroutines it starts with a plain go
-// statement. If ctx carries no execution, the calling goroutine's ambient one
-// is the trigger.
+// statement.
+//
+// A ctx that carries no execution (context.Background(), say) starts a root:
+// the goroutine has no trigger, no values, and sees none ambiently, whatever
+// scope the calling goroutine is in. That is what work which outlives the
+// request it happens to start in needs. To start from the ambient scope in
+// code that holds no ctx, pass Ambient().
 //
 // Destroy is emitted when fn returns. A panic in fn emits After and Destroy,
 // then crashes the program as it would in a plain goroutine.
 func Go(ctx context.Context, fn func(ctx context.Context)) {
-	// parentOf, without a call for a frame or for a bare ctx with no scope
-	// ambient: on every spawn, the call costs more than these checks.
-	var parent *frame
-	if f, ok := ctx.(*frame); ok {
-		parent = f
-	} else if !isBare(ctx) || getProfLabel() != nil {
-		parent, ctx = parentOf(ctx)
-	}
-	var start func()
-	if active.Load() == nil && (parent == nil || sharesEnv(parent, ctx)) {
-		g := &goroutine{frame: frame{Context: ctx, w: *(*unsafe.Pointer)(unsafe.Pointer(&fn))}}
-		start = g.startFunc()
-	} else {
-		start = newExecutionOf(parent, ctx, TypeGoroutine, nil, fn, false).startFunc()
-	}
-	go start()
+	go newExecution(ctx, TypeGoroutine, fn, fn, false).start()
 }
 
-// A Group is a collection of tracked goroutines working on subtasks that are
-// part of the same overall task: errgroup.Group, with every goroutine tracked
-// as by Go.
-//
-// A zero Group is valid, has no limit on the number of active goroutines,
-// does not cancel on error, and triggers its goroutines from the ambient
-// execution of the goroutine that calls Go.
 type Group struct {
 	ctx    context.Context // the parent of every goroutine; nil for a zero Group
 	cancel func(error)
@@ -104,7 +86,7 @@ func (g *Group) start(fn func(ctx context.Context) error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	e := newExecution(ctx, TypeGoroutine, nil, func(ctx context.Context) {
+	e := newExecution(ctx, TypeGoroutine, fn, func(ctx context.Context) {
 		if err := fn(ctx); err != nil {
 			g.errOnce.Do(func() {
 				g.err = err

@@ -2,24 +2,36 @@ package asynctrack
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"sync/atomic"
-
-	"go.opentelemetry.io/otel"
 )
 
 // HookFuncs are the callbacks of a [Hook]. Any of them may be nil.
 //
 // Callbacks run synchronously on the goroutine that caused the event, so they
 // must be fast and must not block. A panic in a callback is recovered and
-// reported through [otel.Handle]; the tracked work and the other hooks go on.
+// reported to the error handler (see [SetErrorHandler]); the tracked work and
+// the other hooks go on.
 type HookFuncs struct {
 	// Init is called once, on the creating goroutine, when a resource is
 	// created. ctx is the context the resource was created from, so a hook can
-	// read the span or values that were current (what a Node.js hook reads
-	// through executionAsyncResource). resource is the resource value, or nil.
+	// read the span or values that were current. resource is the resource
+	// value: the callback (a func(context.Context), or a Group's
+	// func(context.Context) error) for a goroutine, task or timer, the value
+	// given to NewResource for a user resource. ResourceName makes a
+	// readable, bounded name of it.
 	Init func(ctx context.Context, id uint64, typ string, triggerID uint64, resource any)
+	// Context, if set, is called right after Init, on the creating goroutine,
+	// and returns the context the resource's callbacks receive and that code
+	// inside them sees ambiently: ctx, the one its callbacks would receive so
+	// far, with what the hook adds, such as the resource's span. It is what a
+	// Node.js hook does by setting properties on the resource that
+	// executionAsyncResource returns. Hooks compose in the order they were
+	// enabled; a Context that panics or returns nil leaves ctx as it was.
+	//
+	// Only resources created while such a hook is enabled pay for it: their
+	// callbacks run in a scope of their own.
+	Context func(ctx context.Context, id uint64) context.Context
 	// Before is called on the executing goroutine just before each execution
 	// of the resource's callback: 0..N times, properly nested with After.
 	Before func(id uint64)
@@ -102,94 +114,100 @@ var (
 // those hooks, as long as they stay enabled.
 type hookSet struct {
 	entries []hookEntry
-	root    env // the env of work with no values or scope started under the set
 }
 
-func newHookSet(entries []hookEntry) *hookSet {
-	s := &hookSet{entries: entries}
-	s.root.hooks = s
-	return s
-}
+func newHookSet(entries []hookEntry) *hookSet { return &hookSet{entries: entries} }
 
 type hookEntry struct {
 	hook  *Hook
 	state uint64 // hook.state when the set was made
 	// The callbacks of hook, copied here for the events' loops.
 	init func(context.Context, uint64, string, uint64, any)
+	ctx  func(context.Context, uint64) context.Context
 	byID [numIDEvents]func(uint64)
 }
 
 func newHookEntry(h *Hook) hookEntry {
 	return hookEntry{
-		hook: h, state: h.state.Load(), init: h.funcs.Init,
+		hook: h, state: h.state.Load(), init: h.funcs.Init, ctx: h.funcs.Context,
 		byID: [numIDEvents]func(uint64){h.funcs.Before, h.funcs.After, h.funcs.Destroy},
 	}
 }
 
-// idEvent is an event whose callback takes the resource ID alone.
-type idEvent uint8
+// hookEvent is a lifecycle event, for the error handler.
+type hookEvent uint8
 
 const (
-	before idEvent = iota
+	before hookEvent = iota
 	after
 	destroy
 	numIDEvents
+	initEvent = numIDEvents
+	ctxEvent  = numIDEvents + 1
+	numEvents = numIDEvents + 2
 )
 
-var idEventNames = [numIDEvents]string{"Before", "After", "Destroy"}
+var eventNames = [numEvents]string{"Before", "After", "Destroy", "Init", "Context"}
 
 // live reports whether e's hook is still enabled since the set was made.
 func (e *hookEntry) live() bool { return e.hook.state.Load() == e.state }
 
-// init emits Init for resource id to the hooks of s, from entry i on. A
-// panic in one is recovered and reported, and the hooks after it still run;
-// one deferred recover per event rather than per hook keeps the common case
-// cheap.
-func (s *hookSet) init(ctx context.Context, id uint64, typ string, value any, trigger uint64, i int) {
-	defer func() {
-		if v := recover(); v != nil {
-			reportHookPanic("Init", id, v)
-			s.init(ctx, id, typ, value, trigger, i+1)
+// init emits Init for resource id to the hooks of s, then lets the hooks
+// with a Context callback derive the context of its callbacks from ctx, and
+// returns that context. A panic in one hook is recovered and reported, and
+// the hooks after it still run.
+func (s *hookSet) init(ctx context.Context, id uint64, typ string, value any, trigger uint64) context.Context {
+	derived := false
+	for i := range s.entries {
+		e := &s.entries[i]
+		if !e.live() {
+			continue
 		}
-	}()
-	for ; i < len(s.entries); i++ {
-		if e := &s.entries[i]; e.init != nil && e.live() {
-			e.init(ctx, id, typ, trigger, value)
+		if e.init != nil {
+			callInit(e.init, ctx, id, typ, trigger, value)
 		}
+		derived = derived || e.ctx != nil
 	}
-}
-
-// emit emits ev for resource id to the hooks of s, as init does, and then,
-// if thenDestroy is set, Destroy: After and Destroy share one deferred
-// recover. k counts the calls made so far, over the hooks for ev and then
-// over them again for Destroy.
-func (s *hookSet) emit(ev idEvent, id uint64, thenDestroy bool, k int) {
-	n := len(s.entries)
-	defer func() {
-		if v := recover(); v != nil {
-			name := idEventNames[ev]
-			if k >= n {
-				name = idEventNames[destroy]
+	if !derived {
+		return ctx
+	}
+	for i := range s.entries {
+		if e := &s.entries[i]; e.ctx != nil && e.live() {
+			if c := callContext(e.ctx, ctx, id); c != nil {
+				ctx = c
 			}
-			reportHookPanic(name, id, v)
-			s.emit(ev, id, thenDestroy, k+1)
-		}
-	}()
-	for ; k < n; k++ {
-		if e := &s.entries[k]; e.byID[ev] != nil && e.live() {
-			e.byID[ev](id)
 		}
 	}
-	if !thenDestroy {
-		return
-	}
-	for ; k < 2*n; k++ {
-		if e := &s.entries[k-n]; e.byID[destroy] != nil && e.live() {
-			e.byID[destroy](id)
+	return ctx
+}
+
+func callInit(fn func(context.Context, uint64, string, uint64, any), ctx context.Context, id uint64, typ string, trigger uint64, value any) {
+	defer recoverHook(initEvent, id)
+	fn(ctx, id, typ, trigger, value)
+}
+
+func callContext(fn func(context.Context, uint64) context.Context, ctx context.Context, id uint64) context.Context {
+	defer recoverHook(ctxEvent, id)
+	return fn(ctx, id)
+}
+
+// emit emits ev for resource id to the hooks of s, as init does.
+func (s *hookSet) emit(ev hookEvent, id uint64) {
+	for i := range s.entries {
+		if e := &s.entries[i]; e.byID[ev] != nil && e.live() {
+			callID(e.byID[ev], ev, id)
 		}
 	}
 }
 
-func reportHookPanic(event string, id uint64, v any) {
-	otel.Handle(fmt.Errorf("asynctrack: %s hook panicked for resource %d: %v", event, id, v))
+func callID(fn func(uint64), ev hookEvent, id uint64) {
+	defer recoverHook(ev, id)
+	fn(id)
+}
+
+// recoverHook recovers a panic in a hook's callback for ev and reports it.
+func recoverHook(ev hookEvent, id uint64) {
+	if v := recover(); v != nil {
+		panics.report(ev, id, v)
+	}
 }

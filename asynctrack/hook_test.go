@@ -12,7 +12,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/otel"
 )
 
 var lifecycle = []string{"init", "before", "after", "destroy"}
@@ -41,7 +40,7 @@ func TestLifecycleTimer(t *testing.T) {
 		assert.Equal(t, lifecycle, rec.kinds(id), "a late Stop destroys nothing")
 		e, _ := rec.init(id)
 		assert.Equal(t, TypeTimer, e.typ)
-		assert.Same(t, tm, e.value, "the resource value is the *Timer")
+		assert.Contains(t, ResourceName(e.value), "TestLifecycleTimer", "the resource value is the callback")
 	})
 
 	t.Run("stopped", func(t *testing.T) {
@@ -54,31 +53,17 @@ func TestLifecycleTimer(t *testing.T) {
 
 func TestLifecycleTask(t *testing.T) {
 	rec := newRecorder(t)
-	var id uint64
-	run := Bind(context.Background(), func(ctx context.Context) { id = ExecutionID(ctx) })
+	var ids []uint64
+	run := Bind(context.Background(), func(ctx context.Context) { ids = append(ids, ExecutionID(ctx)) })
 	run()
-	run() // a second call does nothing
-	assert.Equal(t, lifecycle, rec.kinds(id))
-	e, _ := rec.init(id)
-	assert.Equal(t, TypeTask, e.typ)
-}
-
-func TestLifecycleUnrunTaskDestroyedByGC(t *testing.T) {
-	rec := newRecorder(t)
-	var id uint64
-	func() {
-		run := Bind(context.Background(), func(context.Context) {})
-		_ = run
-		rec.mu.Lock()
-		id = rec.events[len(rec.events)-1].id
-		rec.mu.Unlock()
-	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for len(rec.kinds(id)) < 2 && time.Now().Before(deadline) {
-		runtime.GC()
-		time.Sleep(time.Millisecond)
+	run() // each call is a task of its own
+	require.Len(t, ids, 2)
+	assert.NotEqual(t, ids[0], ids[1])
+	for _, id := range ids {
+		assert.Equal(t, lifecycle, rec.kinds(id))
+		e, _ := rec.init(id)
+		assert.Equal(t, TypeTask, e.typ)
 	}
-	assert.Equal(t, []string{"init", "destroy"}, rec.kinds(id))
 }
 
 func TestLifecycleResource(t *testing.T) {
@@ -225,12 +210,13 @@ func TestHookToggledWhileWorkRuns(t *testing.T) {
 func TestPanickingHook(t *testing.T) {
 	var reported []error
 	var mu sync.Mutex
-	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+	SetErrorHandler(func(err error) {
 		mu.Lock()
 		reported = append(reported, err)
 		mu.Unlock()
-	}))
-	t.Cleanup(func() { otel.SetErrorHandler(otel.ErrorHandlerFunc(func(error) {})) })
+	})
+	t.Cleanup(func() { SetErrorHandler(nil) })
+	resetPanics(t, time.Now)
 
 	bad := NewHook(HookFuncs{
 		Init:    func(context.Context, uint64, string, uint64, any) { panic("init boom") },
@@ -327,4 +313,50 @@ func goAndWait(t *testing.T, ctx context.Context, store *Store[string]) (uint64,
 	<-done
 	assert.Equal(t, fromCtx, ambient)
 	return id, fromCtx
+}
+
+// resetPanics gives the panic reporter a fresh state and clock for t.
+func resetPanics(t *testing.T, now func() time.Time) {
+	t.Helper()
+	panics.mu.Lock()
+	saved := panics.now
+	panics.now, panics.last, panics.held = now, [numEvents]time.Time{}, [numEvents]int{}
+	panics.mu.Unlock()
+	t.Cleanup(func() {
+		panics.mu.Lock()
+		panics.now, panics.last, panics.held = saved, [numEvents]time.Time{}, [numEvents]int{}
+		panics.mu.Unlock()
+	})
+}
+
+func TestHookPanicReportsAreRateLimited(t *testing.T) {
+	var mu sync.Mutex
+	var reported []*HookPanicError
+	SetErrorHandler(func(err error) {
+		var hp *HookPanicError
+		require.ErrorAs(t, err, &hp)
+		mu.Lock()
+		reported = append(reported, hp)
+		mu.Unlock()
+	})
+	t.Cleanup(func() { SetErrorHandler(nil) })
+	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	resetPanics(t, func() time.Time { return clock })
+
+	h := NewHook(HookFuncs{Before: func(uint64) { panic("before boom") }}).Enable()
+	defer h.Disable()
+	run := Bind(context.Background(), func(context.Context) {})
+	for range 5 {
+		run()
+	}
+	clock = clock.Add(ErrorInterval)
+	run()
+
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, reported, 2, "the first at once, the rest once per interval")
+	assert.Equal(t, 1, reported[0].Count)
+	assert.Equal(t, 5, reported[1].Count, "the second report stands for the panics held back")
+	assert.Equal(t, "Before", reported[1].Event)
+	assert.ErrorContains(t, reported[1], "panicked 5 times")
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"sync"
 	"testing"
-	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -42,7 +41,7 @@ func TestNewIDUnique(t *testing.T) {
 func TestIDOnFirstAsk(t *testing.T) {
 	const rounds, askers = 10_000, 8
 	for range rounds {
-		f := &frame{Context: context.Background(), w: unsafe.Pointer(emptyEnv)} // as a goroutine has it
+		f := &newExecution(context.Background(), TypeGoroutine, nil, nil, false).frame // as a goroutine has it
 		var own [askers]uint64
 		var ready, wg sync.WaitGroup
 		start := make(chan struct{})
@@ -137,7 +136,7 @@ func TestIDsOfGoroutinesSharingAnEnv(t *testing.T) {
 		a, _ := store.Current()
 		return seen{id: ExecutionID(ctx), trigger: TriggerID(ctx), value: v, ambient: a}
 	}
-	req := NewResource(context.Background(), TypeHTTPRequest, nil)
+	req := NewResource(context.Background(), "http.request", nil)
 	defer req.Destroy()
 	var a, b1, b2, c seen
 	done := make(chan struct{})

@@ -4,8 +4,10 @@ package asynctrack
 
 import "unsafe"
 
-// linknameBuild is false: this build reads no goroutine labels, so lookups
-// work from a ctx only and Ambient always returns context.Background().
+// linknameBuild is false with the otelctx_nolinkname tag: no goroutine's
+// labels can be read, so lookups work from a ctx only.
 const linknameBuild = false
 
 func getProfLabel() unsafe.Pointer { return nil }
+
+func setProfLabel(unsafe.Pointer) {}

@@ -30,7 +30,7 @@ type record struct {
 	id, trigger uint64
 	typ         string
 	created     time.Time
-	value       any
+	name        string
 	parent      *record // the trigger's record, if the registry saw it
 }
 
@@ -40,8 +40,10 @@ type LiveResource struct {
 	Type      string    `json:"type"`
 	TriggerID uint64    `json:"triggerId"`
 	Created   time.Time `json:"created"`
-	// Value is the resource value passed to Init, if any.
-	Value any `json:"-"`
+	// Name is the resource's readable name (see ResourceName). The registry
+	// keeps no resource value: holding one would keep alive a resource that
+	// refers to itself, whose Destroy comes from the garbage collector.
+	Name string `json:"name,omitempty"`
 	// Triggers is the trigger chain, nearest first, as far back as the
 	// registry saw it.
 	Triggers []Trigger `json:"triggers"`
@@ -86,7 +88,7 @@ func (r *Registry) Disable() *Registry {
 func (r *Registry) shard(id uint64) *registryShard { return &r.shards[id%registryShards] }
 
 func (r *Registry) init(_ context.Context, id uint64, typ string, trigger uint64, value any) {
-	rec := &record{id: id, trigger: trigger, typ: typ, created: time.Now(), value: value}
+	rec := &record{id: id, trigger: trigger, typ: typ, created: time.Now(), name: ResourceName(value)}
 	if trigger != 0 {
 		rec.parent = r.get(trigger)
 	}
@@ -157,7 +159,7 @@ func (r *Registry) Live() []LiveResource {
 	})
 	out := make([]LiveResource, len(recs))
 	for i, rec := range recs {
-		out[i] = LiveResource{ID: rec.id, Type: rec.typ, TriggerID: rec.trigger, Created: rec.created, Value: rec.value}
+		out[i] = LiveResource{ID: rec.id, Type: rec.typ, TriggerID: rec.trigger, Created: rec.created, Name: rec.name}
 		for p := rec.parent; p != nil; p = p.parent {
 			out[i].Triggers = append(out[i].Triggers, Trigger{ID: p.id, Type: p.typ, Created: p.created, Live: r.get(p.id) == p})
 		}

@@ -15,7 +15,7 @@ func TestRegistryShowsLeakedGoroutineWithItsChain(t *testing.T) {
 	release := make(chan struct{})
 	leaked := make(chan uint64, 1)
 
-	req := NewResource(context.Background(), TypeHTTPRequest, "GET /users")
+	req := NewResource(context.Background(), "http.request", "GET /users")
 	req.Run(func(ctx context.Context) {
 		Go(ctx, func(ctx context.Context) {
 			Go(ctx, func(ctx context.Context) { // the request forgets this one
@@ -40,7 +40,7 @@ func TestRegistryShowsLeakedGoroutineWithItsChain(t *testing.T) {
 	assert.Equal(t, TypeGoroutine, found.Type)
 	assert.Equal(t, TypeGoroutine, found.Triggers[0].Type)
 	assert.Equal(t, req.ID(), found.Triggers[1].ID)
-	assert.Equal(t, TypeHTTPRequest, found.Triggers[1].Type)
+	assert.Equal(t, "http.request", found.Triggers[1].Type)
 	assert.False(t, found.Triggers[1].Live, "the request is over")
 	assert.GreaterOrEqual(t, reg.CountByType()[TypeGoroutine], 1)
 

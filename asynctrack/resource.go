@@ -38,7 +38,7 @@ type resourceState struct {
 func NewResource(ctx context.Context, typ string, value any) *Resource {
 	f := &newExecution(ctx, typ, value, nil, true).frame
 	r := &Resource{f: f, state: &resourceState{f: f}}
-	if f.env().hooks != nil {
+	if f.hooks != nil {
 		r.cleanup = runtime.AddCleanup(r, (*resourceState).destroy, r.state)
 	}
 	return r
@@ -58,12 +58,14 @@ func (r *Resource) Context() context.Context { return r.f }
 // bracket the call. After Destroy, Run still calls fn in the scope but emits
 // no events. A panic in fn emits After, then propagates.
 func (r *Resource) Run(fn func(ctx context.Context)) {
-	if !r.state.begin() {
-		r.f.runSilently(fn)
-		return
+	// Each run has a frame and a scope of its own: runs may overlap on
+	// several goroutines, and each scope closes when its run ends.
+	f := &frame{Context: r.f.Context, res: r.f, values: r.f.values, ownScope: true}
+	if r.state.begin() {
+		f.hooks = r.f.hooks
+		defer r.state.end()
 	}
-	defer r.state.end()
-	r.f.run(r.f.ID(), fn, false)
+	f.run(fn, false)
 }
 
 // Bind returns a function that calls fn through Run each time it is called.
@@ -110,12 +112,4 @@ func (s *resourceState) destroy() {
 	if idle {
 		s.f.destroy()
 	}
-}
-
-// runSilently calls fn in f's scope without lifecycle events.
-func (f *frame) runSilently(fn func(context.Context)) {
-	if prev, swapped := f.env().scope.enter(); swapped {
-		defer setLabels(prev)
-	}
-	fn(f)
 }

@@ -2,8 +2,12 @@ package asynctrack
 
 import (
 	"context"
+	"math/rand/v2"
 	"reflect"
 	"runtime/pprof"
+	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 )
@@ -12,66 +16,52 @@ import (
 //
 // The Go runtime copies exactly one thing into every new goroutine: the
 // creating goroutine's pprof label set. So a scope is made visible by giving
-// it a label set of its own and installing that set on the goroutine (public
-// API: pprof.SetGoroutineLabels); every goroutine started from there with a
-// plain go statement inherits it. Reading the current goroutine's label set
-// back needs runtime/pprof.runtime_getProfLabel (see labels_linkname.go).
+// it a label set of its own, built with pprof.WithLabels, and installing it on
+// the goroutine with pprof.SetGoroutineLabels; every goroutine started from
+// there with a plain go statement inherits it. Reading the current
+// goroutine's label set back needs runtime/pprof.runtime_getProfLabel (see
+// labels_linkname.go), which returns the label set as an opaque pointer.
 //
-// The label set must then lead back to the scope without a global map: a map
-// would need an entry per label set and a GC cleanup to drop it, and both
-// cost more than starting the goroutine. Instead the scope's label, key
-// "otelctx", is made of strings whose bytes live inside the scope itself
-// (scope.tag). The label set therefore keeps the scope alive exactly as long
-// as some goroutine or context holds it, and the GC frees both together. To
-// resolve a label set we read its labels, directly where init verified
-// pprof's layout and through the public pprof.ForLabels otherwise, and
-// recognise ours by where its strings point: the key's bytes must start a
-// scope and the value's bytes must follow them. A label that merely reads
-// "otelctx" never passes that.
+// Nothing a label says is trusted. A scope's label, key "otelctx", carries a
+// random 64-bit token, and the package owns the table from tokens to open
+// scopes: a label set leads to a scope only if the table has its token, so a
+// label a user writes, or copies from a goroutine that has since left its
+// scope, leads to nothing. The table holds a scope from when it opens until
+// the work running in it ends (see scope.refs), then drops it, so it holds
+// nothing that is not running.
 //
-// Label values are the resource type ("http.request", "goroutine", ...), so
-// CPU and goroutine profiles can be grouped by them at no cardinality cost.
+// The common lookup does not read labels at all: while a scope is open, the
+// label set it installed stays reachable from the scope and so keeps its
+// address, and a small table indexed by that address leads straight back to
+// it. A goroutine whose labels the user changed inside a scope (pprof.Do) has
+// a label set of its own; its lookup reads the "otelctx" label through
+// pprof's public API and finds the token in the table.
 
-const (
-	labelName   = "otelctx"
-	scopeTagLen = 32 // "otelctx" and up to 25 bytes of the resource type
-)
+const labelName = "otelctx"
 
-// scope is a point where what code without a ctx should see changes: a user
-// resource, a Store.Run, a task or a timer. It is immutable once published.
+// scope is a point where what code without a ctx sees changes: a Run, a
+// Store.Run, a Resource's Run, a timer callback, a task, or a goroutine whose
+// values are not those of the scope it was started in.
 type scope struct {
-	tag    [scopeTagLen]byte // must stay the first field: see scopeOf
-	typLen uint8             // how much of tag after labelName is the type
-	frame  *frame            // what the scope resolves to
-	values *binding          // frame's store values, kept here for Current
-	labels unsafe.Pointer    // the pprof label set that leads here
-	set    labelSet          // the label set itself, when built in place
-	own    [1]pprofLabel     // set's storage when there are no user labels
+	frame  *frame          // what the scope resolves to
+	labels context.Context // the context that holds the scope's label set
+	p      unsafe.Pointer  // that label set, as the runtime holds it
+	token  uint64          // the value of the scope's label
+	// refs counts what runs in the scope: the callback that opened it and
+	// every tracked goroutine, task or timer started in it that shares it.
+	// The scope closes when it drops to 0 and never opens again.
+	refs atomic.Int64
 }
 
-// labelSet and pprofLabel mirror pprof's label set (runtime/pprof.labelMap:
-// struct{ label.Set } with label.Set: struct{ List []label.Label }). Building
-// it in place saves the three allocations of pprof.WithLabels on every scope.
-// init verifies the layout field by field with reflection and uses
-// pprof.WithLabels instead if it differs, so a Go release that changes it
-// costs speed, not correctness. Lookups read the layout too, only when it
-// matched.
-type labelSet struct{ list []pprofLabel }
-
-type pprofLabel struct{ key, value string }
-
 var (
-	// labelKey and labelMapType are pprof's label context key and the type
-	// of its label sets, learned once at init through pprof's public API.
+	// labelKey is pprof's label context key and labelMapType the type its
+	// label sets have, learned once at init through pprof's public API.
 	labelKey     any
-	labelKeyType unsafe.Pointer // labelKey's type: comparing it is cheaper than comparing labelKey
-	labelMapType unsafe.Pointer
-	// ambientSupported is set when the build has the linkname and the
-	// round trip through pprof was verified at init. Without it, lookups
-	// work from a ctx only.
+	labelMapType reflect.Type
+	// ambientSupported is set when the build has the linkname and init
+	// verified the round trip through pprof. Without it, lookups work from a
+	// ctx only.
 	ambientSupported bool
-	// inPlace is set when pprof's label set layout matches labelSet.
-	inPlace bool
 )
 
 func init() {
@@ -86,71 +76,13 @@ func init() {
 		return
 	}
 	v := pprof.WithLabels(context.Background(), pprof.Labels(labelName, "probe")).Value(probe.key)
-	if v == nil {
-		return
+	if t := reflect.TypeOf(v); t != nil && t.Kind() == reflect.Pointer {
+		labelKey, labelMapType = probe.key, t
+		ambientSupported = selfTest()
 	}
-	labelKey, labelMapType = probe.key, (*eface)(unsafe.Pointer(&v)).typ
-	labelKeyType = (*eface)(unsafe.Pointer(&labelKey)).typ
-	inPlace = layoutMatches(reflect.TypeOf(v))
-	if inPlace && !selfTest() {
-		inPlace = false
-	}
-	ambientSupported = selfTest()
 	if !ambientSupported {
-		labelKey, labelKeyType, labelMapType = nil, nil, nil
+		labelKey, labelMapType = nil, nil
 	}
-}
-
-// layoutMatches reports whether t, pprof's *labelMap, has labelSet's layout.
-func layoutMatches(t reflect.Type) bool {
-	isStruct := func(t reflect.Type, fields int) bool {
-		return t.Kind() == reflect.Struct && t.NumField() == fields
-	}
-	if t.Kind() != reflect.Pointer || !isStruct(t.Elem(), 1) {
-		return false
-	}
-	set := t.Elem().Field(0).Type
-	if !isStruct(set, 1) || set.Size() != unsafe.Sizeof(labelSet{}) {
-		return false
-	}
-	list := set.Field(0).Type
-	if list.Kind() != reflect.Slice || !isStruct(list.Elem(), 2) {
-		return false
-	}
-	l := list.Elem()
-	return l.Size() == unsafe.Sizeof(pprofLabel{}) &&
-		l.Field(0).Type.Kind() == reflect.String && l.Field(0).Offset == unsafe.Offsetof(pprofLabel{}.key) &&
-		l.Field(1).Type.Kind() == reflect.String && l.Field(1).Offset == unsafe.Offsetof(pprofLabel{}.value)
-}
-
-// selfTest checks on the init goroutine that a scope's label set can be
-// installed, read back, resolved and merged by pprof, and leaves the
-// goroutine as it was.
-func selfTest() bool {
-	user := pprof.WithLabels(context.Background(), pprof.Labels("a", "1", "z", "2"))
-	var base unsafe.Pointer
-	if v := user.Value(labelKey); v != nil {
-		base = (*eface)(unsafe.Pointer(&v)).data
-	}
-	f := &frame{Context: context.Background()}
-	f.w = unsafe.Pointer(&env{owner: f}) // of no resource
-	s := &scope{}
-	s.init(f, nil, "", base)
-	var got []string
-	pprof.ForLabels(labelsCtx{s.labels}, func(k, v string) bool {
-		got = append(got, k+"="+v)
-		return true
-	})
-	merged := pprof.WithLabels(labelsCtx{s.labels}, pprof.Labels("b", "3"))
-	prev := getProfLabel()
-	setLabels(s.labels)
-	ok := getProfLabel() == s.labels && lookupScope(s.labels) == s &&
-		reflect.DeepEqual(got, []string{"a=1", "otelctx=scope", "z=2"})
-	if v := merged.Value(labelKey); v == nil || lookupScope((*eface)(unsafe.Pointer(&v)).data) != s {
-		ok = false
-	}
-	setLabels(prev)
-	return ok && getProfLabel() == prev
 }
 
 type keyProbe struct {
@@ -163,95 +95,99 @@ func (p *keyProbe) Value(key any) any {
 	return nil
 }
 
-// init makes s a scope that resolves to f, whose store values are values,
-// with a label set made of base's labels (the ones to keep, such as the
-// user's own) and the scope's label. Callers check ambientSupported first.
-func (s *scope) init(f *frame, values *binding, typ string, base unsafe.Pointer) {
-	s.frame, s.values = f, values
-	if typ == "" {
-		typ = "scope"
+// selfTest checks on the init goroutine that a scope's label set can be
+// installed, read back and resolved, also once pprof merged labels into it,
+// and leaves the goroutine as it was.
+func selfTest() (ok bool) {
+	prev := getProfLabel()
+	defer setProfLabel(prev)
+	ambientSupported = true // newScope and lookupScope check nothing else
+	defer func() { ambientSupported = false }()
+	f := &frame{Context: context.Background()}
+	s := newScope(f)
+	f.scope = s
+	defer s.release()
+	if getProfLabel() != s.p || lookupScope(s.p) != s {
+		return false
 	}
-	n := copy(s.tag[:], labelName)
-	m := copy(s.tag[n:], typ)
-	s.typLen = uint8(m)
-	label := pprofLabel{key: unsafe.String(&s.tag[0], n), value: unsafe.String(&s.tag[n], m)}
-	if !inPlace {
-		ctx := pprof.WithLabels(labelsCtx{base}, pprof.Labels(label.key, label.value))
-		v := ctx.Value(labelKey)
-		s.labels = (*eface)(unsafe.Pointer(&v)).data
-		return
-	}
-	others := 0
-	if base != nil {
-		pprof.ForLabels(labelsCtx{base}, func(k, _ string) bool {
-			if k != labelName {
-				others++
-			}
+	pprof.SetGoroutineLabels(pprof.WithLabels(f, pprof.Labels("user", "label")))
+	return getProfLabel() != s.p && lookupScope(getProfLabel()) == s
+}
+
+// newScope opens a scope that resolves to f, with f's pprof labels and the
+// scope's own, and installs it on the calling goroutine.
+func newScope(f *frame) *scope {
+	s := &scope{frame: f, token: rand.Uint64()}
+	s.refs.Store(1)
+	s.labels = pprof.WithLabels(f, pprof.Labels(labelName, strconv.FormatUint(s.token, 16)))
+	scopes.add(s)
+	pprof.SetGoroutineLabels(s.labels)
+	s.p = getProfLabel()
+	byLabels[slotOf(s.p)].Store(s)
+	return s
+}
+
+// acquire adds one to what runs in s, unless s has closed.
+func (s *scope) acquire() bool {
+	for {
+		n := s.refs.Load()
+		if n == 0 {
+			return false
+		}
+		if s.refs.CompareAndSwap(n, n+1) {
 			return true
-		})
-	}
-	if others == 0 {
-		s.own[0] = label
-		s.set.list = s.own[:]
-	} else {
-		// Keep pprof's invariant: sorted by key, one label per key.
-		s.set.list = make([]pprofLabel, 0, others+1)
-		pprof.ForLabels(labelsCtx{base}, func(k, v string) bool {
-			if k == labelName {
-				return true
-			}
-			if label.key != "" && k > labelName {
-				s.set.list = append(s.set.list, label)
-				label.key = ""
-			}
-			s.set.list = append(s.set.list, pprofLabel{k, v})
-			return true
-		})
-		if label.key != "" {
-			s.set.list = append(s.set.list, label)
 		}
 	}
-	s.labels = unsafe.Pointer(&s.set)
 }
 
-// typ returns the resource type the scope was opened for, as its label
-// shows it, or "" for a nil scope.
-func (s *scope) typ() string {
-	if s == nil {
-		return ""
+// release ends one of what runs in s, closing it after the last.
+func (s *scope) release() {
+	if s.refs.Add(-1) != 0 {
+		return
 	}
-	return unsafe.String(&s.tag[len(labelName)], s.typLen)
+	byLabels[slotOf(s.p)].CompareAndSwap(s, nil)
+	scopes.remove(s)
 }
 
-// enter makes s ambient on the calling goroutine. It returns the label set to
-// restore and whether it replaced it. A goroutine whose labels already lead
-// to s keeps them, with whatever pprof labels the user added on top.
-func (s *scope) enter() (prev unsafe.Pointer, swapped bool) {
-	if s == nil {
+// enter makes f's scope ambient on the calling goroutine for one callback,
+// first opening one of f's own if f needs it and has none: f's values are
+// not those of a scope it could share. A frame with no scope and nothing to
+// show leaves any scope the goroutine inherited. It returns the label set to
+// restore and whether it replaced it.
+func (f *frame) enter() (prev unsafe.Pointer, swapped bool) {
+	if !ambientSupported {
 		return nil, false
 	}
 	cur := getProfLabel()
-	if cur == s.labels || lookupScope(cur) == s {
+	switch sc := f.scope; {
+	case sc != nil:
+		if cur == sc.p || lookupScope(cur) == sc {
+			return cur, false
+		}
+		setProfLabel(sc.p)
+	case f.values != nil || f.ownScope:
+		f.scope = newScope(f)
+	case cur != nil && lookupScope(cur) != nil:
+		setProfLabel(nil)
+	default:
 		return cur, false
 	}
-	setLabels(s.labels)
 	return cur, true
 }
 
-// baseLabels returns the label set a new scope under parent starts from: the
-// goroutine's current one when it belongs to parent, since it may carry the
-// user's pprof labels on top of parent's, and parent's otherwise.
-func baseLabels(parent *scope) unsafe.Pointer {
-	if cur := getProfLabel(); cur != nil && (parent != nil && cur == parent.labels || lookupScope(cur) == parent) {
-		return cur
+// leave ends a callback that enter began: it releases f's scope and restores
+// the label set prev if enter replaced it.
+func (f *frame) leave(prev unsafe.Pointer, swapped bool) {
+	if sc := f.scope; sc != nil {
+		sc.release()
 	}
-	if parent == nil {
-		return nil
+	if swapped {
+		setProfLabel(prev)
 	}
-	return parent.labels
 }
 
-// ambientScope returns the scope the calling goroutine's labels lead to.
+// ambientScope returns the open scope the calling goroutine's labels lead
+// to, or nil.
 func ambientScope() *scope {
 	if p := getProfLabel(); p != nil {
 		return lookupScope(p)
@@ -259,50 +195,36 @@ func ambientScope() *scope {
 	return nil
 }
 
-// lookupScope returns the scope label set p leads to, or nil. It does not
-// allocate: labelsCtx is pointer-shaped and the closure does not escape.
-func lookupScope(p unsafe.Pointer) (s *scope) {
-	if p == nil || labelKey == nil {
+// lookupScope returns the open scope label set p leads to, or nil.
+func lookupScope(p unsafe.Pointer) *scope {
+	if p == nil || !ambientSupported {
 		return nil
 	}
-	if inPlace {
-		// The layout is pprof's (see layoutMatches): read the labels as
-		// ForLabels would, without its interface calls, which are most of
-		// what an ambient lookup costs.
-		for _, l := range (*labelSet)(p).list {
-			if l.key == labelName {
-				return scopeOf(l.key, l.value)
-			}
+	// A scope in the slot with p as its label set is p's: p is reachable
+	// from the scope, so no other label set can have that address.
+	if s := byLabels[slotOf(p)].Load(); s != nil && s.p == p {
+		if s.refs.Load() > 0 {
+			return s
 		}
 		return nil
 	}
-	pprof.ForLabels(labelsCtx{p}, func(key, value string) bool {
-		if key != labelName {
-			return true
-		}
-		s = scopeOf(key, value)
-		return false
-	})
-	return s
-}
-
-// scopeOf returns the scope whose label has key and value, or nil if they
-// are not a scope's: ours only if the value's bytes follow the key's inside
-// one scope, compared as integers, so nothing is dereferenced before it
-// passes.
-func scopeOf(key, value string) *scope {
-	k, v := unsafe.StringData(key), unsafe.StringData(value)
-	if uintptr(unsafe.Pointer(v))-uintptr(unsafe.Pointer(k)) != uintptr(len(labelName)) {
+	value, ok := pprof.Label(labelsCtx{p}, labelName)
+	if !ok {
 		return nil
 	}
-	return (*scope)(unsafe.Pointer(k))
+	token, err := strconv.ParseUint(value, 16, 64)
+	if err != nil {
+		return nil
+	}
+	if s := scopes.get(token); s != nil && s.refs.Load() > 0 {
+		return s
+	}
+	return nil
 }
 
-// setLabels installs label set p on the calling goroutine.
-func setLabels(p unsafe.Pointer) { pprof.SetGoroutineLabels(labelsCtx{p}) }
-
-// labelsCtx presents a raw label set as the context pprof reads labels from.
-// It holds one pointer, so converting it to context.Context does not allocate.
+// labelsCtx presents the label set the runtime holds for a goroutine as the
+// context pprof reads labels from. p is a label set pprof made: the runtime
+// returns what pprof.SetGoroutineLabels gave it.
 type labelsCtx struct{ p unsafe.Pointer }
 
 func (labelsCtx) Deadline() (time.Time, bool) { return time.Time{}, false }
@@ -310,28 +232,72 @@ func (labelsCtx) Done() <-chan struct{}       { return nil }
 func (labelsCtx) Err() error                  { return nil }
 
 func (c labelsCtx) Value(key any) any {
-	if isLabelKey(key) && c.p != nil {
-		return labelMapValue(c.p)
+	if c.p != nil && isLabelKey(key) {
+		return reflect.NewAt(labelMapType.Elem(), c.p).Interface()
 	}
 	return nil
 }
 
-// isLabelKey reports whether key is pprof's label context key. The key type
-// has a single value, so comparing types is comparing keys.
-func isLabelKey(key any) bool {
-	return labelKeyType != nil && (*eface)(unsafe.Pointer(&key)).typ == labelKeyType
+// isLabelKey reports whether key is pprof's label context key.
+func isLabelKey(key any) bool { return labelKey != nil && key == labelKey }
+
+// byLabels is the fast way from a label set to its scope: a slot per label
+// set address, holding the last scope opened there. A scope that lost its
+// slot is found through scopes.
+var byLabels [1 << 12]atomic.Pointer[scope]
+
+func slotOf(p unsafe.Pointer) int {
+	a := uintptr(p)
+	return int((a>>4 ^ a>>16) & (uintptr(len(byLabels)) - 1))
 }
 
-// eface is the layout of an empty interface value.
-type eface struct{ typ, data unsafe.Pointer }
+// scopes is the table of open scopes by token, sharded so that requests
+// opening scopes on every core do not take one lock.
+var scopes scopeTable
 
-// iface is the layout of an interface with methods.
-type iface struct{ tab, data unsafe.Pointer }
+type scopeTable struct {
+	shards [64]struct {
+		mu   sync.RWMutex
+		open map[uint64]*scope
+		_    [32]byte
+	}
+}
 
-// labelMapValue returns label set p as pprof stores it in a context.
-func labelMapValue(p unsafe.Pointer) any {
-	var v any
-	e := (*eface)(unsafe.Pointer(&v))
-	e.typ, e.data = labelMapType, p
-	return v
+func (t *scopeTable) add(s *scope) {
+	sh := &t.shards[s.token%uint64(len(t.shards))]
+	sh.mu.Lock()
+	if sh.open == nil {
+		sh.open = make(map[uint64]*scope)
+	}
+	sh.open[s.token] = s
+	sh.mu.Unlock()
+}
+
+func (t *scopeTable) remove(s *scope) {
+	sh := &t.shards[s.token%uint64(len(t.shards))]
+	sh.mu.Lock()
+	if sh.open[s.token] == s {
+		delete(sh.open, s.token)
+	}
+	sh.mu.Unlock()
+}
+
+func (t *scopeTable) get(token uint64) *scope {
+	sh := &t.shards[token%uint64(len(t.shards))]
+	sh.mu.RLock()
+	s := sh.open[token]
+	sh.mu.RUnlock()
+	return s
+}
+
+// openScopes returns how many scopes are open, for tests.
+func openScopes() int {
+	n := 0
+	for i := range scopes.shards {
+		sh := &scopes.shards[i]
+		sh.mu.RLock()
+		n += len(sh.open)
+		sh.mu.RUnlock()
+	}
+	return n
 }

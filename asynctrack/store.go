@@ -40,35 +40,34 @@ func NewStore[T any]() *Store[T] { return &Store[T]{} }
 // from the returned context; use Run, or pass the result to the package's
 // Run, to make it ambient too.
 func (s *Store[T]) With(ctx context.Context, v T) context.Context {
-	ef := &struct {
-		frame frame
-		env   env
-	}{}
-	s.derive(&ef.frame, &ef.env, ctx, v)
-	return &ef.frame
+	return s.derive(ctx, v)
 }
 
 // Run calls fn with a context in which s holds v, and makes v ambient on the
 // calling goroutine until fn returns; then the outer value, if any, is seen
 // again. It is AsyncLocalStorage.run.
 func (s *Store[T]) Run(ctx context.Context, v T, fn func(ctx context.Context)) {
-	sf := &scopedFrame{}
-	s.derive(&sf.frame, &sf.env, ctx, v)
-	sf.run(fn)
+	s.derive(ctx, v).runScoped(fn)
 }
 
-// derive makes f a frame of ctx's execution in which s holds v, with e as
-// its env.
-func (s *Store[T]) derive(f *frame, e *env, ctx context.Context, v T) {
-	derive(f, e, ctx)
-	b := &valueBinding[T]{binding{store: unsafe.Pointer(s), next: e.values}, v}
-	e.values = &b.binding
+// derive returns a frame of ctx's resource in which s holds v.
+// The frame and the binding are one allocation.
+func (s *Store[T]) derive(ctx context.Context, v T) *frame {
+	fb := &struct {
+		frame frame
+		b     valueBinding[T]
+	}{}
+	f := &fb.frame
+	derive(f, ctx)
+	fb.b = valueBinding[T]{binding{store: unsafe.Pointer(s), next: f.values}, v}
+	f.values = &fb.b.binding
+	return f
 }
 
 // Value returns the value s holds in ctx.
 func (s *Store[T]) Value(ctx context.Context) (T, bool) {
 	if f := frameOf(ctx); f != nil {
-		return s.lookup(f.env().values)
+		return s.lookup(f.values)
 	}
 	var zero T
 	return zero, false
@@ -78,7 +77,7 @@ func (s *Store[T]) Value(ctx context.Context) (T, bool) {
 // AsyncLocalStorage.getStore, for code that holds no ctx.
 func (s *Store[T]) Current() (T, bool) {
 	if sc := ambientScope(); sc != nil {
-		return s.lookup(sc.values)
+		return s.lookup(sc.frame.values)
 	}
 	var zero T
 	return zero, false

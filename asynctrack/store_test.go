@@ -21,7 +21,6 @@ func requireAmbient(t *testing.T) {
 
 func TestAmbientSupportedOnThisGo(t *testing.T) {
 	requireAmbient(t)
-	assert.True(t, inPlace, "pprof's label set layout changed: label sets are built by pprof.WithLabels (slower)")
 }
 
 func TestStoreNestedRunsRestoreOuter(t *testing.T) {
@@ -107,11 +106,13 @@ func TestAmbientKeepsUserPprofLabels(t *testing.T) {
 	s := NewStore[string]()
 	pprof.Do(context.Background(), pprof.Labels("team", "payments"), func(ctx context.Context) {
 		s.Run(ctx, "v", func(ctx context.Context) {
-			assert.Equal(t, map[string]string{"team": "payments", "otelctx": "scope"}, goroutineLabels())
+			labels := goroutineLabels()
+			assert.Equal(t, "payments", labels["team"])
+			assert.Regexp(t, "^[0-9a-f]{16}$", labels["otelctx"], "the scope's token")
 			// pprof.Do on our ctx keeps the scope, and the user's labels.
 			pprof.Do(ctx, pprof.Labels("phase", "query"), func(context.Context) {
 				assert.Equal(t, "v", value(s.Current()))
-				assert.Equal(t, map[string]string{"team": "payments", "otelctx": "scope", "phase": "query"}, goroutineLabels())
+				assert.Equal(t, map[string]string{"team": "payments", "otelctx": labels["otelctx"], "phase": "query"}, goroutineLabels())
 			})
 			assert.Equal(t, "v", value(s.Current()))
 		})

@@ -12,8 +12,7 @@ type Timer struct {
 }
 
 // AfterFunc waits for the duration to elapse and then calls fn in its own
-// goroutine, tracked as a resource of type "timer" (the resource value is the
-// *Timer) triggered by ctx's execution. fn receives a context derived from
+// goroutine, tracked as a resource of type "timer" triggered by ctx's execution. fn receives a context derived from
 // ctx, as with Go. Destroy is emitted after fn returns, or by a Stop that
 // prevents fn from running.
 //
@@ -21,8 +20,8 @@ type Timer struct {
 // Stop for that.
 func AfterFunc(ctx context.Context, d time.Duration, fn func(ctx context.Context)) *Timer {
 	t := &Timer{}
-	t.e = newExecution(ctx, TypeTimer, t, fn, true)
-	t.t = time.AfterFunc(d, t.e.startFunc())
+	t.e = newExecution(ctx, TypeTimer, fn, fn, true)
+	t.t = time.AfterFunc(d, t.e.start)
 	return t
 }
 
@@ -32,7 +31,7 @@ func (t *Timer) Stop() bool {
 	if !t.t.Stop() {
 		return false
 	}
-	t.e.frame.destroy()
+	t.e.discard()
 	return true
 }
 

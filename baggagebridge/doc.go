@@ -38,3 +38,5 @@
 // select values for all three (WithKeys, WithKeyPrefixes), name them
 // (WithAttributePrefix) and hide sensitive ones (WithRedacted, WithHashed).
 package baggagebridge
+
+import _ "github.com/otelctx/otelctx/internal/otelhandle" // hook panics reach otel.Handle

@@ -148,9 +148,11 @@ func ExampleCurrent() {
 	// after Run: false
 }
 
-func ExampleNewLocal() {
+// Values that must never leave the process live in an asynctrack.Store
+// beside the baggage.
+func Example_localValues() {
 	type account struct{ Name string }
-	current := baggagebridge.NewLocal[*account]()
+	current := asynctrack.NewStore[*account]()
 
 	ctx, _ := baggagebridge.Set(context.Background(), "account.id", "7")
 	ctx = current.With(ctx, &account{Name: "Ada"})

@@ -12,6 +12,10 @@ import (
 	"github.com/otelctx/otelctx/asynctrack"
 )
 
+// TypeHTTPRequest is the asynctrack resource type of the requests Middleware
+// serves.
+const TypeHTTPRequest = "http.request"
+
 // Middleware returns HTTP middleware that runs each request in an asynctrack
 // resource of its own, of type "http.request" with the *http.Request as the
 // resource value: the handler's context, and everything the handler starts,
@@ -62,7 +66,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !trace.SpanContextFromContext(ctx).IsValid() {
 		ctx = h.m.prop.Extract(ctx, propagation.HeaderCarrier(r.Header))
 	}
-	res := asynctrack.NewResource(ctx, asynctrack.TypeHTTPRequest, r)
+	res := asynctrack.NewResource(ctx, TypeHTTPRequest, r)
 	defer res.Destroy()
 	res.Run(func(ctx context.Context) {
 		var inner *http.Request

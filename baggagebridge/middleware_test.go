@@ -82,7 +82,7 @@ func TestMiddlewareKeepAlive(t *testing.T) {
 	}).Enable()
 	defer hook.Disable()
 
-	conn := baggagebridge.NewLocal[string]()
+	conn := asynctrack.NewStore[string]()
 	inner := baggagebridge.Middleware(
 		baggagebridge.WithPropagator(w3c),
 		baggagebridge.WithProfileLabels("req"), // a pprof.Do inside the scope, restored too
@@ -161,7 +161,7 @@ func TestMiddlewareKeepAlive(t *testing.T) {
 		assert.NotZero(t, id)
 		assert.False(t, seen[id], "resource %d used twice", id)
 		seen[id] = true
-		assert.Equal(t, asynctrack.TypeHTTPRequest, inits[id], "resource %d", id)
+		assert.Equal(t, baggagebridge.TypeHTTPRequest, inits[id], "resource %d", id)
 	}
 	assert.Len(t, inits, n, "one resource per request")
 }

@@ -18,6 +18,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
+	"github.com/otelctx/otelctx/asynctrack"
 	"github.com/otelctx/otelctx/baggagebridge"
 )
 
@@ -94,7 +95,7 @@ func TestSpanProcessorSelection(t *testing.T) {
 }
 
 func TestSpanProcessorOnlyPropagated(t *testing.T) {
-	local := baggagebridge.NewLocal[string]()
+	local := asynctrack.NewStore[string]()
 	ctx := withValues(t, context.Background(), "a", "1")
 	ctx = local.With(ctx, "local value")
 	ctx, err := baggagebridge.Set(ctx, "huge", strings.Repeat("x", 9000))

@@ -29,7 +29,7 @@ import (
 )
 
 // token is a local value of service A: it must never reach B.
-var token = baggagebridge.NewLocal[string]()
+var token = asynctrack.NewStore[string]()
 
 // seen is what service B saw of a request, and A's reply to the client.
 type seen struct {

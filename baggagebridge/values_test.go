@@ -212,8 +212,8 @@ func TestCurrent(t *testing.T) {
 			defer wg.Done()
 			read()
 		})
+		wg.Wait() // a plain go statement sees the scope while it is open
 	})
-	wg.Wait()
 	close(got)
 	var all []string
 	for v := range got {

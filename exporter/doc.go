@@ -95,3 +95,5 @@
 // load while no live resource has a span. A span costs what the SDK's span
 // start, two events and end cost. See BenchmarkExporterHook.
 package exporter
+
+import _ "github.com/otelctx/otelctx/internal/otelhandle" // hook panics reach otel.Handle

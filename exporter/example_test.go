@@ -53,7 +53,7 @@ func ExampleExporter_Handler() {
 	defer exp.Shutdown(context.Background())
 
 	release, exited := make(chan struct{}), make(chan struct{})
-	req := asynctrack.NewResource(context.Background(), asynctrack.TypeHTTPRequest, nil)
+	req := asynctrack.NewResource(context.Background(), "http.request", nil)
 	req.Run(func(ctx context.Context) {
 		asynctrack.Go(ctx, func(context.Context) {
 			defer close(exited)

@@ -45,7 +45,7 @@ func TestSpans(t *testing.T) {
 	s.exporter(t, WithSpanTypes(asynctrack.TypeGoroutine, asynctrack.TypeTask, asynctrack.TypeTimer))
 
 	ctx, root := s.tp.Tracer("test").Start(context.Background(), "request")
-	req := asynctrack.NewResource(ctx, asynctrack.TypeHTTPRequest, nil)
+	req := asynctrack.NewResource(ctx, "http.request", nil)
 	ids := make(map[string]uint64) // type -> ID
 	var mu sync.Mutex
 	record := func(typ string) func(context.Context) {

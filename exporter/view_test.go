@@ -37,7 +37,7 @@ type answer struct {
 }
 
 func (l *leak) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	req := asynctrack.NewResource(r.Context(), asynctrack.TypeHTTPRequest, nil)
+	req := asynctrack.NewResource(r.Context(), "http.request", nil)
 	defer req.Destroy() // the request ends; the goroutine it started does not
 	req.Run(func(ctx context.Context) {
 		started := make(chan uint64)
@@ -146,7 +146,7 @@ func TestViewLeakedGoroutine(t *testing.T) {
 		assert.Greater(t, r.AgeSeconds, 0.0)
 		require.Len(t, r.Triggers, 1, "the chain ends at the request")
 		assert.Equal(t, ans.RequestID, r.Triggers[0].ID)
-		assert.Equal(t, asynctrack.TypeHTTPRequest, r.Triggers[0].Type)
+		assert.Equal(t, "http.request", r.Triggers[0].Type)
 		assert.False(t, r.Triggers[0].Live, "the request has ended")
 		assert.GreaterOrEqual(t, r.Triggers[0].AgeSeconds, r.AgeSeconds)
 	}

@@ -41,7 +41,7 @@ type Session struct {
 
 // session holds the request's Session. Unlike user.id it is not baggage: no
 // propagator, span processor or log handler sees it.
-var session = baggagebridge.NewLocal[Session]()
+var session = asynctrack.NewStore[Session]()
 
 // Sighting is what one piece of the request's work saw, without a ctx.
 type Sighting struct {

@@ -24,6 +24,7 @@ import (
 	"sync"
 
 	"github.com/otelctx/otelctx/asynctrack"
+	"github.com/otelctx/otelctx/baggagebridge"
 )
 
 // MaxTasks bounds the tasks one request may submit (?n=).
@@ -77,7 +78,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	req := asynctrack.NewResource(r.Context(), asynctrack.TypeHTTPRequest, r)
+	req := asynctrack.NewResource(r.Context(), baggagebridge.TypeHTTPRequest, r)
 	defer req.Destroy()
 	resp := Response{Request: id, ExecutionID: req.ID(), Tasks: make([]Task, n)}
 	req.Run(func(ctx context.Context) {
