@@ -6,6 +6,8 @@ import (
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
+
+	"github.com/otelctx/otelctx/asynctrack"
 )
 
 // NewTransport returns an http.RoundTripper that makes each request's
@@ -29,7 +31,19 @@ func NewTransport(base http.RoundTripper) http.RoundTripper {
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	return &transport{base: base}
+	return &transport{base: detached{base}}
+}
+
+// detached calls base outside any asynctrack scope (see asynctrack.Exit).
+// A transport starts the goroutines that dial, read and write a pooled
+// connection from the request that first needs it, and they serve later
+// requests too: they must not carry the first one's values. The request's
+// ctx still carries them, for base and for httptrace callbacks that get it.
+type detached struct{ base http.RoundTripper }
+
+func (d detached) RoundTrip(r *http.Request) (resp *http.Response, err error) {
+	asynctrack.Exit(r.Context(), func(context.Context) { resp, err = d.base.RoundTrip(r) })
+	return resp, err
 }
 
 type transport struct {
