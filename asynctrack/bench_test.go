@@ -2,6 +2,7 @@ package asynctrack
 
 import (
 	"context"
+	"runtime/pprof"
 	"sync"
 	"testing"
 )
@@ -16,6 +17,18 @@ func BenchmarkGo(b *testing.B) {
 	b.Run("plain", func(b *testing.B) {
 		var wg sync.WaitGroup
 		spawnAndJoin(b, &wg, func() { go func() { wg.Done() }() })
+	})
+	// The floor of any Go that hands its callback a ctx of its own: a go
+	// statement that also allocates an execution, as Go must, and tracks
+	// nothing.
+	b.Run("plain_frame", func(b *testing.B) {
+		var wg sync.WaitGroup
+		done := func(context.Context) { wg.Done() }
+		spawnAndJoin(b, &wg, func() {
+			e := &execution{fn: done}
+			e.frame.Context = context.Background()
+			go e.fn(&e.frame)
+		})
 	})
 	b.Run("tracked", func(b *testing.B) {
 		var wg sync.WaitGroup
@@ -58,35 +71,39 @@ func BenchmarkGo(b *testing.B) {
 	})
 }
 
-// BenchmarkGoFloor prices, beside BenchmarkGo's plain row, go statements
-// whose closures have the sizes of the one allocation Go makes, 32 bytes for
-// a goroutine and 48 for an execution (see frame.go), and call a
-// func(context.Context) as Go's do, but track nothing: what Go costs before
-// any tracking.
-func BenchmarkGoFloor(b *testing.B) {
+// BenchmarkGoParallel spawns and joins goroutines from every P at once (run
+// it with -cpu 2 or more): what Go adds when every core starts goroutines,
+// with no listener.
+func BenchmarkGoParallel(b *testing.B) {
 	b.Run("plain", func(b *testing.B) {
-		var wg sync.WaitGroup
-		spawnAndJoin(b, &wg, func() { go func() { wg.Done() }() })
-	})
-	ctx := context.Background()
-	b.Run("closure_32B", func(b *testing.B) {
-		var wg sync.WaitGroup
-		done := func(context.Context) { wg.Done() }
-		spawnAndJoin(b, &wg, func() {
-			go func() { done(ctx) }()
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			var wg sync.WaitGroup
+			spawnAndJoinParallel(pb, &wg, func() { go func() { wg.Done() }() })
 		})
 	})
-	b.Run("closure_48B", func(b *testing.B) {
-		var wg sync.WaitGroup
-		done := func(context.Context) { wg.Done() }
-		spawnAndJoin(b, &wg, func() {
-			var id uint64 = 1
-			go func() {
-				_ = id
-				done(ctx)
-			}()
+	b.Run("tracked", func(b *testing.B) {
+		b.ReportAllocs()
+		NewStore[string]().Run(context.Background(), "value", func(ctx context.Context) {
+			b.RunParallel(func(pb *testing.PB) {
+				var wg sync.WaitGroup
+				done := func(context.Context) { wg.Done() }
+				spawnAndJoinParallel(pb, &wg, func() { Go(ctx, done) })
+			})
 		})
 	})
+}
+
+func spawnAndJoinParallel(pb *testing.PB, wg *sync.WaitGroup, spawn func()) {
+	n := 0
+	for pb.Next() {
+		wg.Add(1)
+		spawn()
+		if n++; n%joinEvery == 0 {
+			wg.Wait()
+		}
+	}
+	wg.Wait()
 }
 
 // spawnAndJoin calls spawn, which starts one goroutine that calls wg.Done,
@@ -120,6 +137,23 @@ func BenchmarkAmbientLookup(b *testing.B) {
 			}
 		})
 		<-done
+	})
+}
+
+// BenchmarkAmbientLookupUserLabels is BenchmarkAmbientLookup on a goroutine
+// whose labels the user changed with pprof.Do: the lookup reads the scope's
+// token through pprof and finds it in the table.
+func BenchmarkAmbientLookupUserLabels(b *testing.B) {
+	store := NewStore[string]()
+	store.Run(context.Background(), "value", func(ctx context.Context) {
+		pprof.Do(ctx, pprof.Labels("team", "payments"), func(context.Context) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if v, _ := store.Current(); v != "value" {
+					b.Fatal(v)
+				}
+			}
+		})
 	})
 }
 

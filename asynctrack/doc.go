@@ -22,6 +22,7 @@
 //	als.getStore()                                           (*Store[T]).Value(ctx), or Current() without a ctx
 //	AsyncLocalStorage.bind(fn)                               Bind(ctx, fn)
 //	AsyncLocalStorage.snapshot()                             keep the ctx: frames are immutable snapshots
+//	als.exit(fn)                                             Exit(ctx, fn)
 //	setTimeout(fn, ms)                                       AfterFunc(ctx, d, fn)
 //	a promise, an async function                             Go(ctx, fn), NewGroup(ctx)
 //
@@ -48,26 +49,46 @@
 // label set. A scope is a label set of this package's own; the goroutine that
 // runs in it, and every goroutine started from there with a plain go
 // statement, third-party code included, resolve Ambient, Store.Current and
-// CurrentExecutionID to it. A scope is opened by:
+// CurrentExecutionID to it while it is open. A scope is opened by:
 //
 //   - (*Resource).Run, (*Store[T]).Run and Run, for the duration of the call;
 //   - every timer callback and every task (Bind, Pool), which run on goroutines
 //     they do not own, and every Pool worker between tasks;
 //   - Go, when its ctx carries store values that its creator's scope does not
-//     (a ctx from Store.With).
+//     (a ctx from Store.With), or when a hook gave the goroutine its context.
 //
-// Otherwise a goroutine started by Go runs in the scope it was started in, as
-// a plain go statement would: code without a ctx sees the same values, and
+// Otherwise a goroutine started by Go runs in the scope of its ctx's frame,
+// as a plain go statement would: code without a ctx sees the same values, and
 // CurrentExecutionID returns that scope's execution, not the goroutine's own
-// (ExecutionID(ctx) always returns its own). That keeps Go at one small
-// allocation over a go statement; wrap the goroutine's body in a Resource's
-// Run where an exact ambient ID matters.
+// (ExecutionID(ctx) always returns its own). Wrap the goroutine's body in a
+// Resource's Run where an exact ambient ID matters.
 //
-// Scopes are found by the identity of their label, never through a global
-// map, so a scope lives exactly as long as a goroutine or a context holds it
-// and nothing needs a destroy step to be freed. The user's own pprof labels
-// are kept: a scope adds one label, "otelctx", whose value is the resource
-// type, so CPU profiles can be grouped by it.
+// A scope is open while the call that opened it runs and while any tracked
+// goroutine, task or timer that shares it runs; when the last of them ends it
+// closes, and it never opens again. A plain go statement does not hold it
+// open: a goroutine that outlives the Run it was started in sees nothing from
+// then on, never another request's values.
+//
+// The ctx decides, not the goroutine: a ctx that carries no frame of this
+// package (context.Background(), a context of another library) belongs to
+// no execution. Go, Run and the other functions that take a ctx start a root
+// from it, which sees nothing of the scope ambient where it was started, and
+// Store.Value reads only the ctx. Pass Ambient() to start from the ambient
+// scope in code that holds no ctx. Exit runs a function outside any scope,
+// as Node.js's AsyncLocalStorage.exit: goroutines it starts with a plain go
+// statement carry nothing. propagator.NewTransport runs its RoundTripper so,
+// because a transport starts the goroutines that dial, read and write a
+// pooled connection from whichever request first needs it.
+//
+// Nothing a label says is trusted. A scope's label, key "otelctx", carries a
+// random 64-bit token; the package owns the table from tokens to open scopes,
+// and a label leads to a scope only if the table holds its token. A label a
+// user writes, or one copied from a goroutine whose scope has closed, leads to
+// nothing; no byte of a label is ever read as a pointer. The usual lookup
+// reads no label: while a scope is open, the label set it installed keeps its
+// address, and a small table indexed by that address leads back to it; a
+// goroutine whose labels the user changed inside a scope reads the token
+// through pprof.Label. The user's own pprof labels are kept.
 //
 // The gaps, honestly:
 //
@@ -78,46 +99,44 @@
 //   - Callbacks of time.AfterFunc, and goroutines of worker pools created
 //     before the request, inherit nothing: the runtime starts them with no
 //     labels, or with their creator's. Use AfterFunc, Bind or Pool.
-//   - A goroutine that a library starts lazily inside a request (an HTTP/2 or
-//     keep-alive connection's reader, say) inherits the request's scope and
-//     keeps it alive as long as it runs.
+//   - A long-lived goroutine that user code starts with a plain go statement
+//     inside a request (a lazily started worker, a connection reader) sees
+//     the request's values for as long as the request's scope is open. Start
+//     it with Go(context.Background(), …) or inside Exit; the HTTP clients of
+//     this module do so for their connections.
 //   - Reading the current goroutine's labels needs runtime/pprof's
 //     runtime_getProfLabel through go:linkname, which the runtime lists as a
-//     tolerated use, as it does runtime.procPin, which hands out IDs per CPU.
-//     Building with the tag otelctx_nolinkname drops both: then lookups work
-//     from a ctx only, Ambient returns context.Background(), and IDs come
-//     from one shared counter.
+//     tolerated use; it is this package's only linkname. Building with the
+//     tag otelctx_nolinkname drops it: then lookups work from a ctx only and
+//     Ambient returns context.Background().
 //
 // # Hooks and cost
 //
 // A hook is disabled until enabled and may be enabled and disabled at any time
-// while work runs; several may be active. Init runs once, on the creating
-// goroutine; Before and After bracket each execution of the resource's
-// callback on the executing goroutine; Destroy runs exactly once, after the
-// last After: for a goroutine when it returns, for a timer when it has fired
-// or was stopped, for a task when it has run, for a user-defined resource on
-// Destroy or, if it is never destroyed, when it is garbage collected. A panic
-// in a hook is recovered and reported through otel.Handle; the tracked work
-// and the other hooks go on. A panic in a tracked callback still emits After
-// and Destroy, then propagates.
+// while work runs; several may be active, and a hook's Context may derive the
+// context its resources' callbacks receive (see HookFuncs). Init runs once, on
+// the creating goroutine; Before and After bracket each execution of the
+// resource's callback on the executing goroutine; Destroy runs exactly once,
+// after the last After: for a goroutine when it returns, for a timer when it
+// has fired or was stopped, for a task when it has run, for a user-defined
+// resource on Destroy or, if it is never destroyed, when it is garbage
+// collected. A panic in a hook is recovered and reported, at a bounded rate,
+// through the handler SetErrorHandler sets (baggagebridge and exporter set
+// otel.Handle); the tracked work and the other hooks go on. A panic in a
+// tracked callback still emits After and Destroy, then propagates.
 //
 // IDs are unique in the process and never reused. A resource takes its ID
 // when it is created, except for a goroutine that Go or a Group starts while
 // no hook is enabled: it takes its ID when something first asks for it
 // (ExecutionID, TriggerID of its children...), which most goroutines never
-// do, and then allocates 48 bytes to keep it. IDs are handed out in blocks,
-// one per CPU, so they do not follow creation order.
+// do.
 //
 // With no hook enabled, the lifecycle costs one atomic load per resource,
-// and Go adds one allocation to the go statement's own: 32 bytes on amd64
-// and arm64 (48 elsewhere, or with the purego tag) when its ctx is
-// Background, TODO or a ctx this package made (the ctx of a callback,
-// Store.Run's or a Resource's), 48 bytes (64) when the ctx wraps one of
-// those (context.WithCancel, a span, baggage), and 48 bytes (64) with a
-// hook enabled. Started, while a scope is ambient, from a context that
-// carries no execution and is not Background or TODO (a context.WithTimeout
-// of Background inside a plain go statement, say), it also allocates a small
-// link from that context to the ambient execution, its trigger.
+// and Go adds one allocation of 80 bytes to the go statement's own: the
+// execution its callback receives as ctx. That allocation is most of what Go
+// costs over a go statement (BenchmarkGo's plain_frame row prices it alone).
+// Goroutines that share their creator's scope add an atomic add on the
+// scope at start and at end.
 //
 // Registry, a hook underneath, keeps the live resources with their trigger
 // chains and ages for exporters and debug pages.

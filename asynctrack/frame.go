@@ -245,8 +245,8 @@ func (f *frame) runScoped(fn func(context.Context)) {
 func Exit(ctx context.Context, fn func(ctx context.Context)) {
 	if ambientSupported {
 		if prev := getProfLabel(); prev != nil {
-			setProfLabel(nil)
-			defer setProfLabel(prev)
+			setLabels(nil)
+			defer setLabels(prev)
 		}
 	}
 	fn(&exited{ctx})

@@ -11,16 +11,13 @@ import (
 // leave the ctx path only.
 const linknameBuild = true
 
-// getProfLabel returns the calling goroutine's pprof label set, and
-// setProfLabel replaces it. The runtime lists both symbols as tolerated
-// linkname targets (runtime/proflabel.go); runtime/pprof uses them to
-// implement SetGoroutineLabels and the goroutine profile. They are this
-// package's only linknames: reading the label set is what makes an ambient
-// lookup possible at all, and putting back exactly the set a callback
-// replaced keeps the user's own labels.
+// getProfLabel returns the calling goroutine's pprof label set, as the
+// opaque pointer pprof.SetGoroutineLabels gave the runtime. The runtime
+// lists the symbol as a tolerated linkname target (runtime/proflabel.go);
+// runtime/pprof uses it for the goroutine profile. It is this package's only
+// linkname: no public API reads the calling goroutine's labels, and reading
+// them is what makes an ambient lookup possible at all. Labels are set back
+// through pprof.SetGoroutineLabels (see setLabels).
 //
 //go:linkname getProfLabel runtime/pprof.runtime_getProfLabel
 func getProfLabel() unsafe.Pointer
-
-//go:linkname setProfLabel runtime/pprof.runtime_setProfLabel
-func setProfLabel(labels unsafe.Pointer)

@@ -9,5 +9,3 @@ import "unsafe"
 const linknameBuild = false
 
 func getProfLabel() unsafe.Pointer { return nil }
-
-func setProfLabel(unsafe.Pointer) {}

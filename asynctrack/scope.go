@@ -100,7 +100,7 @@ func (p *keyProbe) Value(key any) any {
 // and leaves the goroutine as it was.
 func selfTest() (ok bool) {
 	prev := getProfLabel()
-	defer setProfLabel(prev)
+	defer setLabels(prev)
 	ambientSupported = true // newScope and lookupScope check nothing else
 	defer func() { ambientSupported = false }()
 	f := &frame{Context: context.Background()}
@@ -164,11 +164,11 @@ func (f *frame) enter() (prev unsafe.Pointer, swapped bool) {
 		if cur == sc.p || lookupScope(cur) == sc {
 			return cur, false
 		}
-		setProfLabel(sc.p)
+		setLabels(sc.p)
 	case f.values != nil || f.ownScope:
 		f.scope = newScope(f)
 	case cur != nil && lookupScope(cur) != nil:
-		setProfLabel(nil)
+		setLabels(nil)
 	default:
 		return cur, false
 	}
@@ -182,7 +182,7 @@ func (f *frame) leave(prev unsafe.Pointer, swapped bool) {
 		sc.release()
 	}
 	if swapped {
-		setProfLabel(prev)
+		setLabels(prev)
 	}
 }
 
@@ -221,6 +221,10 @@ func lookupScope(p unsafe.Pointer) *scope {
 	}
 	return nil
 }
+
+// setLabels installs label set p, one that getProfLabel returned or nil
+// for none, on the calling goroutine, through pprof's public API.
+func setLabels(p unsafe.Pointer) { pprof.SetGoroutineLabels(labelsCtx{p}) }
 
 // labelsCtx presents the label set the runtime holds for a goroutine as the
 // context pprof reads labels from. p is a label set pprof made: the runtime

@@ -70,7 +70,7 @@ func TestTransportReinjectsWhenInside(t *testing.T) {
 }
 
 func TestTransportNilBase(t *testing.T) {
-	assert.Equal(t, http.DefaultTransport, NewTransport(nil).(*transport).base)
+	assert.Equal(t, http.DefaultTransport, NewTransport(nil).(*transport).base.(detached).base)
 }
 
 func TestContextWithDestination(t *testing.T) {

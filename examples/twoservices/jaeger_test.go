@@ -12,7 +12,7 @@ import (
 
 	"github.com/otelctx/otelctx/asynctrack"
 	"github.com/otelctx/otelctx/examples/telemetry"
-	"github.com/otelctx/otelctx/internal/jaegertest"
+	"github.com/otelctx/otelctx/examples/internal/jaegertest"
 )
 
 // TestJaeger runs the two services against the real Jaeger that

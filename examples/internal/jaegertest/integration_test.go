@@ -13,7 +13,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/otelctx/otelctx/internal/jaegertest"
+	"github.com/otelctx/otelctx/examples/internal/jaegertest"
 )
 
 // TestJaegerRoundTrip exports a two-span trace with the SDK over OTLP/HTTP to

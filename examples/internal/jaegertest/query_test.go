@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/otelctx/otelctx/internal/jaegertest"
+	"github.com/otelctx/otelctx/examples/internal/jaegertest"
 )
 
 // The testdata files are responses of Jaeger v2.13.0 to one trace over two
