@@ -168,3 +168,26 @@ func TestPoolCloseWhileTasksSubmitToTheirPool(t *testing.T) {
 	pool.Close() // must not deadlock with the task's own submissions
 	assert.ErrorIs(t, <-outcome, ErrPoolClosed)
 }
+
+// TestPoolTaskSubmitsToItsOwnSingleWorkerPool: Submit never waits for a
+// worker, so a task may queue work on its own pool, even with one worker.
+func TestPoolTaskSubmitsToItsOwnSingleWorkerPool(t *testing.T) {
+	pool := NewPool(context.Background(), 1)
+	defer pool.Close()
+	ran := make(chan int, 3)
+	require.NoError(t, pool.Submit(context.Background(), func(ctx context.Context) {
+		for i := range 3 {
+			assert.NoError(t, pool.Submit(ctx, func(context.Context) { ran <- i }))
+		}
+	}))
+	var got []int
+	for range 3 {
+		select {
+		case i := <-ran:
+			got = append(got, i)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("nested tasks stuck; ran %v", got)
+		}
+	}
+	assert.Equal(t, []int{0, 1, 2}, got, "in submission order")
+}
