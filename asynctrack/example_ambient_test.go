@@ -83,3 +83,31 @@ func ExamplePool() {
 	fmt.Println(a == "ada" || b == "ada", a == "grace" || b == "grace")
 	// Output: true true
 }
+
+// A worker started once, inside whichever request happens to need it first,
+// must not carry that request's values for the rest of its life.
+func ExampleExit() {
+	user := asynctrack.NewStore[string]()
+	var once sync.Once
+	jobs := make(chan string)
+	done := make(chan struct{})
+	startWorker := func(ctx context.Context) {
+		asynctrack.Exit(ctx, func(context.Context) {
+			go func() { // a plain go statement, as a library would write it
+				defer close(done)
+				for job := range jobs {
+					u, ok := user.Current()
+					fmt.Printf("%s: user %q, %v\n", job, u, ok)
+				}
+			}()
+		})
+	}
+	user.Run(context.Background(), "ada", func(ctx context.Context) {
+		once.Do(func() { startWorker(ctx) })
+		jobs <- "refresh"
+	})
+	close(jobs)
+	<-done
+	// Output:
+	// refresh: user "", false
+}
