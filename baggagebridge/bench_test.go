@@ -20,9 +20,12 @@ import (
 	"github.com/otelctx/otelctx/baggagebridge"
 )
 
-// benchBaggage returns a context with a 5-member baggage.
+// benchBaggage returns a context with a 5-member baggage in a request's
+// trace (a remote parent, as a server span's ctx has).
 func benchBaggage(b *testing.B, salt int) context.Context {
-	ctx := context.Background()
+	ctx := trace.ContextWithRemoteSpanContext(context.Background(), trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: trace.TraceID{byte(salt), byte(salt >> 8), 1}, SpanID: trace.SpanID{1}, TraceFlags: trace.FlagsSampled,
+	}))
 	for i := range 5 {
 		var err error
 		ctx, err = baggagebridge.Set(ctx, fmt.Sprintf("key%d", i), fmt.Sprintf("value-%d-%d", i, salt))

@@ -64,7 +64,7 @@ func (h *LogHandler) Handle(ctx context.Context, r slog.Record) error {
 			}
 		}
 	}
-	en := h.e.get(bag)
+	en := h.e.get(bag, sc.TraceID())
 	if !sc.IsValid() && (en == nil || len(en.logs) == 0) {
 		return h.next.Handle(ctx, r)
 	}

@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"hash/maphash"
 	"log/slog"
 	"slices"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/baggage"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/otelctx/otelctx/internal/w3cbaggage"
 )
@@ -21,6 +23,7 @@ const redacted = "REDACTED"
 // appear there. It is immutable once built.
 type selection struct {
 	keys       map[string]bool // nil with no prefixes: every key
+	exact      []string        // the keys, sorted, when no prefix is set
 	prefixes   []string
 	attrPrefix string
 	redacted   map[string]bool
@@ -40,8 +43,13 @@ func newSelection(c config) selection {
 		}
 		return m
 	}
+	var exact []string
+	if len(c.keys) > 0 && len(c.prefixes) == 0 {
+		exact = slices.Compact(slices.Sorted(slices.Values(c.keys)))
+	}
 	return selection{
 		keys:       set(c.keys),
+		exact:      exact,
 		prefixes:   slices.Clone(c.prefixes),
 		attrPrefix: c.attrPrefix,
 		redacted:   set(c.redacted),
@@ -82,15 +90,21 @@ func (s *selection) attr(key, value string) (string, string) {
 // enrichment is what one baggage adds to spans (attrs) or to log records
 // (logs), computed once per distinct baggage.
 type enrichment struct {
-	// bag keeps the baggage's map alive, so that no other map can take its
-	// address while the entry exists: the address is the entry's key.
-	bag   baggage.Baggage
-	attrs []attribute.KeyValue
-	logs  []slog.Attr
+	// values holds, for a selection of exact keys, each key's value, and
+	// present whether the baggage had it: what the enrichment was computed
+	// from, compared on every cache hit.
+	values  []string
+	present []bool
+	// members holds, for a selection of every key or of prefixes, the
+	// baggage's members, and tid the trace it was computed in.
+	members map[string]string
+	tid     trace.TraceID
+	attrs   []attribute.KeyValue
+	logs    []slog.Attr
 }
 
 func (s *selection) enrich(bag baggage.Baggage, forLogs bool) *enrichment {
-	e := &enrichment{bag: bag}
+	e := &enrichment{}
 	members := bag.Members()
 	members = slices.DeleteFunc(members, func(m baggage.Member) bool { return !s.selects(m.Key()) })
 	slices.SortFunc(members, w3cbaggage.ByKey)
@@ -118,36 +132,92 @@ func (s *selection) enrich(bag baggage.Baggage, forLogs bool) *enrichment {
 // the baggages of that many requests in flight before they collide.
 const cacheBits = 8
 
-// enricher computes enrichments and keeps the recent ones. Every span and
-// log record of a request carries the same baggage (the same map, shared by
-// every context derived from the one it was put in), so after the first
-// one, a lookup is an atomic load and a pointer compare: no lock, no
-// allocation.
+// maxCachedKeys bounds the exact keys of a selection whose enrichments are
+// cached; a selection of more keys, or of prefixes, computes every time.
+const maxCachedKeys = 16
+
+// enricher computes enrichments of a baggage, for spans or for log records,
+// and keeps the recent ones. Every span and log record of a request sees
+// the same baggage, so a lookup is one map lookup per key and a compare of
+// the values, with no allocation: keyed by the selected keys' values, or by
+// the trace, and always checked against the baggage's content, never by the
+// identity of OpenTelemetry's internal map.
 type enricher struct {
 	sel     selection
 	forLogs bool
+	seed    maphash.Seed
 	slots   [1 << cacheBits]atomic.Pointer[enrichment]
 }
 
 // newEnricher returns an enricher of spans or, with forLogs, of log records.
 func newEnricher(c config, forLogs bool) *enricher {
-	return &enricher{sel: newSelection(c), forLogs: forLogs}
+	return &enricher{sel: newSelection(c), forLogs: forLogs, seed: maphash.MakeSeed()}
 }
 
-// get returns the enrichment of bag; nil for an empty baggage.
-func (e *enricher) get(bag baggage.Baggage) *enrichment {
+// get returns the enrichment of bag, seen in trace tid (zero for none); nil
+// for an empty baggage.
+func (e *enricher) get(bag baggage.Baggage, tid trace.TraceID) *enrichment {
 	if bag.Len() == 0 {
 		return nil
 	}
-	id := w3cbaggage.Identity(bag)
-	if id == nil {
-		return e.sel.enrich(bag, e.forLogs)
+	keys := e.sel.exact
+	if len(keys) == 0 || len(keys) > maxCachedKeys {
+		return e.recent(bag, tid)
 	}
-	slot := &e.slots[uint64(uintptr(id))*0x9E3779B97F4A7C15>>(64-cacheBits)]
-	if en := slot.Load(); en != nil && w3cbaggage.Identity(en.bag) == id {
+	var vbuf [maxCachedKeys]string
+	var pbuf [maxCachedKeys]bool
+	values, present := vbuf[:len(keys)], pbuf[:len(keys)]
+	var h uint64
+	for i, k := range keys {
+		if m := bag.Member(k); m.Key() != "" {
+			values[i], present[i] = m.Value(), true
+			h = h*0x100000001b3 ^ maphash.String(e.seed, values[i])
+		} else {
+			h = h*0x100000001b3 ^ 1
+		}
+	}
+	slot := &e.slots[h>>(64-cacheBits)]
+	if en := slot.Load(); en != nil && slices.Equal(en.values, values) && slices.Equal(en.present, present) {
 		return en
 	}
 	en := e.sel.enrich(bag, e.forLogs)
+	en.values, en.present = slices.Clone(values), slices.Clone(present)
 	slot.Store(en)
 	return en
+}
+
+// recent is get for a selection of every key or of prefixes, which must
+// see every member: the spans and log records of one trace nearly always
+// carry one baggage, so the last enrichment computed in trace tid is kept
+// in a slot of that trace, and reused after checking, member by member,
+// that bag holds exactly the members it was computed from.
+func (e *enricher) recent(bag baggage.Baggage, tid trace.TraceID) *enrichment {
+	if !tid.IsValid() {
+		return e.sel.enrich(bag, e.forLogs)
+	}
+	slot := &e.slots[maphash.Comparable(e.seed, tid)>>(64-cacheBits)]
+	if en := slot.Load(); en != nil && en.tid == tid && sameMembers(en.members, bag) {
+		return en
+	}
+	en := e.sel.enrich(bag, e.forLogs)
+	en.tid = tid
+	en.members = make(map[string]string, bag.Len())
+	for _, m := range bag.Members() {
+		en.members[m.Key()] = m.Value()
+	}
+	slot.Store(en)
+	return en
+}
+
+// sameMembers reports whether bag has exactly the members of cached.
+func sameMembers(cached map[string]string, bag baggage.Baggage) bool {
+	if len(cached) != bag.Len() {
+		return false
+	}
+	for k, v := range cached {
+		if m := bag.Member(k); m.Key() == "" || m.Value() != v {
+			return false
+		}
+	}
+	return true
 }

@@ -5,6 +5,7 @@ import (
 
 	"go.opentelemetry.io/otel/baggage"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // SpanProcessor copies selected baggage values onto every span as it
@@ -32,7 +33,7 @@ func NewSpanProcessor(opts ...Option) *SpanProcessor {
 
 // OnStart adds the selected values of parent's baggage to s.
 func (p *SpanProcessor) OnStart(parent context.Context, s sdktrace.ReadWriteSpan) {
-	if en := p.e.get(baggage.FromContext(parent)); en != nil && len(en.attrs) > 0 {
+	if en := p.e.get(baggage.FromContext(parent), trace.SpanContextFromContext(parent).TraceID()); en != nil && len(en.attrs) > 0 {
 		s.SetAttributes(en.attrs...)
 	}
 }

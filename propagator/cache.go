@@ -4,12 +4,9 @@ import (
 	"hash/maphash"
 	"strings"
 	"sync/atomic"
-	"unsafe"
 
 	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/trace"
-
-	"github.com/otelctx/otelctx/internal/w3cbaggage"
 )
 
 // A service sees the same baggage and tracestate over and over: the same
@@ -88,50 +85,3 @@ var parsedBaggage = newHeaderCache[baggage.Baggage]()
 // parsedTracestate caches the trace.TraceState built from canonical
 // tracestate values that it can hold whole.
 var parsedTracestate = newHeaderCache[trace.TraceState]()
-
-// encodedBaggage caches, per propagator, the baggage header Inject wrote for
-// a baggage and a set of egress grants, with what it dropped.
-type encodedBaggage struct {
-	slots [cacheSlots]atomic.Pointer[encodedEntry]
-}
-
-type encodedEntry struct {
-	// bag keeps the map alive, so that its address, its identity, cannot be
-	// reused for another baggage while the entry exists.
-	bag     baggage.Baggage
-	grants  [maxGrants]*keySet
-	ngrants int
-	header  string
-	dropped tally
-}
-
-func (c *encodedBaggage) slot(id unsafe.Pointer) *atomic.Pointer[encodedEntry] {
-	// Fibonacci hashing of the address: maps are at least 8-byte aligned,
-	// and consecutive allocations differ in their middle bits.
-	h := uint64(uintptr(id)) * 0x9E3779B97F4A7C15
-	return &c.slots[h>>(64-cacheBits)]
-}
-
-// lookup returns the cached entry for bag and grants, or nil.
-func (c *encodedBaggage) lookup(id unsafe.Pointer, grants []*keySet) *encodedEntry {
-	e := c.slot(id).Load()
-	if e == nil || w3cbaggage.Identity(e.bag) != id || e.ngrants != len(grants) {
-		return nil
-	}
-	for i, g := range grants {
-		if e.grants[i] != g {
-			return nil
-		}
-	}
-	return e
-}
-
-// store caches header and dropped as the encoding of bag for grants.
-func (c *encodedBaggage) store(id unsafe.Pointer, bag baggage.Baggage, grants []*keySet, header string, dropped tally) {
-	if len(grants) > maxGrants || len(header) > maxCachedHeader {
-		return
-	}
-	e := &encodedEntry{bag: bag, ngrants: len(grants), header: header, dropped: dropped}
-	copy(e.grants[:], grants)
-	c.slot(id).Store(e)
-}

@@ -31,7 +31,6 @@ const (
 type propagator struct {
 	cfg     config
 	rep     *reporter
-	encoded encodedBaggage
 }
 
 var _ propagation.TextMapPropagator = (*propagator)(nil)
@@ -352,21 +351,8 @@ func (p *propagator) baggageHeader(ctx context.Context, bag baggage.Baggage, t *
 		t.add(reasonEgressDenied, bag.Len())
 		return ""
 	}
-	id := w3cbaggage.Identity(bag)
-	if id != nil {
-		if e := p.encoded.lookup(id, grants); e != nil {
-			t.merge(&e.dropped)
-			return e.header
-		}
-	}
 	var stack [512]byte
-	var dropped tally
-	header := string(p.encodeBaggage(stack[:0], bag, grants, &dropped))
-	if id != nil {
-		p.encoded.store(id, bag, grants, header, dropped)
-	}
-	t.merge(&dropped)
-	return header
+	return string(p.encodeBaggage(stack[:0], bag, grants, t))
 }
 
 // encodeBaggage appends the members of bag that grants allow, sorted by key,

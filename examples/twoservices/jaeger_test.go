@@ -11,8 +11,8 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/otelctx/otelctx/asynctrack"
-	"github.com/otelctx/otelctx/examples/telemetry"
 	"github.com/otelctx/otelctx/examples/internal/jaegertest"
+	"github.com/otelctx/otelctx/examples/telemetry"
 )
 
 // TestJaeger runs the two services against the real Jaeger that

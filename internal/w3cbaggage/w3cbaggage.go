@@ -1,12 +1,10 @@
 // Package w3cbaggage holds what the propagator and the bridge share about
-// W3C Baggage and OpenTelemetry's baggage.Baggage: the limits, the size of an
-// encoded value, and the identity of a baggage.
+// W3C Baggage: the limits, the size of an encoded value, and the order of
+// members.
 package w3cbaggage
 
 import (
-	"reflect"
 	"strings"
-	"unsafe"
 
 	"go.opentelemetry.io/otel/baggage"
 )
@@ -41,44 +39,6 @@ func ValueSize(v string) int {
 		}
 	}
 	return n
-}
-
-// identityOK reports whether baggage.Baggage is, as in otel v1.47.0, a
-// struct holding one map and nothing else, that copies share and every
-// change replaces, so that Identity can read the map's address. If a release
-// changes that, Identity returns nil and its callers compute every time:
-// slower, never wrong.
-var identityOK = func() bool {
-	t := reflect.TypeFor[baggage.Baggage]()
-	if t.Kind() != reflect.Struct || t.NumField() != 1 || t.Field(0).Type.Kind() != reflect.Map ||
-		t.Size() != unsafe.Sizeof(unsafe.Pointer(nil)) {
-		return false
-	}
-	m, err := baggage.NewMemberRaw("k", "v")
-	if err != nil {
-		return false
-	}
-	a, err := baggage.New(m)
-	if err != nil {
-		return false
-	}
-	b := a
-	c, err := a.SetMember(m)
-	if err != nil {
-		return false
-	}
-	ptr := func(b baggage.Baggage) unsafe.Pointer { return *(*unsafe.Pointer)(unsafe.Pointer(&b)) }
-	return ptr(a) != nil && ptr(a) == ptr(b) && ptr(c) != ptr(a) && ptr(baggage.Baggage{}) == nil
-}()
-
-// Identity returns the address of bag's map, which all copies of bag share
-// and no other live baggage has, so a cache holding bag can key on it; nil
-// for an empty baggage or if it cannot be read.
-func Identity(bag baggage.Baggage) unsafe.Pointer {
-	if !identityOK {
-		return nil
-	}
-	return *(*unsafe.Pointer)(unsafe.Pointer(&bag))
 }
 
 // ByKey orders members by key, the order in which both packages list them so
