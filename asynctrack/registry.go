@@ -13,14 +13,36 @@ import (
 // started it". It is a Hook underneath, so it costs nothing while disabled.
 type Registry struct {
 	hook   *Hook
+	funcs  RegistryFuncs
 	shards [registryShards]registryShard
 }
 
 const registryShards = 64
 
 type registryShard struct {
-	mu   sync.Mutex
-	live map[uint64]*record
+	mu     sync.Mutex
+	closed bool // disabled: Init must not record any more
+	live   map[uint64]*record
+	_      [40]byte // neighbouring IDs are busy on other cores
+}
+
+// RegistryFuncs are the callbacks of a registry's owner, such as an
+// exporter, that keeps what it tracks per resource in the registry's
+// records rather than in a map of its own. All are optional.
+type RegistryFuncs struct {
+	// Init is called on the creating goroutine once the resource is about
+	// to be recorded, with the time the registry gives as its creation; what
+	// it returns is kept in the record (see Registry.Data).
+	Init func(ctx context.Context, id uint64, typ string, triggerID uint64, created time.Time) any
+	// Before and After bracket each execution of the resource's callback,
+	// with the resource's data.
+	Before, After func(id uint64, data any)
+	// Destroy is called when the resource is destroyed, after its record is
+	// dropped.
+	Destroy func(id uint64, created time.Time, data any)
+	// Drop is called instead of Destroy for each resource still live when
+	// the registry is disabled, and for one whose Init raced with Disable.
+	Drop func(id uint64, data any)
 }
 
 // record describes one resource. Records are immutable; a live record keeps
@@ -32,6 +54,7 @@ type record struct {
 	created     time.Time
 	name        string
 	parent      *record // the trigger's record, if the registry saw it
+	data        any     // what RegistryFuncs.Init returned
 }
 
 // LiveResource is a snapshot of one live resource.
@@ -44,6 +67,8 @@ type LiveResource struct {
 	// keeps no resource value: holding one would keep alive a resource that
 	// refers to itself, whose Destroy comes from the garbage collector.
 	Name string `json:"name,omitempty"`
+	// Data is what RegistryFuncs.Init returned for the resource.
+	Data any `json:"-"`
 	// Triggers is the trigger chain, nearest first, as far back as the
 	// registry saw it.
 	Triggers []Trigger `json:"triggers"`
@@ -57,52 +82,111 @@ type Trigger struct {
 	Live    bool      `json:"live"`
 }
 
-// NewRegistry returns a disabled registry.
-func NewRegistry() *Registry {
+// NewRegistry returns a disabled registry. With funcs, its owner keeps data
+// of its own in each record; without, it only records.
+func NewRegistry(funcs ...RegistryFuncs) *Registry {
 	r := &Registry{}
+	for _, f := range funcs {
+		r.funcs = f
+	}
 	for i := range r.shards {
 		r.shards[i].live = make(map[uint64]*record)
 	}
-	r.hook = NewHook(HookFuncs{Init: r.init, Destroy: r.destroy})
+	hf := HookFuncs{Init: r.init, Destroy: r.destroy}
+	if r.funcs.Before != nil {
+		hf.Before = func(id uint64) { r.event(id, r.funcs.Before) }
+	}
+	if r.funcs.After != nil {
+		hf.After = func(id uint64) { r.event(id, r.funcs.After) }
+	}
+	r.hook = NewHook(hf)
 	return r
 }
 
 // Enable starts recording resources created from now on. It returns r.
 func (r *Registry) Enable() *Registry {
+	for i := range r.shards {
+		s := &r.shards[i]
+		s.mu.Lock()
+		s.closed = false
+		s.mu.Unlock()
+	}
 	r.hook.Enable()
 	return r
 }
 
-// Disable stops recording and forgets every record. It returns r.
+// Enabled reports whether r is recording.
+func (r *Registry) Enabled() bool { return r.hook.Enabled() }
+
+// Disable stops recording and forgets every record, calling
+// RegistryFuncs.Drop for each. It returns r.
 func (r *Registry) Disable() *Registry {
 	r.hook.Disable()
+	var dropped []*record
 	for i := range r.shards {
 		s := &r.shards[i]
 		s.mu.Lock()
+		s.closed = true // an Init already past the hook's check drops its own
+		if r.funcs.Drop != nil {
+			for _, rec := range s.live {
+				dropped = append(dropped, rec)
+			}
+		}
 		clear(s.live)
 		s.mu.Unlock()
+	}
+	for _, rec := range dropped {
+		r.funcs.Drop(rec.id, rec.data)
 	}
 	return r
 }
 
 func (r *Registry) shard(id uint64) *registryShard { return &r.shards[id%registryShards] }
 
-func (r *Registry) init(_ context.Context, id uint64, typ string, trigger uint64, value any) {
+func (r *Registry) init(ctx context.Context, id uint64, typ string, trigger uint64, value any) {
 	rec := &record{id: id, trigger: trigger, typ: typ, created: time.Now(), name: ResourceName(value)}
 	if trigger != 0 {
 		rec.parent = r.get(trigger)
 	}
+	if r.funcs.Init != nil {
+		rec.data = r.funcs.Init(ctx, id, typ, trigger, rec.created)
+	}
 	s := r.shard(id)
 	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		if r.funcs.Drop != nil {
+			r.funcs.Drop(id, rec.data)
+		}
+		return
+	}
 	s.live[id] = rec
 	s.mu.Unlock()
+}
+
+func (r *Registry) event(id uint64, fn func(uint64, any)) {
+	if rec := r.get(id); rec != nil {
+		fn(id, rec.data)
+	}
 }
 
 func (r *Registry) destroy(id uint64) {
 	s := r.shard(id)
 	s.mu.Lock()
+	rec, ok := s.live[id]
 	delete(s.live, id)
 	s.mu.Unlock()
+	if ok && r.funcs.Destroy != nil {
+		r.funcs.Destroy(id, rec.created, rec.data)
+	}
+}
+
+// Data returns what RegistryFuncs.Init returned for live resource id.
+func (r *Registry) Data(id uint64) (any, bool) {
+	if rec := r.get(id); rec != nil {
+		return rec.data, true
+	}
+	return nil, false
 }
 
 func (r *Registry) get(id uint64) *record {
@@ -159,7 +243,7 @@ func (r *Registry) Live() []LiveResource {
 	})
 	out := make([]LiveResource, len(recs))
 	for i, rec := range recs {
-		out[i] = LiveResource{ID: rec.id, Type: rec.typ, TriggerID: rec.trigger, Created: rec.created, Name: rec.name}
+		out[i] = LiveResource{ID: rec.id, Type: rec.typ, TriggerID: rec.trigger, Created: rec.created, Name: rec.name, Data: rec.data}
 		for p := rec.parent; p != nil; p = p.parent {
 			out[i].Triggers = append(out[i].Triggers, Trigger{ID: p.id, Type: p.typ, Created: p.created, Live: r.get(p.id) == p})
 		}

@@ -2,6 +2,7 @@ package asynctrack
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -80,4 +81,51 @@ func TestRegistryLiveInCreationOrder(t *testing.T) {
 		ids = append(ids, r.ID)
 	}
 	assert.Equal(t, []uint64{3000, 1000, 2000}, ids)
+}
+
+// TestRegistryFuncs: an owner's data lives in the registry's records, and
+// every resource ends in exactly one of Destroy or Drop.
+func TestRegistryFuncs(t *testing.T) {
+	type data struct{ typ string }
+	var mu sync.Mutex
+	destroyed, dropped := map[uint64]bool{}, map[uint64]bool{}
+	events := 0
+	reg := NewRegistry(RegistryFuncs{
+		Init: func(_ context.Context, _ uint64, typ string, _ uint64, created time.Time) any {
+			assert.False(t, created.IsZero())
+			return &data{typ}
+		},
+		Before: func(_ uint64, d any) { mu.Lock(); events++; mu.Unlock(); assert.NotNil(t, d) },
+		Destroy: func(id uint64, created time.Time, d any) {
+			mu.Lock()
+			defer mu.Unlock()
+			destroyed[id] = true
+			assert.Equal(t, "done", d.(*data).typ)
+		},
+		Drop: func(id uint64, d any) {
+			mu.Lock()
+			defer mu.Unlock()
+			dropped[id] = true
+			assert.Equal(t, "open", d.(*data).typ)
+		},
+	}).Enable()
+	done := NewResource(context.Background(), "done", nil)
+	open := NewResource(context.Background(), "open", nil)
+	d, ok := reg.Data(open.ID())
+	require.True(t, ok)
+	assert.Equal(t, "open", d.(*data).typ)
+	done.Run(func(context.Context) {})
+	done.Destroy()
+	assert.True(t, reg.Enabled())
+	reg.Disable()
+	assert.False(t, reg.Enabled())
+	open.Destroy() // after Disable: no second ending
+
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, map[uint64]bool{done.ID(): true}, destroyed)
+	assert.Equal(t, map[uint64]bool{open.ID(): true}, dropped)
+	assert.Equal(t, 1, events)
+	_, ok = reg.Data(open.ID())
+	assert.False(t, ok)
 }

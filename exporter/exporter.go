@@ -43,7 +43,8 @@ const (
 // spans and metrics and serves a view of the live resources. It listens from
 // New until Shutdown. It is safe for concurrent use.
 type Exporter struct {
-	hook     *asynctrack.Hook
+	// registry is the one hook and the one map of live resources: each
+	// record carries the Exporter's state of its resource.
 	registry *asynctrack.Registry
 	tracer   trace.Tracer
 	types    *typeTable
@@ -52,27 +53,29 @@ type Exporter struct {
 	metrics  metric.Registration // nil if the callback was not registered
 
 	// spanned counts the live resources that have a span. While it is zero,
-	// Before and After cost one atomic load.
+	// Before and After do nothing more than the registry's lookup.
 	spanned atomic.Int64
 
 	shards [shards]shard
 
 	isShutdown atomic.Bool
+	// shutdownCtx is Shutdown's ctx while it drops the live resources;
+	// spansLost is set when its end came before every span was ended.
+	shutdownCtx context.Context
+	spansLost   atomic.Bool
 }
 
 const shards = 64
 
-// shard holds the state of the live resources whose ID falls into it, and
-// the lifetimes of destroyed ones waiting to be recorded.
+// shard holds the lifetimes of destroyed resources whose ID falls into it,
+// waiting to be recorded.
 type shard struct {
-	mu     sync.Mutex
-	closed bool // set by Shutdown: Init must not add state any more
-	live   map[uint64]state
+	mu sync.Mutex
 	// done collects lifetimes until lifetimeBatch of them are recorded at
 	// once, or a collection or Shutdown records them. spare is the other
 	// buffer, nil while its batch is being recorded.
 	done, spare []lifetime
-	_           [56]byte // 128 bytes: neighbouring IDs are busy on other cores
+	_           [72]byte // 128 bytes: neighbouring IDs are busy on other cores
 }
 
 // lifetimeBatch is how many lifetimes a shard collects before recording
@@ -87,14 +90,13 @@ type lifetime struct {
 	seconds float64
 }
 
-// state is what the Exporter keeps per live resource, by value in its shard's
-// map so that tracking a resource allocates nothing once the map has grown.
+// state is what the Exporter keeps per live resource, in the registry's
+// record. It does not change once Init returns it.
 type state struct {
-	stats   *typeStats
-	created time.Time
-	trace   trace.TraceID // of the span current at Init; zero if none
-	spanID  trace.SpanID  // that span's ID
-	span    trace.Span    // the resource's own span, nil if none
+	stats  *typeStats
+	trace  trace.TraceID // of the span current at Init; zero if none
+	spanID trace.SpanID  // that span's ID
+	span   trace.Span    // the resource's own span, nil if none
 }
 
 // New returns an Exporter configured by opts that listens to every resource
@@ -104,86 +106,67 @@ type state struct {
 func New(opts ...Option) *Exporter {
 	c := newConfig(opts...)
 	e := &Exporter{
-		registry: asynctrack.NewRegistry(),
-		tracer:   c.tracerProvider.Tracer(ScopeName),
-		types:    newTypeTable(c.spanTypes),
-		budget:   newBudget(c.maxSpansPerTrace),
+		tracer: c.tracerProvider.Tracer(ScopeName),
+		types:  newTypeTable(c.spanTypes),
+		budget: newBudget(c.maxSpansPerTrace),
 	}
 	for i := range e.shards {
 		s := &e.shards[i]
-		s.live = make(map[uint64]state)
 		s.done = make([]lifetime, 0, lifetimeBatch)
 		s.spare = make([]lifetime, 0, lifetimeBatch)
 	}
 	e.lifetime, e.metrics = newInstruments(c.meterProvider, e.types, e.recordLifetimes)
-	funcs := asynctrack.HookFuncs{Init: e.init, Destroy: e.destroy}
+	funcs := asynctrack.RegistryFuncs{Init: e.init, Destroy: e.destroy, Drop: e.drop}
 	if len(c.spanTypes) > 0 {
 		// Without span types nothing needs Before and After.
 		funcs.Before, funcs.After = e.before, e.after
 	}
-	e.hook = asynctrack.NewHook(funcs)
-	e.registry.Enable()
-	e.hook.Enable()
+	e.registry = asynctrack.NewRegistry(funcs).Enable()
 	return e
 }
 
 func (e *Exporter) shard(id uint64) *shard { return &e.shards[id%shards] }
 
-func (e *Exporter) init(ctx context.Context, id uint64, typ string, triggerID uint64, _ any) {
-	now := time.Now()
+func (e *Exporter) init(ctx context.Context, id uint64, typ string, triggerID uint64, created time.Time) any {
 	ts := e.types.get(typ)
 	ts.created.Add(1)
 	sc := trace.SpanContextFromContext(ctx)
-	st := state{stats: ts, created: now, trace: sc.TraceID(), spanID: sc.SpanID()}
+	st := &state{stats: ts, trace: sc.TraceID(), spanID: sc.SpanID()}
 	if ts.spans && sc.IsSampled() {
 		if e.budget.take(sc.TraceID()) {
 			_, st.span = e.tracer.Start(ctx, ts.name,
-				trace.WithTimestamp(now),
+				trace.WithTimestamp(created),
 				trace.WithAttributes(IDKey.Int64(int64(id)), TriggerIDKey.Int64(int64(triggerID)), ts.typeAttr))
 			e.spanned.Add(1)
 		} else {
 			ts.dropped.Add(1)
 		}
 	}
-	s := e.shard(id)
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		e.end(st, now, true)
-		return
-	}
-	s.live[id] = st
-	s.mu.Unlock()
+	return st
 }
 
-func (e *Exporter) before(id uint64) { e.event(id, eventBefore) }
-func (e *Exporter) after(id uint64)  { e.event(id, eventAfter) }
+func (e *Exporter) before(_ uint64, data any) { e.event(data, eventBefore) }
+func (e *Exporter) after(_ uint64, data any)  { e.event(data, eventAfter) }
 
 // event adds a span event to the resource's span, if it has one.
-func (e *Exporter) event(id uint64, name string) {
+func (e *Exporter) event(data any, name string) {
 	if e.spanned.Load() == 0 {
 		return
 	}
-	s := e.shard(id)
-	s.mu.Lock()
-	span := s.live[id].span
-	s.mu.Unlock()
-	if span != nil {
-		span.AddEvent(name)
+	if st, _ := data.(*state); st != nil && st.span != nil {
+		st.span.AddEvent(name)
 	}
 }
 
-func (e *Exporter) destroy(id uint64) {
+func (e *Exporter) destroy(id uint64, created time.Time, data any) {
+	st, _ := data.(*state)
+	if st == nil {
+		return
+	}
 	now := time.Now()
 	s := e.shard(id)
 	s.mu.Lock()
-	st, ok := s.live[id]
-	if !ok {
-		s.mu.Unlock()
-		return // created before New, or Shutdown ran in between
-	}
-	delete(s.live, id)
-	s.done = append(s.done, lifetime{st.stats, now.Sub(st.created).Seconds()})
+	s.done = append(s.done, lifetime{st.stats, now.Sub(created).Seconds()})
 	var full []lifetime
 	if len(s.done) >= lifetimeBatch {
 		full, s.done, s.spare = s.done, s.spare, nil
@@ -200,6 +183,21 @@ func (e *Exporter) destroy(id uint64) {
 		s.mu.Unlock()
 	}
 	e.end(st, now, false)
+}
+
+// drop ends the span of a resource still live at Shutdown, marked
+// unfinished, unless Shutdown's ctx is done: then the span is dropped.
+func (e *Exporter) drop(_ uint64, data any) {
+	st, _ := data.(*state)
+	if st == nil || st.span == nil {
+		return
+	}
+	if ctx := e.shutdownCtx; ctx != nil && ctx.Err() != nil {
+		e.spansLost.Store(true)
+		e.spanned.Add(-1)
+		return
+	}
+	e.end(st, time.Now(), true)
 }
 
 // record records a batch of lifetimes. It is called without a shard lock:
@@ -226,7 +224,7 @@ func (e *Exporter) recordLifetimes() {
 
 // end ends the resource's span, if it has one; unfinished marks a span ended
 // while its resource is still live.
-func (e *Exporter) end(st state, now time.Time, unfinished bool) {
+func (e *Exporter) end(st *state, now time.Time, unfinished bool) {
 	if st.span == nil {
 		return
 	}
@@ -240,11 +238,15 @@ func (e *Exporter) end(st state, now time.Time, unfinished bool) {
 // traceOf returns the trace and span current when resource id was created,
 // if the Exporter holds it.
 func (e *Exporter) traceOf(id uint64) (trace.TraceID, trace.SpanID) {
-	s := e.shard(id)
-	s.mu.Lock()
-	st := s.live[id]
-	s.mu.Unlock()
-	return st.trace, st.spanID
+	data, _ := e.registry.Data(id)
+	return stateTrace(data)
+}
+
+func stateTrace(data any) (trace.TraceID, trace.SpanID) {
+	if st, _ := data.(*state); st != nil {
+		return st.trace, st.spanID
+	}
+	return trace.TraceID{}, trace.SpanID{}
 }
 
 // Handler returns the live-resource view: an http.Handler that answers, for a
@@ -269,36 +271,17 @@ func (e *Exporter) Shutdown(ctx context.Context) error {
 	if !e.isShutdown.CompareAndSwap(false, true) {
 		return nil
 	}
-	e.hook.Disable()
+	// Disabling the registry drops every live resource through e.drop, and
+	// makes an Init already past the hook's check drop its own.
+	e.shutdownCtx = ctx
 	e.registry.Disable()
 	e.recordLifetimes()
 	var errs []error
+	if e.spansLost.Load() {
+		errs = append(errs, ctx.Err())
+	}
 	if e.metrics != nil {
 		errs = append(errs, e.metrics.Unregister())
-	}
-	// An Init already past the hook's enabled check may still run: closing
-	// each shard under its lock makes it end its own span instead.
-	var open []state
-	for i := range e.shards {
-		s := &e.shards[i]
-		s.mu.Lock()
-		s.closed = true
-		for _, st := range s.live {
-			if st.span != nil {
-				open = append(open, st)
-			}
-		}
-		clear(s.live)
-		s.mu.Unlock()
-	}
-	now := time.Now()
-	for i, st := range open {
-		if err := ctx.Err(); err != nil {
-			errs = append(errs, err)
-			e.spanned.Add(-int64(len(open) - i))
-			break
-		}
-		e.end(st, now, true)
 	}
 	return errors.Join(errs...)
 }

@@ -309,7 +309,7 @@ func TestShutdown(t *testing.T) {
 	wg.Wait()
 	asynctrack.NewResource(ctx, asynctrack.TypeGoroutine, nil).Destroy()
 	assert.Len(t, s.spans.Ended(), 1)
-	assert.False(t, e.hook.Enabled())
+	assert.False(t, e.registry.Enabled())
 	assert.Zero(t, e.registry.Len())
 
 	assert.NoError(t, e.Shutdown(context.Background()), "later calls return nil")
@@ -327,7 +327,7 @@ func TestShutdownHonoursContext(t *testing.T) {
 	err := e.Shutdown(canceled)
 	require.ErrorIs(t, err, context.Canceled)
 	assert.Empty(t, s.spans.Ended(), "ending spans stopped at the canceled context")
-	assert.False(t, e.hook.Enabled(), "listening stops anyway")
+	assert.False(t, e.registry.Enabled(), "listening stops anyway")
 	assert.Equal(t, int64(0), e.spanned.Load())
 	job.Destroy()
 	assert.Empty(t, s.spans.Ended())

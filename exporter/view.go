@@ -160,7 +160,7 @@ func (e *Exporter) view(q query, now time.Time) view {
 		v.TraceID = q.traceID.String()
 	}
 	for _, lr := range e.registry.Live() {
-		tid, sid := e.traceOf(lr.ID)
+		tid, sid := stateTrace(lr.Data)
 		if q.traceID.IsValid() && tid != q.traceID {
 			continue
 		}
