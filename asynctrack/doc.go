@@ -1,3 +1,6 @@
+// Copyright The otelctx Authors
+// SPDX-License-Identifier: Apache-2.0
+
 // Package asynctrack is Node.js's async_hooks and AsyncLocalStorage for Go.
 //
 // Every goroutine, timer, pool task or user-defined resource started through

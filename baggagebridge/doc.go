@@ -1,3 +1,6 @@
+// Copyright The otelctx Authors
+// SPDX-License-Identifier: Apache-2.0
+
 // Package baggagebridge keeps a request's values where OpenTelemetry and
 // asynctrack can both reach them: set a value once at the edge of a
 // request, read it anywhere in the request's work — in any goroutine it

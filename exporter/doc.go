@@ -1,3 +1,6 @@
+// Copyright The otelctx Authors
+// SPDX-License-Identifier: Apache-2.0
+
 // Package exporter makes the async work that asynctrack tracks visible:
 // as OpenTelemetry spans in the trace that started it, as metrics, and on a
 // debug page that answers "what is still running for this request".

@@ -1,3 +1,6 @@
+// Copyright The otelctx Authors
+// SPDX-License-Identifier: Apache-2.0
+
 // Package propagator provides a TextMapPropagator for W3C Trace Context and
 // W3C Baggage that decides which baggage crosses a trust boundary.
 //

@@ -1,3 +1,6 @@
+// Copyright The otelctx Authors
+// SPDX-License-Identifier: Apache-2.0
+
 package propagator
 
 import (
@@ -29,8 +32,8 @@ const (
 // propagator is the TextMapPropagator New returns. It is safe for concurrent
 // use and immutable once built.
 type propagator struct {
-	cfg     config
-	rep     *reporter
+	cfg config
+	rep *reporter
 }
 
 var _ propagation.TextMapPropagator = (*propagator)(nil)

@@ -1,3 +1,6 @@
+// Copyright The otelctx Authors
+// SPDX-License-Identifier: Apache-2.0
+
 // Package bench serves the handler of the HTTP load benchmark in three
 // setups, for BenchmarkHTTP and cmd/load:
 //

@@ -1,3 +1,6 @@
+// Copyright The otelctx Authors
+// SPDX-License-Identifier: Apache-2.0
+
 // Command demo is the README's demo. It starts a frontend, a backend and the
 // backend's upstream on loopback (package twoservices), sends them a burst
 // of concurrent requests for different users, and prints, per request, the

@@ -1,3 +1,6 @@
+// Copyright The otelctx Authors
+// SPDX-License-Identifier: Apache-2.0
+
 // Command integrate is an existing OpenTelemetry service with otelctx added:
 // the five-minute integration of the README, as a program that runs. Every
 // otelctx line is marked "otelctx:".

@@ -1,3 +1,6 @@
+// Copyright The otelctx Authors
+// SPDX-License-Identifier: Apache-2.0
+
 // Package telemetry is the OpenTelemetry setup that every example shares:
 // the otelctx propagator with the examples' trust policy, a TracerProvider
 // per service with the bridge's span processor, otelhttp on both sides of

@@ -1,3 +1,6 @@
+// Copyright The otelctx Authors
+// SPDX-License-Identifier: Apache-2.0
+
 // Package twoservices runs a frontend that calls a backend, both
 // instrumented with otelhttp, the bridge middleware and span processor, the
 // otelctx propagator and the exporter of async-resource spans.

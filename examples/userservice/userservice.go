@@ -1,3 +1,6 @@
+// Copyright The otelctx Authors
+// SPDX-License-Identifier: Apache-2.0
+
 // Package userservice is the seed article's service in Go: an HTTP server
 // that returns the details of the user named by the request's userid
 // header if an upstream site is reachable.

@@ -1,3 +1,6 @@
+// Copyright The otelctx Authors
+// SPDX-License-Identifier: Apache-2.0
+
 // Package workerpool shows one asynctrack.Pool shared by every request.
 //
 // A pool's workers are started once, before any request, so no request is

@@ -1,3 +1,6 @@
+// Copyright The otelctx Authors
+// SPDX-License-Identifier: Apache-2.0
+
 // Package token validates RFC 9110 tokens: the grammar of W3C Baggage keys
 // and property keys, shared by the propagator and the bridge.
 package token

@@ -1,3 +1,6 @@
+// Copyright The otelctx Authors
+// SPDX-License-Identifier: Apache-2.0
+
 // Package w3cbaggage holds what the propagator and the bridge share about
 // W3C Baggage: the limits, the size of an encoded value, and the order of
 // members.

@@ -1,3 +1,6 @@
+// Copyright The otelctx Authors
+// SPDX-License-Identifier: Apache-2.0
+
 // Command load sends a bounded load to the benchmark's handler (package
 // bench) on loopback, in one setup or all, and prints requests per second
 // and latency percentiles:

@@ -1,3 +1,6 @@
+// Copyright The otelctx Authors
+// SPDX-License-Identifier: Apache-2.0
+
 // Command twoservices runs the frontend and the backend of package
 // twoservices on loopback until it is interrupted:
 //

@@ -1,3 +1,6 @@
+// Copyright The otelctx Authors
+// SPDX-License-Identifier: Apache-2.0
+
 // Command userservice runs the seed article's service (package userservice)
 // on loopback, in front of a local stand-in for its upstream site, until it
 // is interrupted:

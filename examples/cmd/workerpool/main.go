@@ -1,3 +1,6 @@
+// Copyright The otelctx Authors
+// SPDX-License-Identifier: Apache-2.0
+
 // Command workerpool serves package workerpool on loopback until it is
 // interrupted: every request submits tasks to one shared pool of two
 // workers, and each task reports the request it saw.

@@ -1,3 +1,6 @@
+// Copyright The otelctx Authors
+// SPDX-License-Identifier: Apache-2.0
+
 // Package jaegertest lets tests export to, and read back from, the local
 // Jaeger that scripts/test.sh starts.
 //
