@@ -5,6 +5,7 @@ package propagator
 
 import (
 	"context"
+	"net/http"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -299,9 +300,7 @@ func (p *propagator) Inject(ctx context.Context, carrier propagation.TextMapCarr
 	}
 	t.flush(ctx, p.rep)
 	if len(b) == 0 && bg == "" {
-		if h, ok := carrier.(propagation.HeaderCarrier); ok {
-			delete(h, baggageCanon)
-		}
+		clearBaggage(carrier, "")
 		return
 	}
 
@@ -326,10 +325,9 @@ func (p *propagator) Inject(ctx context.Context, carrier propagation.TextMapCarr
 		case tp != "":
 			delete(h, tracestateCanon) // it belonged to another traceparent
 		}
+		clearBaggage(h, "")
 		if bg != "" {
 			h[baggageCanon] = vs[2:3:3]
-		} else {
-			delete(h, baggageCanon)
 		}
 		return
 	}
@@ -339,7 +337,36 @@ func (p *propagator) Inject(ctx context.Context, carrier propagation.TextMapCarr
 	if ts != "" {
 		carrier.Set(tracestateHeader, ts)
 	}
-	if bg != "" {
+	clearBaggage(carrier, bg)
+}
+
+// clearBaggage leaves in carrier the baggage bg and no other: a baggage
+// entry set before Inject, under any spelling of the key (a header copied
+// from gRPC metadata, a MapCarrier's pre-set entry), would otherwise travel
+// past the egress rules. A carrier that cannot delete gets the entry set to
+// bg, empty if none.
+func clearBaggage(carrier propagation.TextMapCarrier, bg string) {
+	if h, ok := carrier.(propagation.HeaderCarrier); ok {
+		deleteHeader(http.Header(h), baggageCanon)
+		return
+	}
+	if m, ok := carrier.(propagation.MapCarrier); ok {
+		for k := range m {
+			if strings.EqualFold(k, baggageHeader) {
+				delete(m, k)
+			}
+		}
+		if bg != "" {
+			m[baggageHeader] = bg
+		}
+		return
+	}
+	for _, k := range carrier.Keys() {
+		if k != baggageHeader && strings.EqualFold(k, baggageHeader) {
+			carrier.Set(k, "")
+		}
+	}
+	if bg != "" || carrier.Get(baggageHeader) != "" {
 		carrier.Set(baggageHeader, bg)
 	}
 }

@@ -5,7 +5,10 @@ package propagator
 
 import (
 	"context"
+	"errors"
 	"net/http"
+	"strings"
+	"sync"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
@@ -26,10 +29,13 @@ import (
 //	client := &http.Client{Transport: propagator.NewTransport(otelhttp.NewTransport(nil))}
 //
 // The other order, otelhttp.NewTransport(propagator.NewTransport(nil)), works
-// too when the propagator is the global one: a request that arrives with
-// trace context or baggage headers already set, injected before the
-// destination was known, is cloned and injected again with
-// otel.GetTextMapPropagator(). This costs a header copy per request.
+// too when propagator.New is the global propagator: a request that arrives
+// with a baggage header already set, injected before the destination was
+// known, is cloned and injected again with it. With any other global
+// propagator the baggage is withheld (see RoundTrip).
+//
+// A client that injects by hand with ContextWithDestination instead needs
+// CheckRedirect, or Go copies the baggage onto redirects to other hosts.
 func NewTransport(base http.RoundTripper) http.RoundTripper {
 	if base == nil {
 		base = http.DefaultTransport
@@ -55,18 +61,78 @@ type transport struct {
 
 // RoundTrip implements http.RoundTripper. Like every RoundTripper it leaves r
 // unmodified.
+//
+// A request that arrives with a baggage header was injected before its
+// destination was known: the header is removed, whatever its spelling, and
+// the global propagator injects again if it is this package's. If it is
+// not, the request goes without baggage (the trace context stays) and the
+// first such request is reported through otel.Handle: baggage never reaches
+// a host the egress rules do not grant because a propagator that knows no
+// rules injected it.
 func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	ctx := ContextWithDestination(r.Context(), r.URL.Host)
-	if !hasPropagationHeaders(r.Header) {
+	if !hasHeader(r.Header, baggageCanon) && !hasHeader(r.Header, traceparentCanon) {
 		return t.base.RoundTrip(r.WithContext(ctx))
 	}
 	r = r.Clone(ctx)
-	otel.GetTextMapPropagator().Inject(ctx, propagation.HeaderCarrier(r.Header))
+	deleteHeader(r.Header, baggageCanon)
+	if p, ok := otel.GetTextMapPropagator().(*propagator); ok {
+		p.Inject(ctx, propagation.HeaderCarrier(r.Header))
+	} else {
+		foreignOnce.Do(func() {
+			otel.Handle(errors.New("propagator: NewTransport got a request whose baggage was injected before " +
+				"its destination was known, and the global propagator is not this package's: the baggage is " +
+				"withheld; wrap otelhttp's transport with NewTransport, or make propagator.New the global propagator"))
+		})
+	}
 	return t.base.RoundTrip(r)
 }
 
-func hasPropagationHeaders(h http.Header) bool {
-	return len(h[traceparentCanon]) > 0 || len(h[baggageCanon]) > 0
+var foreignOnce sync.Once
+
+// hasHeader reports whether h holds canon under any spelling.
+func hasHeader(h http.Header, canon string) bool {
+	if len(h[canon]) > 0 {
+		return true
+	}
+	for k := range h {
+		if len(k) == len(canon) && k != canon && strings.EqualFold(k, canon) {
+			return true
+		}
+	}
+	return false
+}
+
+// deleteHeader removes canon from h under every spelling.
+func deleteHeader(h http.Header, canon string) {
+	delete(h, canon)
+	for k := range h {
+		if len(k) == len(canon) && strings.EqualFold(k, canon) {
+			delete(h, k)
+		}
+	}
+}
+
+// CheckRedirect returns an http.Client CheckRedirect function for clients
+// that inject by hand (Inject with ContextWithDestination) rather than
+// through NewTransport: Go copies a request's headers onto its redirects,
+// so a redirect to another host would carry baggage granted to the first.
+// The function removes the baggage header from a redirect to any host other
+// than the original request's, then calls next (nil: the default policy of
+// at most 10 redirects).
+func CheckRedirect(next func(req *http.Request, via []*http.Request) error) func(*http.Request, []*http.Request) error {
+	return func(req *http.Request, via []*http.Request) error {
+		if len(via) > 0 && !strings.EqualFold(req.URL.Host, via[0].URL.Host) {
+			deleteHeader(req.Header, baggageCanon)
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
 }
 
 // PublicEndpoint returns middleware that marks the requests for which

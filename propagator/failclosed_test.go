@@ -1,0 +1,187 @@
+// Copyright The otelctx Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package propagator
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/baggage"
+	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// receiver is a loopback server that records the propagation headers of
+// every request it gets.
+type receiver struct {
+	*httptest.Server
+	mu      sync.Mutex
+	headers []http.Header
+}
+
+func newReceiver(t *testing.T) *receiver {
+	r := &receiver{}
+	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		r.mu.Lock()
+		r.headers = append(r.headers, req.Header.Clone())
+		r.mu.Unlock()
+	}))
+	t.Cleanup(r.Close)
+	return r
+}
+
+func (r *receiver) got(t *testing.T) http.Header {
+	t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	require.Len(t, r.headers, 1)
+	return r.headers[0]
+}
+
+// setGlobal installs p as the global propagator for the test.
+func setGlobal(t *testing.T, p propagation.TextMapPropagator) {
+	prev := otel.GetTextMapPropagator()
+	otel.SetTextMapPropagator(p)
+	t.Cleanup(func() { otel.SetTextMapPropagator(prev) })
+}
+
+// requestCtx returns a ctx with a sampled span and a baggage of one secret
+// member.
+func requestCtx(t *testing.T) (context.Context, *sdktrace.TracerProvider) {
+	tp := sdktrace.NewTracerProvider()
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	m, err := baggage.NewMemberRaw("secret", "s3cr3t")
+	require.NoError(t, err)
+	bag, err := baggage.New(m)
+	require.NoError(t, err)
+	ctx, span := tp.Tracer("test").Start(baggage.ContextWithBaggage(context.Background(), bag), "request")
+	t.Cleanup(func() { span.End() })
+	return ctx, tp
+}
+
+func send(t *testing.T, ctx context.Context, c *http.Client, u string, header http.Header) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	require.NoError(t, err)
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := c.Do(req)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+}
+
+// noBaggage asserts that h carries no baggage under any spelling, and a
+// traceparent.
+func noBaggage(t *testing.T, h http.Header) {
+	t.Helper()
+	for k, v := range h {
+		assert.False(t, strings.EqualFold(k, "baggage"), "baggage reached an ungranted host: %s: %v", k, v)
+	}
+	assert.NotEmpty(t, h.Get("traceparent"), "the trace context still flows")
+}
+
+// TestTransportInsideOtelhttpWithForeignGlobal: otelhttp injects with our
+// propagator before the destination is known, and NewTransport, inside it,
+// finds a global propagator that knows no egress rules. Before, it
+// re-injected with that one and every member reached the ungranted host.
+func TestTransportInsideOtelhttpWithForeignGlobal(t *testing.T) {
+	foreignOnce = sync.Once{} // report again in this test
+	ours := New(WithEgress(EgressRule{Hosts: []string{"granted.internal"}, Prefixes: []string{""}}))
+	var reported []error
+	prevHandler := otel.GetErrorHandler()
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { reported = append(reported, err) }))
+	t.Cleanup(func() { otel.SetErrorHandler(prevHandler) })
+
+	for _, global := range []struct {
+		name string
+		p    propagation.TextMapPropagator
+	}{
+		{"stock global", propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})},
+		{"otelctx global", ours},
+	} {
+		t.Run(global.name, func(t *testing.T) {
+			setGlobal(t, global.p)
+			ctx, tp := requestCtx(t)
+			base := &http.Transport{}
+			defer base.CloseIdleConnections()
+			c := &http.Client{Transport: otelhttp.NewTransport(NewTransport(base),
+				otelhttp.WithPropagators(global.p), otelhttp.WithTracerProvider(tp))}
+			r := newReceiver(t)
+			send(t, ctx, c, r.URL, nil)
+			noBaggage(t, r.got(t))
+		})
+	}
+	require.NotEmpty(t, reported, "a foreign global propagator is reported")
+	assert.ErrorContains(t, reported[0], "withheld")
+}
+
+// TestInjectClearsStrayBaggage: a baggage entry set before Inject, under any
+// spelling, never survives it.
+func TestInjectClearsStrayBaggage(t *testing.T) {
+	p := New() // no egress rule: no baggage anywhere
+	ctx, _ := requestCtx(t)
+
+	h := http.Header{"baggage": {"secret=copied"}, "BAGGAGE": {"secret=2"}, "Baggage": {"secret=3"}}
+	p.Inject(ctx, propagation.HeaderCarrier(h))
+	noBaggage(t, h)
+
+	m := propagation.MapCarrier{"baggage": "secret=copied", "Baggage": "secret=2"}
+	p.Inject(ctx, m)
+	for k := range m {
+		assert.False(t, strings.EqualFold(k, "baggage"), "%s kept", k)
+	}
+
+	// Over the wire: a header copied in lower case, through NewTransport.
+	setGlobal(t, p)
+	r := newReceiver(t)
+	base := &http.Transport{}
+	defer base.CloseIdleConnections()
+	send(t, ctx, &http.Client{Transport: NewTransport(base)}, r.URL, http.Header{"baggage": {"secret=copied"}})
+	for k := range r.got(t) {
+		assert.False(t, strings.EqualFold(k, "baggage"), "baggage reached an ungranted host")
+	}
+}
+
+// TestRedirectToUngrantedHost: a request injected by hand for a granted
+// host, redirected to an ungranted one, loses its baggage with
+// CheckRedirect.
+func TestRedirectToUngrantedHost(t *testing.T) {
+	ungranted := newReceiver(t)
+	u, err := url.Parse(ungranted.URL)
+	require.NoError(t, err)
+	elsewhere := fmt.Sprintf("http://localhost:%s/", u.Port()) // another host name for the same loopback
+	granted := httptest.NewServer(http.RedirectHandler(elsewhere, http.StatusFound))
+	defer granted.Close()
+	gu, err := url.Parse(granted.URL)
+	require.NoError(t, err)
+
+	p := New(WithEgress(EgressRule{Hosts: []string{"127.0.0.1"}, Keys: []string{"secret"}}))
+	ctx, _ := requestCtx(t)
+	base := &http.Transport{}
+	defer base.CloseIdleConnections()
+	c := &http.Client{Transport: base, CheckRedirect: CheckRedirect(nil)}
+
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, granted.URL, nil)
+	require.NoError(t, err)
+	p.Inject(ContextWithDestination(ctx, gu.Host), propagation.HeaderCarrier(req.Header))
+	require.Equal(t, "secret=s3cr3t", req.Header.Get("baggage"), "granted to the first host")
+	resp, err := c.Do(req)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	got := ungranted.got(t)
+	assert.Empty(t, got.Values("baggage"), "the redirect carried the baggage")
+	assert.Equal(t, trace.SpanContextFromContext(ctx).TraceID().String(), got.Get("traceparent")[3:35])
+}
