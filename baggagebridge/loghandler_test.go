@@ -55,6 +55,7 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 }
 
 func TestLogHandler(t *testing.T) {
+	requireAmbient(t)
 	tp := sdktrace.NewTracerProvider()
 	defer func() { _ = tp.Shutdown(context.Background()) }()
 	ctx := withValues(t, context.Background(), "user.id", "42", "session", "s3cr3t", "other", "x")
@@ -104,6 +105,7 @@ func TestLogHandler(t *testing.T) {
 // TestLogHandlerFallback checks that the ambient context fills in what the
 // record's ctx lacks, and only that.
 func TestLogHandlerFallback(t *testing.T) {
+	requireAmbient(t)
 	tp := sdktrace.NewTracerProvider()
 	defer func() { _ = tp.Shutdown(context.Background()) }()
 	request := withValues(t, context.Background(), "user.id", "42")

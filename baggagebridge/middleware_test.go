@@ -63,6 +63,7 @@ func newClient(t *testing.T, wrap func(http.RoundTripper) http.RoundTripper) *ht
 // connection: each gets a resource of its own, and the connection's
 // goroutine is back in its own scope after each.
 func TestMiddlewareKeepAlive(t *testing.T) {
+	requireAmbient(t)
 	var (
 		mu       sync.Mutex
 		ids      []uint64
@@ -194,6 +195,7 @@ func (legacyUserID) Extract(ctx context.Context, c propagation.TextMapCarrier) c
 // TestMiddlewarePropagatorDecides checks that inbound values come from the
 // propagator only: headers it does not accept never become values.
 func TestMiddlewarePropagatorDecides(t *testing.T) {
+	requireAmbient(t)
 	echo := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		v, ok := baggagebridge.Current("user.id")
 		_, _ = fmt.Fprintf(w, "%s %v", v, ok)
@@ -222,6 +224,7 @@ func TestMiddlewarePropagatorDecides(t *testing.T) {
 // request's goroutines and that asynctrack's ambient lookups keep working
 // under them.
 func TestMiddlewareProfileLabels(t *testing.T) {
+	requireAmbient(t)
 	type result struct {
 		label, current, inGo, inTracked string
 		labelOK                         bool

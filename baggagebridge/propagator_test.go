@@ -26,6 +26,7 @@ import (
 // ingress policy accepts, legacy headers included, and the outbound call
 // carries only what its egress policy sends.
 func TestOtelctxPropagator(t *testing.T) {
+	requireAmbient(t)
 	prop := propagator.New(
 		propagator.WithMeterProvider(noop.NewMeterProvider()),
 		propagator.WithIngressAllow("user.id"),

@@ -203,6 +203,7 @@ func spansByName(spans []sdktrace.ReadOnlySpan) map[string][]sdktrace.ReadOnlySp
 }
 
 func TestTwoHops(t *testing.T) {
+	requireAmbient(t)
 	for _, outside := range []bool{false, true} {
 		t.Run(fmt.Sprintf("middleware outside otelhttp=%v", outside), func(t *testing.T) {
 			h := newHops(t, outside)
@@ -274,6 +275,7 @@ func TestTwoHops(t *testing.T) {
 // both services, 50 at a time: every reply, span and header must belong to
 // its own request.
 func TestTwoHopsConcurrent(t *testing.T) {
+	requireAmbient(t)
 	const requests, parallel = 1000, 50
 	h := newHops(t, false)
 	var mismatches, failures atomic.Int64

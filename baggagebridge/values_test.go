@@ -165,6 +165,7 @@ func TestSetReplaceDelete(t *testing.T) {
 }
 
 func TestGetExtractedReadsLikeSet(t *testing.T) {
+	requireAmbient(t)
 	set, err := baggagebridge.Set(context.Background(), "user.id", "42")
 	require.NoError(t, err)
 	c := propagation.MapCarrier{"baggage": "user.id=42"}
@@ -193,6 +194,7 @@ func TestGetExtractedReadsLikeSet(t *testing.T) {
 }
 
 func TestCurrent(t *testing.T) {
+	requireAmbient(t)
 	_, ok := baggagebridge.Current("user.id")
 	require.False(t, ok, "no scope, no value")
 
