@@ -95,6 +95,7 @@ type reporter struct {
 	errors   metric.Int64Counter
 	dropped  metric.Int64Counter
 	interval int64 // nanoseconds
+	now      func() time.Time // time.Now; tests replace it
 	opts     [numReasons][]metric.AddOption
 	state    [numReasons]reasonState
 }
@@ -105,7 +106,7 @@ type reasonState struct {
 }
 
 func newReporter(mp metric.MeterProvider, interval time.Duration) *reporter {
-	r := &reporter{interval: int64(interval)}
+	r := &reporter{interval: int64(interval), now: time.Now}
 	meter := mp.Meter(scopeName)
 	var errs []error
 	var err error
@@ -151,7 +152,7 @@ func (r *reporter) drop(ctx context.Context, why reason, n int) {
 
 func (r *reporter) handle(why reason) {
 	s := &r.state[why]
-	now := time.Now().UnixNano()
+	now := r.now().UnixNano()
 	last := s.last.Load()
 	if last != 0 && now-last < r.interval || !s.last.CompareAndSwap(last, now) {
 		s.suppressed.Add(1)

@@ -6,6 +6,7 @@ package propagator
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -119,15 +120,25 @@ func TestErrorsReportedAgainAfterInterval(t *testing.T) {
 	_, newP := meteredPropagator(t)
 	const interval = 500 * time.Millisecond
 	p := newP(WithErrorInterval(interval))
+	var mu sync.Mutex
+	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	p.rep.now = func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
 	for range 5 {
 		extract(p, "traceparent", "junk")
 	}
 	require.Len(t, errs(), 1)
-	time.Sleep(interval + 100*time.Millisecond)
+	mu.Lock()
+	clock = clock.Add(interval - 1)
+	mu.Unlock()
+	extract(p, "traceparent", "junk")
+	require.Len(t, errs(), 1, "still within the interval")
+	mu.Lock()
+	clock = clock.Add(1)
+	mu.Unlock()
 	extract(p, "traceparent", "junk")
 	got := errs()
 	require.Len(t, got, 2)
-	assert.Contains(t, got[1].Error(), "4 more since the last report")
+	assert.Contains(t, got[1].Error(), "5 more since the last report")
 }
 
 func TestErrorIntervalIgnoresNonPositive(t *testing.T) {
