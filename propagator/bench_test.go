@@ -133,3 +133,36 @@ func BenchmarkInjectDistinct(b *testing.B) {
 		})
 	}
 }
+
+// hostileBaggage returns a baggage header of about 1 MiB: many small
+// members, as an attacker would send to make a service parse them.
+func hostileBaggage() string {
+	var b strings.Builder
+	for i := 0; b.Len() < 1<<20; i++ {
+		fmt.Fprintf(&b, "key%06d=value%06d,", i, i)
+	}
+	return strings.TrimSuffix(b.String(), ",")
+}
+
+// BenchmarkExtractHostile extracts a 1 MiB baggage header, with the default
+// limits (W3C's: 64 members, 8192 bytes). Stock rejects it whole for its
+// size; otelctx keeps what fits and reads no more than four times that.
+func BenchmarkExtractHostile(b *testing.B) {
+	h := benchHeader()
+	h.Set(baggageHeader, hostileBaggage())
+	for _, bp := range []struct {
+		name string
+		p    propagation.TextMapPropagator
+	}{
+		{"stock", propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})},
+		{"otelctx", New()},
+	} {
+		b.Run(bp.name, func(b *testing.B) {
+			carrier := propagation.HeaderCarrier(h)
+			b.ReportAllocs()
+			for b.Loop() {
+				bp.p.Extract(context.Background(), carrier)
+			}
+		})
+	}
+}

@@ -278,3 +278,13 @@ func WithErrorInterval(d time.Duration) Option {
 		return c
 	})
 }
+
+// scanBytes is the most inbound baggage header bytes Extract reads: four
+// times what it can keep, room for whitespace, percent-encoding and members
+// it drops. Longer headers are dropped whole.
+func (c *config) scanBytes() int { return 4 * c.maxBytes }
+
+// maxRawMemberBytes is the longest member, as received, that can still fit
+// maxMemberBytes once decoded and encoded again: percent-encoding takes at
+// most three bytes per byte, and some whitespace is allowed around it.
+func (c *config) maxRawMemberBytes() int { return 3*c.maxMemberBytes + 64 }

@@ -54,7 +54,10 @@
 // otelhttp.WithPublicEndpointFn) only the keys of WithPublicAllow. Then come
 // the limits: WithMaxMembers, WithMaxBytes and WithMaxMemberBytes, where the
 // W3C minimums of 64 members and 8192 bytes are the defaults and the floor.
-// Headers of older systems can be mapped to baggage keys with
+// The work of an Extract is bounded by them, not by what was sent: baggage
+// headers longer in all than four times WithMaxBytes are dropped unread, and
+// a member that could not fit WithMaxMemberBytes however it is encoded is
+// dropped before it is decoded. Headers of older systems can be mapped to baggage keys with
 // WithLegacyHeader. The result is merged with the baggage already in the
 // context (WithMerge) and read as usual with baggage.FromContext.
 //

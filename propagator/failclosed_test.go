@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -185,3 +186,42 @@ func TestRedirectToUngrantedHost(t *testing.T) {
 	assert.Empty(t, got.Values("baggage"), "the redirect carried the baggage")
 	assert.Equal(t, trace.SpanContextFromContext(ctx).TraceID().String(), got.Get("traceparent")[3:35])
 }
+
+// TestExtractHostileBounded: the work on a large baggage header is bounded
+// by the limits: past four times the bytes that can be kept the header is
+// dropped unread, a member that cannot fit is dropped undecoded, and the
+// memory allocated per call is a small multiple of what is kept.
+func TestExtractHostileBounded(t *testing.T) {
+	captureErrors(t)
+	p := New()
+	for _, tc := range []struct {
+		name, header string
+		members      int
+	}{
+		{"many members", hostileBaggage(), 0},
+		{"many members, 16 KiB", hostileBaggage()[:16<<10], w3cbaggageMaxMembers()},
+		{"one long encoded value", "k=" + strings.Repeat("%41", 1<<20/3), 0},
+		{"one long value", "k=" + strings.Repeat("a", 1<<20), 0},
+		{"one long key", strings.Repeat("k", 1<<20) + "=v", 0},
+		{"long whitespace", "a=1," + strings.Repeat(" ", 1<<20) + ",b=2", 0},
+		{"a long member among short ones", "a=1," + strings.Repeat("%41", 9000) + ",b=2", 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := http.Header{}
+			h.Set("baggage", tc.header)
+			ctx := p.Extract(context.Background(), propagation.HeaderCarrier(h))
+			assert.Equal(t, tc.members, baggage.FromContext(ctx).Len())
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			const calls = 10
+			for range calls {
+				p.Extract(context.Background(), propagation.HeaderCarrier(h))
+			}
+			runtime.ReadMemStats(&after)
+			perCall := (after.TotalAlloc - before.TotalAlloc) / calls
+			assert.Less(t, perCall, uint64(64<<10), "bytes allocated per Extract of a 1 MiB header")
+		})
+	}
+}
+
+func w3cbaggageMaxMembers() int { return newConfig().maxMembers }

@@ -181,6 +181,14 @@ func singleValue(vals []string) (string, reason) {
 	return v, 0
 }
 
+func headersLen(vals []string) int {
+	n := 0
+	for _, v := range vals {
+		n += len(v)
+	}
+	return n
+}
+
 func (p *propagator) extractBaggage(ctx context.Context, f fields) context.Context {
 	var one [1]string
 	vals := f.get(baggageHeader, baggageCanon, &one)
@@ -200,6 +208,14 @@ func (p *propagator) extractBaggage(ctx context.Context, f fields) context.Conte
 	// does not clear it, but build ignores verbatim when there are local
 	// members.)
 	verbatim := len(vals) == 1 && !strings.HasSuffix(vals[0], ",")
+	// The work is bounded by what can be kept, not by what was sent: baggage
+	// headers longer than scanBytes in all are dropped unread, as the stock
+	// propagator drops any over 8192 bytes, and a member too long to fit
+	// maxMemberBytes however it is encoded is dropped before it is decoded.
+	if n := headersLen(vals); n > p.cfg.scanBytes() {
+		t.add(reasonIngressLimitBytes, 1)
+		vals, verbatim = nil, false
+	}
 	for _, v := range vals {
 		for v != "" {
 			var elem string
@@ -209,6 +225,11 @@ func (p *propagator) extractBaggage(ctx context.Context, f fields) context.Conte
 				verbatim = false
 			}
 			if m == "" {
+				continue
+			}
+			if len(m) > p.cfg.maxRawMemberBytes() {
+				t.add(reasonIngressLimitMemberBytes, 1)
+				verbatim = false
 				continue
 			}
 			e, canonical, utf8OK, ok := parseBaggageMember(m)
