@@ -94,7 +94,7 @@ func (r reason) isError() bool { return r < reasonIngressDenied }
 type reporter struct {
 	errors   metric.Int64Counter
 	dropped  metric.Int64Counter
-	interval int64 // nanoseconds
+	interval int64            // nanoseconds
 	now      func() time.Time // time.Now; tests replace it
 	opts     [numReasons][]metric.AddOption
 	state    [numReasons]reasonState
