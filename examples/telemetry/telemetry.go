@@ -6,8 +6,9 @@
 // per service with the bridge's span processor, otelhttp on both sides of
 // every call, and the exporter of async-resource spans.
 //
-// Spans go to an in-memory SpanRecorder by default, so that the examples
-// need no outside server (see Sink). When the standard OTEL_EXPORTER_OTLP_ENDPOINT or
+// Spans go to an in-memory Window of the most recent ones by default, so
+// that the examples need no outside server and run as services in flat
+// memory (see Sink). When the standard OTEL_EXPORTER_OTLP_ENDPOINT or
 // OTEL_EXPORTER_OTLP_TRACES_ENDPOINT variable is set, they are exported over
 // OTLP/HTTP instead, configured by the standard OTEL_EXPORTER_OTLP_*
 // variables.
@@ -25,7 +26,6 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/otelctx/otelctx/asynctrack"
 	"github.com/otelctx/otelctx/baggagebridge"
@@ -61,11 +61,19 @@ func Propagator(internalHosts ...string) propagation.TextMapPropagator {
 	)
 }
 
-// Sink is where the spans of one process go: a SpanRecorder, an OTLP
-// exporter per service, or both.
+// Recorder is a span processor that keeps ended spans for reading back, as
+// tracetest.SpanRecorder (which keeps them all: for tests) and Window (which
+// keeps the most recent) do.
+type Recorder interface {
+	sdktrace.SpanProcessor
+	Ended() []sdktrace.ReadOnlySpan
+}
+
+// Sink is where the spans of one process go: a Recorder, an OTLP exporter
+// per service, or both.
 type Sink struct {
 	// Recorder, if not nil, receives every span of the process.
-	Recorder *tracetest.SpanRecorder
+	Recorder Recorder
 	// Exporter, if not nil, makes the exporter of one service; each
 	// service's TracerProvider shuts its own down.
 	Exporter func(context.Context) (sdktrace.SpanExporter, error)
@@ -75,7 +83,7 @@ type Sink struct {
 
 // NewSink returns the sink the environment asks for: an OTLP/HTTP exporter
 // configured by the standard OTEL_EXPORTER_OTLP_* variables if the endpoint
-// is set, else a SpanRecorder.
+// is set, else a Window of the WindowSpans most recent spans.
 func NewSink() *Sink {
 	for _, env := range []string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"} {
 		if e := os.Getenv(env); e != "" {
@@ -84,7 +92,7 @@ func NewSink() *Sink {
 			}}
 		}
 	}
-	return &Sink{Recorder: tracetest.NewSpanRecorder()}
+	return &Sink{Recorder: NewWindow(WindowSpans)}
 }
 
 // options returns the TracerProvider options that send one service's spans

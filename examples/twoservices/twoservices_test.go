@@ -164,7 +164,7 @@ func TestErrors(t *testing.T) {
 	t.Run("unknown user", func(t *testing.T) {
 		code, r := profile(t, c, st, "userid", "nobody")
 		assert.Equal(t, http.StatusNotFound, code)
-		assert.Equal(t, `unknown user "nobody"`, r.Error)
+		assert.Equal(t, "unknown user", r.Error, "the client's ID is not echoed")
 		wantSeen(t, r, "nobody")
 	})
 }

@@ -179,11 +179,22 @@ func (s *Service) serveUser(w http.ResponseWriter, r *http.Request) {
 	}
 	resp := Response{User: &u}
 	if err != nil {
-		resp = Response{Error: err.Error()}
+		resp = Response{Error: publicMessage(err, code)}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(resp)
+}
+
+// publicMessage is what a client is told of err: the text of the lookup's
+// own errors, never anything it sent or an internal detail.
+func publicMessage(err error, code int) string {
+	for _, known := range []error{errNoUser, errUnknownUser, errUpstream} {
+		if errors.Is(err, known) {
+			return known.Error()
+		}
+	}
+	return http.StatusText(code)
 }
 
 // returnUserIfUpstreamIsAccessible is the seed's method of the same name.
@@ -243,7 +254,7 @@ func (s *Service) getCurrentUser() (User, error) {
 	u, err := s.db.User(ctx, id)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return User{}, fmt.Errorf("%w %q", errUnknownUser, id)
+		return User{}, errUnknownUser // the ID is the client's own: not echoed
 	case err != nil:
 		span.RecordError(err)
 		span.SetStatus(codes.Error, "query failed")

@@ -7,6 +7,7 @@ import (
 	"context"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"go.uber.org/goleak"
@@ -26,4 +27,26 @@ func TestRun(t *testing.T) {
 	code, body := cmdtest.Get(t, url+"/user", "userid", "edsger")
 	assert.Equal(t, http.StatusOK, code)
 	assert.JSONEq(t, `{"user":{"id":"edsger","name":"Edsger Dijkstra","email":"edsger@example.com"}}`, string(body))
+}
+
+// TestSoak runs the service as a user would run it, recording its spans in
+// memory, and sends it 100,000 requests (20,000 under the race detector),
+// bounded to two minutes: its live heap must stay flat once the span window
+// is full, within 32 MiB.
+func TestSoak(t *testing.T) {
+	if testing.Short() {
+		t.Skip("100,000 requests")
+	}
+	cmdtest.NoOTLP(t)
+	url := cmdtest.Run(t, `userservice on (http://127\.0\.0\.1:\d+) `, func(ctx context.Context, out *cmdtest.Output) error {
+		return run(ctx, out, "127.0.0.1:0", "")
+	})
+	n := 100_000
+	if raceEnabled {
+		n = 20_000
+	}
+	sent, growth := cmdtest.Soak(t, url+"/user", 5_000, n, 2*time.Minute)
+	t.Logf("%d requests after the warm-up; live heap grew %d KiB", sent, growth>>10)
+	assert.Positive(t, sent)
+	assert.Less(t, growth, int64(32<<20), "live heap growth over %d requests", sent)
 }

@@ -10,10 +10,13 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -80,4 +83,55 @@ func Get(t *testing.T, url, header, value string) (int, []byte) {
 	body, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	return resp.StatusCode, body
+}
+
+// Soak sends GET url with the userid header set to one of a few users from
+// 8 goroutines, warm requests first, then up to n more or until limit has
+// passed, and returns how many of those it sent and how much the live heap
+// grew from after the warm-up to the end. Every answer must be 200 OK.
+func Soak(t *testing.T, url string, warm, n int, limit time.Duration) (sent int, growth int64) {
+	t.Helper()
+	tr := &http.Transport{MaxIdleConnsPerHost: 8}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	users := []string{"ada", "ken", "grace", "edsger", "barbara", "margaret"}
+	burst := func(count int, deadline time.Time) int {
+		var next, done atomic.Int64
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				for i := next.Add(1); i <= int64(count) && time.Now().Before(deadline); i = next.Add(1) {
+					req, err := http.NewRequest(http.MethodGet, url, nil)
+					if !assert.NoError(t, err) {
+						return
+					}
+					req.Header.Set("userid", users[i%int64(len(users))])
+					resp, err := c.Do(req)
+					if !assert.NoError(t, err) {
+						return
+					}
+					_, _ = io.Copy(io.Discard, resp.Body)
+					_ = resp.Body.Close()
+					if !assert.Equal(t, http.StatusOK, resp.StatusCode) {
+						return
+					}
+					done.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		return int(done.Load())
+	}
+	heap := func() int64 {
+		runtime.GC()
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return int64(m.HeapAlloc)
+	}
+	start := time.Now()
+	require.Equal(t, warm, burst(warm, start.Add(limit)), "the warm-up finished within %s", limit)
+	before := heap()
+	sent = burst(n, start.Add(limit))
+	return sent, heap() - before
 }
