@@ -14,7 +14,7 @@
 //		exporter.WithSpanTypes("goroutine", "task", "timer"),
 //	)
 //	defer exp.Shutdown(context.Background())
-//	mux.Handle("/debug/async", exp.Handler())
+//	debug.Handle("/debug/async", exp.Handler()) // a loopback-only debug mux (see below)
 //
 // # Spans
 //
@@ -71,12 +71,24 @@
 //	trace_id=<32 hex digits>  resources created inside that trace
 //	id=<execution ID>         that resource and every resource it triggered, directly or not
 //	format=json|text          the default is JSON, or text if the Accept header names text/plain first
+//	limit=<1..10000>          at most that many resources, 1000 if not given
+//	offset=<n>                from the n-th matching resource on, oldest first
 //
-// With neither trace_id nor id, every live resource is listed. An invalid
-// parameter is answered with 400 Bad Request and a message saying which.
+// With neither trace_id nor id, every live resource matches. An answer lists
+// one page of the matching resources, so that it stays small however many
+// are live (about 180 KB of JSON for the default page, with 100,000 live);
+// each page is a fresh snapshot. An invalid parameter is answered with 400
+// Bad Request and a message saying which.
 //
-// The JSON is an object with "time", the query's "traceId" or "id", and
-// "resources": for each, "id", "type", "triggerId", "traceId" and "spanId" of
+// The view tells what runs in the process: mount it on a debug listener of
+// its own, bound to a loopback address, not on the service's public mux:
+//
+//	debug := http.NewServeMux()
+//	debug.Handle("/debug/async", exp.Handler())
+//	go http.ListenAndServe("127.0.0.1:6060", debug)
+//
+// The JSON is an object with "time", the query's "traceId" or "id", "total"
+// (the matching resources), "offset", "limit" and "resources": for each, "id", "type", "triggerId", "traceId" and "spanId" of
 // the span current at its creation (if any), "created", "ageSeconds" and
 // "triggers": [{"id", "type", "created", "ageSeconds", "live"}]. The text is
 // a tree from the oldest known trigger down to each live resource; triggers
@@ -86,7 +98,7 @@
 // # Cost
 //
 // The hook runs on the goroutine that creates, runs or destroys a resource.
-// Per resource it reads the clock twice (the registry, thrice), adds to two
+// Per resource it reads the clock twice, adds to two
 // atomic counters, reads
 // the span context of the creating ctx, and inserts and deletes one entry of
 // a map sharded by ID (no lock is shared by all goroutines); the

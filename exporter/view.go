@@ -28,19 +28,30 @@ var _ http.Handler = viewHandler{}
 
 // query is a parsed request to the view. Zero fields match everything.
 type query struct {
-	traceID trace.TraceID
-	id      uint64
-	text    bool
+	traceID       trace.TraceID
+	id            uint64
+	text          bool
+	offset, limit int
 }
+
+// Page sizes of the view: an answer lists at most limit resources (the
+// query parameter limit, DefaultViewLimit if not given, at most
+// MaxViewLimit), from the offset-th on, oldest first.
+const (
+	DefaultViewLimit = 1000
+	MaxViewLimit     = 10_000
+)
 
 // Query errors. They never quote the input: it is the caller's, and a page
 // that echoes it invites trouble.
 var (
-	errRepeated = errors.New("trace_id, id and format may each be given once")
+	errRepeated = errors.New("trace_id, id, format, limit and offset may each be given once")
 	errTraceID  = errors.New("invalid trace_id: want 32 hex digits, not all zero")
 	errID       = errors.New("invalid id: want a positive decimal execution ID")
 	errBoth     = errors.New("give trace_id or id, not both")
 	errFormat   = errors.New(`invalid format: want "json" or "text"`)
+	errLimit    = fmt.Errorf("invalid limit: want 1 to %d", MaxViewLimit)
+	errOffset   = errors.New("invalid offset: want 0 or more")
 )
 
 func parseQuery(r *http.Request) (query, error) {
@@ -49,7 +60,7 @@ func parseQuery(r *http.Request) (query, error) {
 	if err != nil {
 		return q, errors.New("malformed query string")
 	}
-	for _, key := range []string{"trace_id", "id", "format"} {
+	for _, key := range []string{"trace_id", "id", "format", "limit", "offset"} {
 		if len(vals[key]) > 1 {
 			return q, errRepeated
 		}
@@ -68,6 +79,17 @@ func parseQuery(r *http.Request) (query, error) {
 	}
 	if q.traceID.IsValid() && q.id != 0 {
 		return q, errBoth
+	}
+	q.limit = DefaultViewLimit
+	if v, ok := vals["limit"]; ok {
+		if q.limit, err = strconv.Atoi(v[0]); err != nil || q.limit < 1 || q.limit > MaxViewLimit {
+			return q, errLimit
+		}
+	}
+	if v, ok := vals["offset"]; ok {
+		if q.offset, err = strconv.Atoi(v[0]); err != nil || q.offset < 0 {
+			return q, errOffset
+		}
 	}
 	switch v, ok := vals["format"]; {
 	case !ok:
@@ -131,6 +153,11 @@ type view struct {
 	TraceID   string     `json:"traceId,omitempty"`
 	ID        uint64     `json:"id,omitempty"`
 	Time      time.Time  `json:"time"`
+	// Total is how many live resources match the query; Resources lists
+	// at most Limit of them, from the Offset-th on.
+	Total     int        `json:"total"`
+	Offset    int        `json:"offset"`
+	Limit     int        `json:"limit"`
 	Resources []resource `json:"resources"`
 }
 
@@ -158,7 +185,7 @@ type link struct {
 // view answers q from the registry's live resources and trigger chains and
 // the trace each resource was created in.
 func (e *Exporter) view(q query, now time.Time) view {
-	v := view{ID: q.id, Time: now, Resources: []resource{}}
+	v := view{ID: q.id, Time: now, Offset: q.offset, Limit: q.limit, Resources: []resource{}}
 	if q.traceID.IsValid() {
 		v.TraceID = q.traceID.String()
 	}
@@ -168,6 +195,10 @@ func (e *Exporter) view(q query, now time.Time) view {
 			continue
 		}
 		if q.id != 0 && lr.ID != q.id && !slices.ContainsFunc(lr.Triggers, func(t asynctrack.Trigger) bool { return t.ID == q.id }) {
+			continue
+		}
+		v.Total++
+		if v.Total <= q.offset || len(v.Resources) >= q.limit {
 			continue
 		}
 		r := resource{
@@ -240,11 +271,18 @@ func (v view) text() []byte {
 	var b strings.Builder
 	switch {
 	case v.TraceID != "":
-		fmt.Fprintf(&b, "live async resources in trace %s: %d\n", v.TraceID, len(v.Resources))
+		fmt.Fprintf(&b, "live async resources in trace %s: %d\n", v.TraceID, v.Total)
 	case v.ID != 0:
-		fmt.Fprintf(&b, "live async resources of execution %d: %d\n", v.ID, len(v.Resources))
+		fmt.Fprintf(&b, "live async resources of execution %d: %d\n", v.ID, v.Total)
 	default:
-		fmt.Fprintf(&b, "live async resources: %d\n", len(v.Resources))
+		fmt.Fprintf(&b, "live async resources: %d\n", v.Total)
+	}
+	if len(v.Resources) < v.Total {
+		fmt.Fprintf(&b, "showing %d from offset %d, oldest first", len(v.Resources), v.Offset)
+		if next := v.Offset + len(v.Resources); next < v.Total {
+			fmt.Fprintf(&b, "; next page: offset=%d", next)
+		}
+		b.WriteByte('\n')
 	}
 	var write func(n *node, prefix, branch, indent string)
 	write = func(n *node, prefix, branch, indent string) {

@@ -287,6 +287,7 @@ func TestViewAfterShutdown(t *testing.T) {
 func TestViewText(t *testing.T) {
 	chain := func(ls ...link) []link { return ls }
 	v := view{
+		Total: 5,
 		Resources: []resource{
 			{ID: 5, Type: "goroutine", Age: 2, TraceID: "t1", Triggers: chain(
 				link{ID: 3, Type: "http.request", Age: 3},
@@ -315,7 +316,7 @@ goroutine 1  age 1m0s  (live, outside this query)
 `, string(v.text()))
 
 	v.TraceID = "t1"
-	v.Resources = v.Resources[:1]
+	v.Resources, v.Total = v.Resources[:1], 1
 	assert.Equal(t, `live async resources in trace t1: 1
 goroutine 1  age 1m0s  (live, outside this query)
 └── http.request 3  age 3s  (done)
@@ -353,4 +354,53 @@ func FuzzViewQuery(f *testing.F) {
 			t.Fatalf("status %d for %q", rec.Code, rawQuery)
 		}
 	})
+}
+
+// TestViewBoundedUnderLoad: with 100,000 live resources an answer lists a
+// page of them, with the total, and pages follow on.
+func TestViewBoundedUnderLoad(t *testing.T) {
+	s := newSDK(t)
+	e := New(WithTracerProvider(s.tp), WithMeterProvider(s.mp))
+	defer func() { require.NoError(t, e.Shutdown(context.Background())) }()
+	const live = 100_000
+	rs := make([]*asynctrack.Resource, live)
+	for i := range rs {
+		rs[i] = asynctrack.NewResource(context.Background(), "job", nil)
+	}
+	defer func() {
+		for _, r := range rs {
+			r.Destroy()
+		}
+	}()
+	get := func(query string) (*httptest.ResponseRecorder, view) {
+		rec := httptest.NewRecorder()
+		e.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/debug/async?"+query, nil))
+		var v view
+		if strings.Contains(query, "format=text") {
+			return rec, v
+		}
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &v))
+		return rec, v
+	}
+	start := time.Now()
+	rec, v := get("")
+	t.Logf("default page of %d live resources: %d bytes in %s", v.Total, rec.Body.Len(), time.Since(start))
+	assert.GreaterOrEqual(t, v.Total, live)
+	assert.Len(t, v.Resources, DefaultViewLimit)
+	assert.Less(t, rec.Body.Len(), 1<<20, "the default answer stays under 1 MiB")
+
+	_, next := get(fmt.Sprintf("offset=%d&limit=10", DefaultViewLimit))
+	require.Len(t, next.Resources, 10)
+	assert.NotEqual(t, v.Resources[0].ID, next.Resources[0].ID)
+	assert.Equal(t, DefaultViewLimit, next.Offset)
+
+	rec, _ = get("format=text&limit=5")
+	assert.Contains(t, rec.Body.String(), "showing 5 from offset 0, oldest first; next page: offset=5")
+	assert.Less(t, strings.Count(rec.Body.String(), "\n"), 20)
+
+	for _, bad := range []string{"limit=0", "limit=10001", "limit=x", "offset=-1", "limit=1&limit=2"} {
+		rec := httptest.NewRecorder()
+		e.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/debug/async?"+bad, nil))
+		assert.Equal(t, http.StatusBadRequest, rec.Code, bad)
+	}
 }

@@ -10,7 +10,7 @@
 // OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318).
 //
 //	curl -H 'baggage: user.id=42' 127.0.0.1:8080/hello
-//	curl '127.0.0.1:8080/debug/async?format=text'
+//	curl '127.0.0.1:6060/debug/async?format=text'   # the loopback-only debug listener
 package main
 
 import (
@@ -36,36 +36,49 @@ import (
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "listen address")
+	debugAddr := flag.String("debug-addr", "127.0.0.1:6060", "listen address of the debug pages: keep it on loopback")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, *addr); err != nil {
+	if err := run(ctx, *addr, *debugAddr); err != nil {
 		fmt.Fprintln(os.Stderr, "integrate:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, addr string) error {
+func run(ctx context.Context, addr, debugAddr string) error {
 	spans, err := otlptracehttp.New(ctx)
 	if err != nil {
 		return err
 	}
-	handler, shutdown := setup(sdktrace.WithBatcher(spans))
+	handler, debug, shutdown := setup(sdktrace.WithBatcher(spans))
 	defer func() { _ = shutdown(context.Background()) }()
 	srv := &http.Server{Addr: addr, Handler: handler}
+	debugSrv := &http.Server{Addr: debugAddr, Handler: debug}
 	go func() {
 		<-ctx.Done()
 		_ = srv.Shutdown(context.Background())
+		_ = debugSrv.Shutdown(context.Background())
 	}()
-	slog.Info("listening", "addr", addr)
-	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
-		return err
+	errs := make(chan error, 2)
+	for _, s := range []*http.Server{srv, debugSrv} {
+		go func() {
+			slog.Info("listening", "addr", s.Addr)
+			if err := s.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+				errs <- err
+				_ = srv.Shutdown(context.Background())
+				_ = debugSrv.Shutdown(context.Background())
+				return
+			}
+			errs <- nil
+		}()
 	}
-	return nil
+	return errors.Join(<-errs, <-errs)
 }
 
-// setup is the service's OpenTelemetry setup and its handler.
-func setup(spans sdktrace.TracerProviderOption) (http.Handler, func(context.Context) error) {
+// setup is the service's OpenTelemetry setup, its handler and the handler
+// of its debug listener.
+func setup(spans sdktrace.TracerProviderOption) (handler, debug http.Handler, shutdown func(context.Context) error) {
 	// otelctx: trust only these keys from outside, and send user.id only to
 	// our own hosts; the trace context flows everywhere.
 	otel.SetTextMapPropagator(propagator.New(
@@ -89,11 +102,14 @@ func setup(spans sdktrace.TracerProviderOption) (http.Handler, func(context.Cont
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("/hello", hello)
-	mux.Handle("/debug/async", async.Handler())
 	// otelctx: one async scope per request, values extracted under the policy.
-	handler := otelhttp.NewHandler(baggagebridge.Middleware()(mux), "hello")
+	handler = otelhttp.NewHandler(baggagebridge.Middleware()(mux), "hello")
+	// otelctx: the live-resource page, on a debug mux served on loopback
+	// only: it tells what runs in the process.
+	debugMux := http.NewServeMux()
+	debugMux.Handle("/debug/async", async.Handler())
 
-	return handler, func(ctx context.Context) error {
+	return handler, debugMux, func(ctx context.Context) error {
 		return errors.Join(async.Shutdown(ctx), tp.Shutdown(ctx))
 	}
 }

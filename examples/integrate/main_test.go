@@ -24,9 +24,11 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestIntegratedServiceSeesTheUserEverywhere(t *testing.T) {
 	rec := tracetest.NewSpanRecorder()
-	handler, shutdown := setup(sdktrace.WithSpanProcessor(rec))
+	handler, debug, shutdown := setup(sdktrace.WithSpanProcessor(rec))
 	srv := httptest.NewServer(handler)
 	defer srv.Close()
+	debugSrv := httptest.NewServer(debug)
+	defer debugSrv.Close()
 	client := &http.Client{Transport: &http.Transport{}}
 	defer client.CloseIdleConnections()
 
@@ -46,6 +48,20 @@ func TestIntegratedServiceSeesTheUserEverywhere(t *testing.T) {
 	assert.Equal(t, "hello, user 42\n", get("baggage", "user.id=42"))
 	assert.Equal(t, "hello, user 7\n", get("userid", "7"), "the legacy header, mapped by the propagator")
 	assert.Equal(t, "hello, stranger\n", get("baggage", "admin=true"), "a key the policy does not accept")
+
+	for _, tc := range []struct {
+		url  string
+		code int
+	}{
+		{srv.URL + "/debug/async", http.StatusNotFound},            // not on the public listener
+		{debugSrv.URL + "/debug/async?format=text", http.StatusOK}, // on the debug one
+	} {
+		resp, err := client.Get(tc.url)
+		require.NoError(t, err)
+		_, _ = io.Copy(io.Discard, resp.Body)
+		require.NoError(t, resp.Body.Close())
+		assert.Equal(t, tc.code, resp.StatusCode, tc.url)
+	}
 
 	// A goroutine's span ends when it returns, just after it has handed the
 	// handler its greeting: possibly after the response.
