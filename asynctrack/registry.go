@@ -34,9 +34,12 @@ type registryShard struct {
 // records rather than in a map of its own. All are optional.
 type RegistryFuncs struct {
 	// Init is called on the creating goroutine once the resource is about
-	// to be recorded, with the time the registry gives as its creation; what
-	// it returns is kept in the record (see Registry.Data).
-	Init func(ctx context.Context, id uint64, typ string, triggerID uint64, created time.Time) any
+	// to be recorded, with the record (its Triggers and Data unset); what it
+	// returns is kept in the record (see Registry.Data).
+	Init func(ctx context.Context, r LiveResource) any
+	// Context, if set, derives the context the resource's callbacks
+	// receive from ctx, as HookFuncs.Context does, with the resource's data.
+	Context func(ctx context.Context, id uint64, data any) context.Context
 	// Before and After bracket each execution of the resource's callback,
 	// with the resource's data.
 	Before, After func(id uint64, data any)
@@ -102,6 +105,14 @@ func NewRegistry(funcs ...RegistryFuncs) *Registry {
 	if r.funcs.After != nil {
 		hf.After = func(id uint64) { r.event(id, r.funcs.After) }
 	}
+	if r.funcs.Context != nil {
+		hf.Context = func(ctx context.Context, id uint64) context.Context {
+			if rec := r.get(id); rec != nil {
+				return r.funcs.Context(ctx, id, rec.data)
+			}
+			return ctx
+		}
+	}
 	r.hook = NewHook(hf)
 	return r
 }
@@ -152,7 +163,7 @@ func (r *Registry) init(ctx context.Context, id uint64, typ string, trigger uint
 		rec.parent = r.get(trigger)
 	}
 	if r.funcs.Init != nil {
-		rec.data = r.funcs.Init(ctx, id, typ, trigger, rec.created)
+		rec.data = r.funcs.Init(ctx, LiveResource{ID: id, Type: typ, TriggerID: trigger, Created: rec.created, Name: rec.name})
 	}
 	s := r.shard(id)
 	s.mu.Lock()

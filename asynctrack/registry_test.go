@@ -94,9 +94,10 @@ func TestRegistryFuncs(t *testing.T) {
 	destroyed, dropped := map[uint64]bool{}, map[uint64]bool{}
 	events := 0
 	reg := NewRegistry(RegistryFuncs{
-		Init: func(_ context.Context, _ uint64, typ string, _ uint64, created time.Time) any {
-			assert.False(t, created.IsZero())
-			return &data{typ}
+		Init: func(_ context.Context, r LiveResource) any {
+			assert.False(t, r.Created.IsZero())
+			assert.NotZero(t, r.ID)
+			return &data{r.Type}
 		},
 		Before: func(_ uint64, d any) { mu.Lock(); events++; mu.Unlock(); assert.NotNil(t, d) },
 		Destroy: func(id uint64, created time.Time, d any) {

@@ -21,11 +21,14 @@
 // For the resource types selected by [WithSpanTypes] (none by default), each
 // resource created inside a sampled trace gets a span:
 //
-//   - named after the type ("goroutine", "timer", ...), of kind internal;
+//   - named after the type and the function it runs ("goroutine
+//     api.(*Server).fetch.func1", see asynctrack.ResourceName), of kind
+//     internal;
 //   - a child of the span current in the context the resource was created
 //     from, and started at creation (Init);
-//   - with attributes async.id, async.trigger_id and async.type ([IDKey],
-//     [TriggerIDKey], [TypeKey]);
+//   - with attributes async.id, async.trigger_id, async.type, async.name and
+//     async.process.id ([IDKey], [TriggerIDKey], [TypeKey], [NameKey],
+//     [ProcessKey]: IDs are per process, the process ID tells whose);
 //   - with an event "async.before" and "async.after" around each execution
 //     of the resource's callback;
 //   - ended when the resource is destroyed, or by Shutdown if it is still
@@ -37,11 +40,14 @@
 // export pipeline and the SDK's event limit bounds a resource that runs many
 // times.
 //
-// Spans of async resources are siblings under the span current at their
-// creation, not nested in each other: asynctrack hands callbacks the creating
-// context, which does not carry the resource's span. The trigger tree is in
-// the async.id and async.trigger_id attributes, and in the live-resource
-// view.
+// The resource's callbacks receive a context that carries its span (see
+// asynctrack.HookFuncs.Context), and code without a ctx sees it ambiently:
+// a span started inside a goroutine, task, timer or resource, by the user or
+// by instrumentation such as otelhttp, is the async span's child, and an
+// async resource started there nests under it too. So the span tree in a
+// trace viewer is the trigger tree: request, goroutine, its calls and their
+// downstream services. The trigger tree is also in the async.id and
+// async.trigger_id attributes, and in the live-resource view.
 //
 // Resources created outside any trace, or in a trace that is not sampled, get
 // no span. At most [WithMaxSpansPerTrace] spans (1000 by default) are started

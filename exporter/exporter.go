@@ -5,6 +5,8 @@ package exporter
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"net/http"
 	"sync"
@@ -31,6 +33,13 @@ const (
 	// TypeKey is the resource's type, such as "goroutine". The metrics
 	// carry it too.
 	TypeKey = attribute.Key("async.type")
+	// NameKey is the resource's readable name (asynctrack.ResourceName of
+	// its value): for a goroutine, task or timer, the function it runs.
+	NameKey = attribute.Key("async.name")
+	// ProcessKey identifies the process the IDs belong to: a random value
+	// drawn when the process starts, so that async.id=2 of two services, or
+	// of two runs of one, never read as one resource.
+	ProcessKey = attribute.Key("async.process.id")
 	// unfinishedKey marks a span that Shutdown ended while its resource was
 	// still live.
 	unfinishedKey = attribute.Key("async.unfinished")
@@ -122,7 +131,7 @@ func New(opts ...Option) *Exporter {
 	funcs := asynctrack.RegistryFuncs{Init: e.init, Destroy: e.destroy, Drop: e.drop}
 	if len(c.spanTypes) > 0 {
 		// Without span types nothing needs Before and After.
-		funcs.Before, funcs.After = e.before, e.after
+		funcs.Before, funcs.After, funcs.Context = e.before, e.after, e.spanContext
 	}
 	e.registry = asynctrack.NewRegistry(funcs).Enable()
 	return e
@@ -130,16 +139,21 @@ func New(opts ...Option) *Exporter {
 
 func (e *Exporter) shard(id uint64) *shard { return &e.shards[id%shards] }
 
-func (e *Exporter) init(ctx context.Context, id uint64, typ string, triggerID uint64, created time.Time) any {
-	ts := e.types.get(typ)
+func (e *Exporter) init(ctx context.Context, r asynctrack.LiveResource) any {
+	ts := e.types.get(r.Type)
 	ts.created.Add(1)
 	sc := trace.SpanContextFromContext(ctx)
 	st := &state{stats: ts, trace: sc.TraceID(), spanID: sc.SpanID()}
 	if ts.spans && sc.IsSampled() {
 		if e.budget.take(sc.TraceID()) {
-			_, st.span = e.tracer.Start(ctx, ts.name,
-				trace.WithTimestamp(created),
-				trace.WithAttributes(IDKey.Int64(int64(id)), TriggerIDKey.Int64(int64(triggerID)), ts.typeAttr))
+			name := ts.name
+			if r.Name != "" {
+				name += " " + r.Name
+			}
+			_, st.span = e.tracer.Start(ctx, name,
+				trace.WithTimestamp(r.Created),
+				trace.WithAttributes(IDKey.Int64(int64(r.ID)), TriggerIDKey.Int64(int64(r.TriggerID)), ts.typeAttr,
+					NameKey.String(r.Name), processAttr))
 			e.spanned.Add(1)
 		} else {
 			ts.dropped.Add(1)
@@ -147,6 +161,23 @@ func (e *Exporter) init(ctx context.Context, id uint64, typ string, triggerID ui
 	}
 	return st
 }
+
+// spanContext gives a resource's callbacks a ctx that carries its span, so
+// that the spans started inside it, by the user or by instrumentation
+// (otelhttp, otelgrpc, database drivers), are its children.
+func (e *Exporter) spanContext(ctx context.Context, _ uint64, data any) context.Context {
+	if st, _ := data.(*state); st != nil && st.span != nil {
+		return trace.ContextWithSpan(ctx, st.span)
+	}
+	return ctx
+}
+
+// processAttr is ProcessKey of this process.
+var processAttr = ProcessKey.String(func() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return hex.EncodeToString(b[:])
+}())
 
 func (e *Exporter) before(_ uint64, data any) { e.event(data, eventBefore) }
 func (e *Exporter) after(_ uint64, data any)  { e.event(data, eventAfter) }

@@ -5,6 +5,7 @@ package exporter
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -69,14 +70,15 @@ func TestSpans(t *testing.T) {
 	spans = s.ended(t, 4) // and the root
 	require.Len(t, spans, 4, "http.request is not selected: no span for it")
 
-	byName := make(map[string]sdktrace.ReadOnlySpan)
+	byType := make(map[string]sdktrace.ReadOnlySpan)
 	for _, sp := range spans {
-		byName[sp.Name()] = sp
+		byType[attrs(sp)[TypeKey].AsString()] = sp
 	}
 	for _, typ := range []string{asynctrack.TypeGoroutine, asynctrack.TypeTask, asynctrack.TypeTimer} {
 		t.Run(typ, func(t *testing.T) {
-			sp := byName[typ]
-			require.NotNil(t, sp, "span named after the type")
+			sp := byType[typ]
+			require.NotNil(t, sp)
+			assert.Equal(t, typ+" exporter.TestSpans.func1.1", sp.Name(), "named after the type and the function it runs")
 			assert.Equal(t, root.SpanContext().TraceID(), sp.SpanContext().TraceID())
 			assert.Equal(t, root.SpanContext().SpanID(), sp.Parent().SpanID(), "parent is the span current at Init")
 			assert.Equal(t, trace.SpanKindInternal, sp.SpanKind())
@@ -88,6 +90,8 @@ func TestSpans(t *testing.T) {
 			assert.Equal(t, attribute.Int64Value(int64(id)), a[IDKey])
 			assert.Equal(t, attribute.Int64Value(int64(req.ID())), a[TriggerIDKey])
 			assert.Equal(t, attribute.StringValue(typ), a[TypeKey])
+			assert.Equal(t, "exporter.TestSpans.func1.1", a[NameKey].AsString())
+			assert.Regexp(t, "^[0-9a-f]{16}$", a[ProcessKey].AsString(), "the process the IDs belong to")
 			assert.NotContains(t, a, unfinishedKey)
 			assert.Equal(t, []string{eventBefore, eventAfter}, eventNames(sp))
 			ev := sp.Events()
@@ -375,4 +379,76 @@ func TestShutdownWhileBusy(t *testing.T) {
 	}, waitFor, time.Millisecond, "every span started is ended")
 	require.Eventually(t, func() bool { return e.spanned.Load() == 0 }, waitFor, time.Millisecond,
 		"each span is counted out once")
+}
+
+// TestUserSpansNestUnderAsyncSpans: a span started inside a goroutine,
+// task, timer or user resource that has an async span is that span's child,
+// from the callback's ctx and from the ambient one, so the span tree is the
+// trigger tree.
+func TestUserSpansNestUnderAsyncSpans(t *testing.T) {
+	s := newSDK(t)
+	s.exporter(t, WithSpanTypes(asynctrack.TypeGoroutine, asynctrack.TypeTask, asynctrack.TypeTimer, "job"))
+	tracer := s.tp.Tracer("user")
+	ctx, root := tracer.Start(context.Background(), "request")
+
+	type started struct{ asyncID, viaCtx, viaAmbient string }
+	var mu sync.Mutex
+	got := map[string]started{}
+	work := func(name string) func(context.Context) {
+		return func(ctx context.Context) {
+			_, a := tracer.Start(ctx, name+"/ctx")
+			a.End()
+			_, b := tracer.Start(asynctrack.Ambient(), name+"/ambient")
+			b.End()
+			mu.Lock()
+			got[name] = started{fmt.Sprint(asynctrack.ExecutionID(ctx)), a.SpanContext().SpanID().String(), b.SpanContext().SpanID().String()}
+			mu.Unlock()
+		}
+	}
+	var wg sync.WaitGroup
+	wg.Add(3)
+	asynctrack.Go(ctx, func(ctx context.Context) {
+		defer wg.Done()
+		work(asynctrack.TypeGoroutine)(ctx)
+		asynctrack.Go(ctx, func(ctx context.Context) { defer wg.Done(); work("nested")(ctx) })
+	})
+	asynctrack.Bind(ctx, work(asynctrack.TypeTask))()
+	asynctrack.AfterFunc(ctx, time.Millisecond, func(ctx context.Context) { defer wg.Done(); work(asynctrack.TypeTimer)(ctx) })
+	job := asynctrack.NewResource(ctx, "job", nil)
+	job.Run(work("job"))
+	job.Destroy()
+	wg.Wait()
+	root.End()
+	spans := s.ended(t, 1+5*3)
+
+	byID := map[string]sdktrace.ReadOnlySpan{}
+	asyncByExec := map[string]sdktrace.ReadOnlySpan{}
+	for _, sp := range spans {
+		byID[sp.SpanContext().SpanID().String()] = sp
+		if v, ok := attrs(sp)[IDKey]; ok {
+			asyncByExec[fmt.Sprint(v.AsInt64())] = sp
+		}
+	}
+	for _, name := range []string{asynctrack.TypeGoroutine, "nested", asynctrack.TypeTask, asynctrack.TypeTimer, "job"} {
+		t.Run(name, func(t *testing.T) {
+			mu.Lock()
+			g := got[name]
+			mu.Unlock()
+			async := asyncByExec[g.asyncID]
+			require.NotNil(t, async, "the resource's async span")
+			for _, id := range []string{g.viaCtx, g.viaAmbient} {
+				sp := byID[id]
+				require.NotNil(t, sp)
+				assert.Equal(t, async.SpanContext().SpanID(), sp.Parent().SpanID(), "%s is the async span's child", sp.Name())
+			}
+			// The async span's parent is the span current where the
+			// resource was created: the trigger's async span, or the root.
+			trigger := attrs(async)[TriggerIDKey].AsInt64()
+			if parent, ok := asyncByExec[fmt.Sprint(trigger)]; ok {
+				assert.Equal(t, parent.SpanContext().SpanID(), async.Parent().SpanID(), "span tree = trigger tree")
+			} else {
+				assert.Equal(t, root.SpanContext().SpanID(), async.Parent().SpanID())
+			}
+		})
+	}
 }

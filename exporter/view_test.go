@@ -198,7 +198,7 @@ $`, ansA.TraceID, ansA.RequestID, ansA.LeakedID))
 	// The goroutine's span is open while it lives.
 	open := 0
 	for _, sp := range s.spans.Started() {
-		if sp.Name() == asynctrack.TypeGoroutine && sp.EndTime().IsZero() {
+		if strings.HasPrefix(sp.Name(), asynctrack.TypeGoroutine+" ") && sp.EndTime().IsZero() {
 			open++
 		}
 	}
