@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/otelctx/otelctx/asynctrack"
 	"github.com/otelctx/otelctx/examples/internal/jaegertest"
@@ -60,7 +61,7 @@ func TestJaeger(t *testing.T) {
 	find := func(service, name string) []jaegertest.Span {
 		var out []jaegertest.Span
 		for _, s := range tr.Spans {
-			if s.Service == service && s.Name == name {
+			if s.Service == service && (s.Name == name || s.Attributes["async.type"] == name) {
 				out = append(out, s)
 			}
 		}
@@ -75,8 +76,22 @@ func TestJaeger(t *testing.T) {
 
 	fe := one(frontend, "GET /profile")
 	assert.False(t, fe.ParentID.IsValid(), "the frontend's span is the root")
+	byID := func(id trace.SpanID) (jaegertest.Span, bool) {
+		for _, s := range tr.Spans {
+			if s.SpanID == id {
+				return s, true
+			}
+		}
+		return jaegertest.Span{}, false
+	}
+	// The nesting over two services: the client span started in a goroutine
+	// is the goroutine span's child, and the downstream server span is the
+	// client span's child.
 	call := one(frontend, "HTTP GET")
-	assert.Equal(t, fe.SpanID, call.ParentID)
+	caller, ok := byID(call.ParentID)
+	require.True(t, ok, "the client span's parent is in the trace")
+	assert.Equal(t, "goroutine", caller.Attributes["async.type"], "the call nests under the goroutine that made it")
+	assert.Equal(t, fe.SpanID, caller.ParentID)
 	be := one(backend, "GET /user")
 	assert.Equal(t, call.SpanID, be.ParentID, "the backend continues the frontend's trace")
 	query := one(backend, "SELECT users")
@@ -88,7 +103,8 @@ func TestJaeger(t *testing.T) {
 	}
 
 	// Async-resource spans under the span current where each resource was
-	// created, with their lifecycle events.
+	// created (the request's, or the async span of the goroutine that
+	// created it), with their lifecycle events.
 	for _, tc := range []struct {
 		service, typ string
 		n            int
@@ -102,7 +118,13 @@ func TestJaeger(t *testing.T) {
 		got := find(tc.service, tc.typ)
 		require.Len(t, got, tc.n, "%s %s spans", tc.service, tc.typ)
 		for _, s := range got {
-			assert.Equal(t, tc.parent.SpanID, s.ParentID, "%s %s", tc.service, tc.typ)
+			parent := tc.parent.SpanID
+			for _, a := range tr.Spans {
+				if a.Service == tc.service && a.Attributes["async.id"] != nil && a.Attributes["async.id"] == s.Attributes["async.trigger_id"] {
+					parent = a.SpanID
+				}
+			}
+			assert.Equal(t, parent, s.ParentID, "%s %s", tc.service, tc.typ)
 			assert.Equal(t, tc.typ, s.Attributes["async.type"])
 			assert.NotZero(t, s.Attributes["async.id"])
 			assert.NotZero(t, s.Attributes["async.trigger_id"])

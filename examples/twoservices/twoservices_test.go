@@ -95,7 +95,10 @@ func TestProfile(t *testing.T) {
 	assert.Equal(t, trace.SpanKindServer, fe.SpanKind())
 	assert.False(t, fe.Parent().IsValid(), "the frontend's span is the root")
 	call := spans.one(t, "frontend", "HTTP GET")
-	assert.Equal(t, fe.SpanContext().SpanID(), call.Parent().SpanID())
+	caller := spans.byID(call.Parent().SpanID())
+	require.NotNil(t, caller)
+	assert.Equal(t, "goroutine", attr(caller, exporter.TypeKey).AsString(), "the call nests under the goroutine that made it")
+	assert.Equal(t, fe.SpanContext().SpanID(), caller.Parent().SpanID())
 	be := spans.one(t, "backend", "GET /user")
 	assert.Equal(t, call.SpanContext().SpanID(), be.Parent().SpanID(), "the backend continues the frontend's trace")
 
@@ -106,8 +109,10 @@ func TestProfile(t *testing.T) {
 	}
 
 	// Async-resource spans, children of the span their resource was created
-	// under: the frontend's four group goroutines, its pool task and timer,
-	// and the backend's lookup goroutine.
+	// under: the request's, or the async span of the goroutine that created
+	// it (the span tree is the trigger tree). The frontend's four group
+	// goroutines, its pool task and timer, and the backend's lookup
+	// goroutine.
 	for _, tc := range []struct {
 		service, typ string
 		n            int
@@ -121,7 +126,11 @@ func TestProfile(t *testing.T) {
 		got := spans.named(tc.service, tc.typ)
 		require.Len(t, got, tc.n, "%s %s spans", tc.service, tc.typ)
 		for _, s := range got {
-			assert.Equal(t, tc.parent.SpanContext().SpanID(), s.Parent().SpanID(), "%s %s", tc.service, tc.typ)
+			parent := tc.parent
+			if trigger := spans.async(attr(s, exporter.TriggerIDKey), tc.service); trigger != nil {
+				parent = trigger
+			}
+			assert.Equal(t, parent.SpanContext().SpanID(), s.Parent().SpanID(), "%s %s", tc.service, tc.typ)
 			assert.Contains(t, s.Attributes(), exporter.TypeKey.String(tc.typ))
 			assert.Contains(t, s.Attributes(), attribute.String(telemetry.UserKey, "ada"))
 			var events []string
@@ -226,10 +235,32 @@ func endedSpans(t *testing.T, rec *tracetest.SpanRecorder, traceID string, n int
 	return out
 }
 
+// byID returns the span with span ID id, or nil.
+func (ss spanSet) byID(id trace.SpanID) sdktrace.ReadOnlySpan {
+	for _, s := range ss {
+		if s.SpanContext().SpanID() == id {
+			return s
+		}
+	}
+	return nil
+}
+
+// async returns the async span of service's resource id, or nil.
+func (ss spanSet) async(id attribute.Value, service string) sdktrace.ReadOnlySpan {
+	for _, s := range ss {
+		if serviceName(s) == service && attr(s, exporter.IDKey) == id {
+			return s
+		}
+	}
+	return nil
+}
+
+// named returns service's spans called name, or, for an async type, the
+// async spans of that type (named after the type and their function).
 func (ss spanSet) named(service, name string) []sdktrace.ReadOnlySpan {
 	var out []sdktrace.ReadOnlySpan
 	for _, s := range ss {
-		if s.Name() == name && serviceName(s) == service {
+		if (s.Name() == name || attr(s, exporter.TypeKey).AsString() == name) && serviceName(s) == service {
 			out = append(out, s)
 		}
 	}
