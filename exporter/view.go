@@ -150,9 +150,9 @@ func (h viewHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // view is the answer to a query, as served in JSON.
 type view struct {
-	TraceID   string     `json:"traceId,omitempty"`
-	ID        uint64     `json:"id,omitempty"`
-	Time      time.Time  `json:"time"`
+	TraceID string    `json:"traceId,omitempty"`
+	ID      uint64    `json:"id,omitempty"`
+	Time    time.Time `json:"time"`
 	// Total is how many live resources match the query; Resources lists
 	// at most Limit of them, from the Offset-th on.
 	Total     int        `json:"total"`
