@@ -4,9 +4,11 @@
 package exporter
 
 import (
+	"errors"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
+	"net/url"
 )
 
 // defaultMaxSpansPerTrace is the default of [WithMaxSpansPerTrace]: enough for
@@ -20,6 +22,7 @@ type config struct {
 	meterProvider    metric.MeterProvider
 	spanTypes        []string
 	maxSpansPerTrace int
+	jaegerURL        string
 }
 
 // newConfig applies opts to the documented defaults: the global tracer and
@@ -91,6 +94,21 @@ func WithMaxSpansPerTrace(n int) Option {
 		if n >= 1 {
 			c.maxSpansPerTrace = n
 		}
+		return c
+	})
+}
+
+// WithJaegerURL makes the HTML live-resource view link each trace ID to the
+// Jaeger UI at base, such as "http://127.0.0.1:16686". A base that is not an
+// absolute http or https URL is ignored and reported through otel.Handle.
+func WithJaegerURL(base string) Option {
+	return optionFunc(func(c config) config {
+		u, err := url.Parse(base)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			otel.Handle(errors.New("exporter: WithJaegerURL wants an absolute http or https URL; ignored"))
+			return c
+		}
+		c.jaegerURL = u.String()
 		return c
 	})
 }

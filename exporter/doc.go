@@ -76,7 +76,7 @@
 //
 //	trace_id=<32 hex digits>  resources created inside that trace
 //	id=<execution ID>         that resource and every resource it triggered, directly or not
-//	format=json|text          the default is JSON, or text if the Accept header names text/plain first
+//	format=json|text|html     the default follows the Accept header (highest quality, then first named), else JSON
 //	limit=<1..10000>          at most that many resources, 1000 if not given
 //	offset=<n>                from the n-th matching resource on, oldest first
 //
@@ -92,6 +92,12 @@
 //	debug := http.NewServeMux()
 //	debug.Handle("/debug/async", exp.Handler())
 //	go http.ListenAndServe("127.0.0.1:6060", debug)
+//
+// The HTML page, for a browser, is self-contained (it loads nothing and runs
+// only its own script, under a Content-Security-Policy that allows no more)
+// and escapes every value: a collapsible tree of the resources with their
+// type, name, ID, age and trigger chain, trace IDs linked to Jaeger with
+// [WithJaegerURL], refreshing itself every 5 seconds.
 //
 // The JSON is an object with "time", the query's "traceId" or "id", "total"
 // (the matching resources), "offset", "limit" and "resources": for each, "id", "type", "triggerId", "traceId" and "spanId" of

@@ -60,9 +60,11 @@ type Exporter struct {
 	registry *asynctrack.Registry
 	tracer   trace.Tracer
 	types    *typeTable
-	budget   *budget
-	lifetime metric.Float64Histogram
-	metrics  metric.Registration // nil if the callback was not registered
+	// jaegerURL is the base of the HTML view's trace links, "" for none.
+	jaegerURL string
+	budget    *budget
+	lifetime  metric.Float64Histogram
+	metrics   metric.Registration // nil if the callback was not registered
 
 	// spanned counts the live resources that have a span. While it is zero,
 	// Before and After do nothing more than the registry's lookup.
@@ -118,9 +120,10 @@ type state struct {
 func New(opts ...Option) *Exporter {
 	c := newConfig(opts...)
 	e := &Exporter{
-		tracer: c.tracerProvider.Tracer(ScopeName),
-		types:  newTypeTable(c.spanTypes),
-		budget: newBudget(c.maxSpansPerTrace),
+		tracer:    c.tracerProvider.Tracer(ScopeName),
+		jaegerURL: c.jaegerURL,
+		types:     newTypeTable(c.spanTypes),
+		budget:    newBudget(c.maxSpansPerTrace),
 	}
 	for i := range e.shards {
 		s := &e.shards[i]

@@ -30,7 +30,7 @@ var _ http.Handler = viewHandler{}
 type query struct {
 	traceID       trace.TraceID
 	id            uint64
-	text          bool
+	format        string // "json", "text" or "html"
 	offset, limit int
 }
 
@@ -49,7 +49,7 @@ var (
 	errTraceID  = errors.New("invalid trace_id: want 32 hex digits, not all zero")
 	errID       = errors.New("invalid id: want a positive decimal execution ID")
 	errBoth     = errors.New("give trace_id or id, not both")
-	errFormat   = errors.New(`invalid format: want "json" or "text"`)
+	errFormat   = errors.New(`invalid format: want "json", "text" or "html"`)
 	errLimit    = fmt.Errorf("invalid limit: want 1 to %d", MaxViewLimit)
 	errOffset   = errors.New("invalid offset: want 0 or more")
 )
@@ -93,30 +93,42 @@ func parseQuery(r *http.Request) (query, error) {
 	}
 	switch v, ok := vals["format"]; {
 	case !ok:
-		q.text = prefersText(r.Header.Get("Accept"))
-	case v[0] == "json":
-	case v[0] == "text":
-		q.text = true
+		q.format = preferredFormat(r.Header.Get("Accept"))
+	case v[0] == "json", v[0] == "text", v[0] == "html":
+		q.format = v[0]
 	default:
 		return q, errFormat
 	}
 	return q, nil
 }
 
-// prefersText reports whether an Accept header names text/plain before
-// application/json. Quality values are not weighed: the view has two
-// formats, and clients that care name one first or use ?format=.
-func prefersText(accept string) bool {
+// formats are the view's formats by media type.
+var formats = map[string]string{"application/json": "json", "text/plain": "text", "text/html": "html"}
+
+// preferredFormat returns the format an Accept header prefers: the media
+// type of the view's with the highest quality, the first named on a tie;
+// JSON if it names none.
+func preferredFormat(accept string) string {
+	best, bestQ := "json", -1.0
 	for part := range strings.SplitSeq(accept, ",") {
-		mt, _, _ := strings.Cut(part, ";")
-		switch strings.ToLower(strings.TrimSpace(mt)) {
-		case "application/json":
-			return false
-		case "text/plain":
-			return true
+		mt, params, _ := strings.Cut(part, ";")
+		f, ok := formats[strings.ToLower(strings.TrimSpace(mt))]
+		if !ok {
+			continue
+		}
+		q := 1.0
+		for p := range strings.SplitSeq(params, ";") {
+			if k, v, ok := strings.Cut(strings.TrimSpace(p), "="); ok && strings.EqualFold(k, "q") {
+				if x, err := strconv.ParseFloat(v, 64); err == nil && x >= 0 && x <= 1 {
+					q = x
+				}
+			}
+		}
+		if q > bestQ && q > 0 {
+			best, bestQ = f, q
 		}
 	}
-	return false
+	return best
 }
 
 func (h viewHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -137,9 +149,19 @@ func (h viewHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	v := h.e.view(q, time.Now())
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	if q.text {
+	switch q.format {
+	case "text":
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write(v.text())
+		return
+	case "html":
+		// Self-contained: the page loads nothing, and runs only its own
+		// script, which fetches this URL again to refresh.
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Security-Policy",
+			"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'; base-uri 'none'; form-action 'none'")
+		w.Header().Set("Referrer-Policy", "no-referrer")
+		_ = v.html(w, h.e.jaegerURL)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -166,6 +188,7 @@ type resource struct {
 	ID        uint64    `json:"id"`
 	Type      string    `json:"type"`
 	TriggerID uint64    `json:"triggerId"`
+	Name      string    `json:"name,omitempty"`
 	TraceID   string    `json:"traceId,omitempty"`
 	SpanID    string    `json:"spanId,omitempty"`
 	Created   time.Time `json:"created"`
@@ -204,6 +227,7 @@ func (e *Exporter) view(q query, now time.Time) view {
 		r := resource{
 			ID:        lr.ID,
 			Type:      lr.Type,
+			Name:      lr.Name,
 			TriggerID: lr.TriggerID,
 			Created:   lr.Created,
 			Age:       now.Sub(lr.Created).Seconds(),
@@ -225,6 +249,7 @@ func (e *Exporter) view(q query, now time.Time) view {
 type node struct {
 	id       uint64
 	typ      string
+	name     string
 	age      float64
 	traceID  string
 	note     string // why a node outside the answer is shown
@@ -232,9 +257,9 @@ type node struct {
 	attached bool // has a parent in the tree
 }
 
-// text renders v as a tree that grows from the oldest known trigger down to
-// each live resource.
-func (v view) text() []byte {
+// tree returns the roots of v's tree, which grows from the oldest known
+// trigger down to each live resource, siblings oldest first.
+func (v view) tree() []*node {
 	nodes := make(map[uint64]*node)
 	get := func(id uint64, typ string, age float64, note string) *node {
 		n := nodes[id]
@@ -246,7 +271,7 @@ func (v view) text() []byte {
 	}
 	for _, r := range v.Resources {
 		n := get(r.ID, r.Type, r.Age, "")
-		n.note, n.traceID = "", r.TraceID // it may have been met as a link first
+		n.note, n.traceID, n.name = "", r.TraceID, r.Name // it may have been met as a link first
 		for _, t := range r.Triggers {
 			if n.attached {
 				break // the rest of the chain is in the tree already
@@ -267,7 +292,17 @@ func (v view) text() []byte {
 			roots = append(roots, n)
 		}
 	}
+	sortNodes(roots)
+	for _, n := range nodes {
+		sortNodes(n.children)
+	}
+	return roots
+}
 
+// text renders v as a tree that grows from the oldest known trigger down to
+// each live resource.
+func (v view) text() []byte {
+	roots := v.tree()
 	var b strings.Builder
 	switch {
 	case v.TraceID != "":
@@ -294,7 +329,6 @@ func (v view) text() []byte {
 			b.WriteString("  " + n.note)
 		}
 		b.WriteByte('\n')
-		sortNodes(n.children)
 		for i, c := range n.children {
 			if i == len(n.children)-1 {
 				write(c, prefix+indent, "└── ", "    ")
@@ -303,7 +337,6 @@ func (v view) text() []byte {
 			}
 		}
 	}
-	sortNodes(roots)
 	for _, n := range roots {
 		write(n, "", "", "")
 	}

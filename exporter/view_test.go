@@ -404,3 +404,44 @@ func TestViewBoundedUnderLoad(t *testing.T) {
 		assert.Equal(t, http.StatusBadRequest, rec.Code, bad)
 	}
 }
+
+// TestViewHTML: the page is served by format=html or a browser's Accept,
+// escapes every value it shows, and links traces to Jaeger when configured.
+func TestViewHTML(t *testing.T) {
+	s := newSDK(t)
+	e := New(WithTracerProvider(s.tp), WithMeterProvider(s.mp), WithJaegerURL("http://127.0.0.1:16686/"))
+	defer func() { require.NoError(t, e.Shutdown(context.Background())) }()
+	ctx, root := s.tp.Tracer("test").Start(context.Background(), "request")
+	defer root.End()
+	req := asynctrack.NewResource(ctx, `<script>alert("type")</script>`, `<img src=x onerror=alert("name")>`)
+	defer req.Destroy()
+	var child *asynctrack.Resource
+	req.Run(func(ctx context.Context) { child = asynctrack.NewResource(ctx, "job", `"><b>bold</b>`) })
+	defer child.Destroy()
+
+	for name, r := range map[string]*http.Request{
+		"format": httptest.NewRequest(http.MethodGet, "/debug/async?format=html", nil),
+		"accept": func() *http.Request {
+			r := httptest.NewRequest(http.MethodGet, "/debug/async", nil)
+			r.Header.Set("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
+			return r
+		}(),
+	} {
+		t.Run(name, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			e.Handler().ServeHTTP(rec, r)
+			require.Equal(t, http.StatusOK, rec.Code)
+			assert.Equal(t, "text/html; charset=utf-8", rec.Header().Get("Content-Type"))
+			assert.Contains(t, rec.Header().Get("Content-Security-Policy"), "default-src 'none'")
+			body := rec.Body.String()
+			for _, raw := range []string{`<script>alert`, `<img`, `<b>bold`} {
+				assert.NotContains(t, body, raw, "unescaped user value")
+			}
+			assert.Contains(t, body, "&lt;script&gt;alert(&#34;type&#34;)&lt;/script&gt;")
+			assert.Contains(t, body, "&lt;img src=x onerror=alert(&#34;name&#34;)&gt;")
+			assert.Contains(t, body, `href="http://127.0.0.1:16686/trace/`+root.SpanContext().TraceID().String()+`"`)
+			assert.NotContains(t, body, "<link", "nothing fetched")
+			assert.NotContains(t, body, "src=\"http", "nothing fetched")
+		})
+	}
+}
