@@ -150,7 +150,7 @@ func TestBrowserLiveView(t *testing.T) {
 	assert.False(t, pwned, "hostile names ran as script")
 	assert.Contains(t, treeText, `<img src=x onerror="window.pwned=1">`, "shown as text")
 	assert.Contains(t, treeText, `<script>window.pwned=2</script>`)
-	assert.Equal(t, strconv.FormatUint(req.ID(), 10), strings.Fields(parentOfLeaked+" ")[0], "the leaked goroutine hangs under its request")
+	assert.Equal(t, strconv.FormatUint(req.ID(), 10), strings.Fields(parentOfLeaked + " ")[0], "the leaked goroutine hangs under its request")
 	assert.Contains(t, parentOfLeaked, "http.request")
 	assert.Contains(t, parentOfLeaked, "(done)", "the request has ended")
 
