@@ -452,3 +452,65 @@ func TestUserSpansNestUnderAsyncSpans(t *testing.T) {
 		})
 	}
 }
+
+// TestNestingWithPanickingHookAndToggling: a hook that panics in every
+// callback, enabled before the Exporter, and hooks enabled and disabled
+// while work runs leave the span tree and the trigger tree consistent.
+func TestNestingWithPanickingHookAndToggling(t *testing.T) {
+	asynctrack.SetErrorHandler(func(error) {})
+	t.Cleanup(func() { asynctrack.SetErrorHandler(nil) })
+	bad := asynctrack.NewHook(asynctrack.HookFuncs{
+		Init:    func(context.Context, uint64, string, uint64, any) { panic("init") },
+		Context: func(context.Context, uint64) context.Context { panic("context") },
+		Before:  func(uint64) { panic("before") },
+	}).Enable()
+	defer bad.Disable()
+	s := newSDK(t)
+	s.exporter(t, WithSpanTypes(asynctrack.TypeGoroutine), WithMaxSpansPerTrace(1<<20))
+	tracer := s.tp.Tracer("user")
+	ctx, root := tracer.Start(context.Background(), "request")
+
+	stop := make(chan struct{})
+	var toggler sync.WaitGroup
+	toggler.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				asynctrack.NewHook(asynctrack.HookFuncs{Before: func(uint64) {}}).Enable().Disable()
+			}
+		}
+	})
+	const n = 200
+	var wg sync.WaitGroup
+	wg.Add(n)
+	for range n {
+		asynctrack.Go(ctx, func(ctx context.Context) {
+			defer wg.Done()
+			_, sp := tracer.Start(ctx, "inside")
+			sp.End()
+		})
+	}
+	wg.Wait()
+	close(stop)
+	toggler.Wait()
+	root.End()
+	spans := s.ended(t, 1+2*n)
+	byID := map[trace.SpanID]sdktrace.ReadOnlySpan{}
+	for _, sp := range spans {
+		byID[sp.SpanContext().SpanID()] = sp
+	}
+	inside := 0
+	for _, sp := range spans {
+		if sp.Name() != "inside" {
+			continue
+		}
+		inside++
+		parent := byID[sp.Parent().SpanID()]
+		require.NotNil(t, parent)
+		assert.Equal(t, asynctrack.TypeGoroutine, attrs(parent)[TypeKey].AsString(), "each user span under its goroutine's span")
+		assert.Equal(t, root.SpanContext().SpanID(), parent.Parent().SpanID())
+	}
+	assert.Equal(t, n, inside)
+}
