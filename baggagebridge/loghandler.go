@@ -5,8 +5,12 @@ package baggagebridge
 
 import (
 	"context"
+	"errors"
+	"log"
 	"log/slog"
+	"reflect"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/trace"
 
@@ -40,8 +44,27 @@ type LogHandler struct {
 var _ slog.Handler = (*LogHandler)(nil)
 
 // NewLogHandler returns a LogHandler that passes records to next.
+//
+// next must not write through the log package's default logger while the
+// LogHandler is slog's default: slog.SetDefault routes that logger back to
+// the default handler, and the two would call each other. The one handler
+// that does so, slog's own initial default (slog.Default().Handler() before
+// any SetDefault), is replaced by a text handler on the log package's
+// current output, and the replacement is reported through otel.Handle.
 func NewLogHandler(next slog.Handler, opts ...Option) *LogHandler {
+	if isInitialDefault(next) {
+		otel.Handle(errors.New("baggagebridge: NewLogHandler was given slog's initial default handler, " +
+			"which writes through the log package and would loop once made the default; " +
+			"writing text to the log package's output instead"))
+		next = slog.NewTextHandler(log.Writer(), nil)
+	}
 	return &LogHandler{next: next, e: newEnricher(newConfig(opts...), true)}
+}
+
+// isInitialDefault reports whether h is slog's own initial default handler.
+func isInitialDefault(h slog.Handler) bool {
+	t := reflect.TypeOf(h)
+	return t != nil && t.Kind() == reflect.Pointer && t.Elem().PkgPath() == "log/slog" && t.Elem().Name() == "defaultHandler"
 }
 
 // Enabled reports whether next handles records of level l.
@@ -60,7 +83,11 @@ func (h *LogHandler) Handle(ctx context.Context, r slog.Record) error {
 	if !sc.IsValid() || bag.Len() == 0 {
 		if amb := asynctrack.Ambient(); amb != ctx {
 			if !sc.IsValid() {
-				sc = trace.SpanContextFromContext(amb)
+				// next gets the ambient span too, so that an OTel-aware
+				// handler (otelslog) records the real trace and span IDs.
+				if span := trace.SpanFromContext(amb); span.SpanContext().IsValid() {
+					sc, ctx = span.SpanContext(), trace.ContextWithSpan(ctx, span)
+				}
 			}
 			if bag.Len() == 0 {
 				bag = baggage.FromContext(amb)

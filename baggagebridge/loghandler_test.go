@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log"
 	"log/slog"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
@@ -172,3 +174,74 @@ func (f recordFunc) Handle(_ context.Context, r slog.Record) error {
 }
 func (f recordFunc) WithAttrs([]slog.Attr) slog.Handler { return f }
 func (f recordFunc) WithGroup(string) slog.Handler      { return f }
+
+// ctxRecorder is a slog.Handler that records the span in each record's ctx.
+type ctxRecorder struct {
+	mu    sync.Mutex
+	spans []trace.SpanContext
+}
+
+func (*ctxRecorder) Enabled(context.Context, slog.Level) bool { return true }
+func (r *ctxRecorder) Handle(ctx context.Context, _ slog.Record) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.spans = append(r.spans, trace.SpanContextFromContext(ctx))
+	return nil
+}
+func (r *ctxRecorder) WithAttrs([]slog.Attr) slog.Handler { return r }
+func (r *ctxRecorder) WithGroup(string) slog.Handler      { return r }
+
+// TestLogHandlerPassesTheAmbientSpan: a record logged without a ctx inside
+// a request's work reaches the next handler with the request's span in its
+// ctx, as an OTel-aware handler needs it.
+func TestLogHandlerPassesTheAmbientSpan(t *testing.T) {
+	requireAmbient(t)
+	rec := &ctxRecorder{}
+	logger := slog.New(baggagebridge.NewLogHandler(rec))
+	tp := sdktrace.NewTracerProvider()
+	defer func() { require.NoError(t, tp.Shutdown(context.Background())) }()
+	ctx, span := tp.Tracer("test").Start(context.Background(), "request")
+	defer span.End()
+	asynctrack.Run(ctx, func(context.Context) { logger.Info("no ctx") })
+	logger.Info("outside")
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	require.Len(t, rec.spans, 2)
+	assert.Equal(t, span.SpanContext(), rec.spans[0])
+	assert.False(t, rec.spans[1].IsValid())
+}
+
+// TestLogHandlerWrappingTheDefaultHandler: wrapping slog's initial default
+// handler and making it the default does not loop.
+func TestLogHandlerWrappingTheDefaultHandler(t *testing.T) {
+	if fmt.Sprintf("%T", slog.Default().Handler()) != "*slog.defaultHandler" {
+		t.Skip("slog's default was replaced before this test")
+	}
+	prev := slog.Default()
+	t.Cleanup(func() { slog.SetDefault(prev) })
+	var reported []error
+	prevErr := otel.GetErrorHandler()
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { reported = append(reported, err) }))
+	t.Cleanup(func() { otel.SetErrorHandler(prevErr) })
+	var buf bytes.Buffer
+	prevOut, prevFlags := log.Writer(), log.Flags()
+	log.SetOutput(&buf)
+	t.Cleanup(func() { log.SetOutput(prevOut); log.SetFlags(prevFlags) })
+
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		slog.SetDefault(slog.New(baggagebridge.NewLogHandler(slog.Default().Handler())))
+		slog.Info("first line")
+		log.Print("through log")
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("logging through a LogHandler that wraps the default handler hangs")
+	}
+	assert.Contains(t, buf.String(), "first line")
+	assert.Contains(t, buf.String(), "through log")
+	require.Len(t, reported, 1)
+	assert.ErrorContains(t, reported[0], "initial default handler")
+}
