@@ -97,8 +97,17 @@ func newConfig(opts ...Option) config {
 		maxBytes:      w3cbaggage.MaxBytes,
 		errorInterval: defaultErrorInterval,
 	}
+	// The environment first, wherever WithEnv is: code wins over it.
 	for _, o := range opts {
-		c = o.apply(c)
+		if _, ok := o.(envOption); ok {
+			c = o.apply(c)
+			break
+		}
+	}
+	for _, o := range opts {
+		if _, ok := o.(envOption); !ok {
+			c = o.apply(c)
+		}
 	}
 	if c.meterProvider == nil {
 		c.meterProvider = otel.GetMeterProvider()

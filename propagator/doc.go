@@ -25,13 +25,23 @@
 // with HTTP clients built on NewTransport, so that Inject knows where each
 // request goes.
 //
-// Importing this package also registers New() with
-// go.opentelemetry.io/contrib/propagators/autoprop under the name "otelctx",
-// so that the environment can select it:
+// The policy can also come from the environment (WithEnv), in these
+// variables; options given in code win over them (see WithEnv):
 //
-//	import _ "github.com/otelctx/otelctx/propagator"
+//	OTELCTX_INGRESS_ALLOW     user.id,tenant.id              WithIngressAllow
+//	OTELCTX_INGRESS_PREFIXES  app.                           WithIngressPrefixes
+//	OTELCTX_INGRESS_DENY      secret                         WithIngressDeny
+//	OTELCTX_PUBLIC_ENDPOINT   true                           WithPublicEndpoint
+//	OTELCTX_PUBLIC_ALLOW      request.id                     WithPublicAllow
+//	OTELCTX_LEGACY_HEADERS    userid=user.id,x-request-id=request.id   WithLegacyHeader
+//	OTELCTX_EGRESS            *.internal=user.id,tenant.*;partner.example=request.id   WithEgress
+//	OTELCTX_MERGE             local-wins | remote-wins       WithMerge
+//	OTELCTX_MAX_MEMBERS, OTELCTX_MAX_BYTES, OTELCTX_MAX_MEMBER_BYTES   the limits
 //
-//	otel.SetTextMapPropagator(autoprop.NewTextMapPropagator()) // with OTEL_PROPAGATORS=otelctx
+// The package github.com/otelctx/otelctx/propagator/autoprop, imported for
+// its side effect, registers New(WithEnv()) with contrib's autoprop under
+// the name "otelctx", so that OTEL_PROPAGATORS=otelctx selects it; this
+// package registers nothing itself.
 //
 // # Trace context
 //

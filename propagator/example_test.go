@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/otelctx/otelctx/propagator"
+	_ "github.com/otelctx/otelctx/propagator/autoprop"
 )
 
 func ExampleNew() {
@@ -52,7 +53,8 @@ func ExampleNew() {
 }
 
 func ExampleNew_autoprop() {
-	// With the package imported, OTEL_PROPAGATORS=otelctx selects New().
+	// With propagator/autoprop imported, OTEL_PROPAGATORS=otelctx selects
+	// New(WithEnv()).
 	os.Setenv("OTEL_PROPAGATORS", "otelctx")
 	defer os.Unsetenv("OTEL_PROPAGATORS")
 	p := autoprop.NewTextMapPropagator()
