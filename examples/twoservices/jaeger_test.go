@@ -95,7 +95,10 @@ func TestJaeger(t *testing.T) {
 	be := one(backend, "GET /user")
 	assert.Equal(t, call.SpanID, be.ParentID, "the backend continues the frontend's trace")
 	query := one(backend, "SELECT users")
-	assert.Equal(t, be.SpanID, query.ParentID)
+	lookup, ok := byID(query.ParentID)
+	require.True(t, ok, "the query's parent is in the trace")
+	assert.Equal(t, "goroutine", lookup.Attributes["async.type"], "the query nests under the backend's lookup goroutine")
+	assert.Equal(t, be.SpanID, lookup.ParentID)
 
 	// The request's value on both sides: the backend got it as baggage.
 	for _, s := range []jaegertest.Span{fe, call, be, query} {
