@@ -15,7 +15,9 @@ import (
 	"go.opentelemetry.io/contrib/processors/baggagecopy"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/baggage"
+	otellog "go.opentelemetry.io/otel/log"
 	"go.opentelemetry.io/otel/propagation"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
@@ -271,3 +273,42 @@ func (p constProcessor) OnStart(_ context.Context, s sdktrace.ReadWriteSpan) {
 func (constProcessor) OnEnd(sdktrace.ReadOnlySpan)      {}
 func (constProcessor) Shutdown(context.Context) error   { return nil }
 func (constProcessor) ForceFlush(context.Context) error { return nil }
+
+// discardExporter drops the records, as the exporter of a benchmark.
+type discardExporter struct{}
+
+func (discardExporter) Export(context.Context, []sdklog.Record) error { return nil }
+func (discardExporter) Shutdown(context.Context) error                { return nil }
+func (discardExporter) ForceFlush(context.Context) error              { return nil }
+
+// BenchmarkLogProcessor emits a log record under a 5-member baggage through
+// the Logs SDK: with no processor but the exporting one, with
+// baggagecopy's copying every member, and with this package's.
+func BenchmarkLogProcessor(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		p    sdklog.Processor
+	}{
+		{"plain", nil},
+		{"baggagecopy", baggagecopy.NewLogProcessor(baggagecopy.AllowAllMembers)},
+		{"bridge", baggagebridge.NewLogProcessor()},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			var opts []sdklog.LoggerProviderOption
+			if bc.p != nil {
+				opts = append(opts, sdklog.WithProcessor(bc.p))
+			}
+			opts = append(opts, sdklog.WithProcessor(sdklog.NewSimpleProcessor(discardExporter{})))
+			lp := sdklog.NewLoggerProvider(opts...)
+			defer func() { _ = lp.Shutdown(context.Background()) }()
+			logger := lp.Logger("bench")
+			ctx := benchBaggage(b, 0)
+			var r otellog.Record
+			r.SetBody(attribute.StringValue("request handled"))
+			b.ReportAllocs()
+			for b.Loop() {
+				logger.Emit(ctx, r)
+			}
+		})
+	}
+}

@@ -1,0 +1,111 @@
+// Copyright The otelctx Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package baggagebridge_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/attribute"
+	otellog "go.opentelemetry.io/otel/log"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
+	"github.com/otelctx/otelctx/asynctrack"
+	"github.com/otelctx/otelctx/baggagebridge"
+)
+
+// memExporter keeps the records exported to it.
+type memExporter struct {
+	mu      sync.Mutex
+	records []sdklog.Record
+}
+
+func (e *memExporter) Export(_ context.Context, rs []sdklog.Record) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, r := range rs {
+		e.records = append(e.records, r.Clone())
+	}
+	return nil
+}
+func (*memExporter) Shutdown(context.Context) error   { return nil }
+func (*memExporter) ForceFlush(context.Context) error { return nil }
+
+func (e *memExporter) byBody() map[string]*sdklog.Record {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := map[string]*sdklog.Record{}
+	for i := range e.records {
+		out[e.records[i].Body().AsString()] = &e.records[i]
+	}
+	return out
+}
+
+func recordAttrs(r *sdklog.Record) map[string]string {
+	if r == nil {
+		return nil
+	}
+	out := map[string]string{}
+	r.WalkAttributes(func(kv attribute.KeyValue) bool {
+		out[string(kv.Key)] = kv.Value.Emit()
+		return true
+	})
+	return out
+}
+
+func TestLogProcessor(t *testing.T) {
+	exp := &memExporter{}
+	lp := sdklog.NewLoggerProvider(
+		sdklog.WithProcessor(baggagebridge.NewLogProcessor(baggagebridge.WithKeys("user.id", "user.email"), baggagebridge.WithRedacted("user.email"))),
+		sdklog.WithProcessor(sdklog.NewSimpleProcessor(exp)),
+	)
+	defer func() { require.NoError(t, lp.Shutdown(context.Background())) }()
+	logger := lp.Logger("test")
+	emit := func(ctx context.Context, body string) {
+		var r otellog.Record
+		r.SetBody(attribute.StringValue(body))
+		logger.Emit(ctx, r)
+	}
+	tp := sdktrace.NewTracerProvider()
+	defer func() { require.NoError(t, tp.Shutdown(context.Background())) }()
+	ctx := withValues(t, context.Background(), "user.id", "42", "user.email", "a@b.c", "other", "x")
+	ctx, span := tp.Tracer("test").Start(ctx, "request")
+	defer span.End()
+
+	emit(ctx, "with ctx")
+	emit(context.Background(), "outside")
+	if ambientBuild(t) {
+		asynctrack.Run(ctx, func(context.Context) {
+			emit(context.Background(), "no ctx")
+			done := make(chan struct{})
+			go func() { defer close(done); emit(context.Background(), "plain go") }()
+			<-done
+		})
+	}
+
+	got := exp.byBody()
+	want := map[string]string{"user.id": "42", "user.email": "REDACTED"}
+	assert.Equal(t, want, recordAttrs(got["with ctx"]))
+	assert.Empty(t, recordAttrs(got["outside"]))
+	assert.False(t, got["outside"].TraceID().IsValid())
+	if ambientBuild(t) {
+		for _, body := range []string{"no ctx", "plain go"} {
+			assert.Equal(t, want, recordAttrs(got[body]), body)
+			assert.Equal(t, span.SpanContext().TraceID(), got[body].TraceID(), "%s: the ambient span's IDs", body)
+			assert.Equal(t, span.SpanContext().SpanID(), got[body].SpanID())
+		}
+	}
+}
+
+// ambientBuild reports whether code without a ctx sees its scope.
+func ambientBuild(t *testing.T) bool {
+	s := asynctrack.NewStore[bool]()
+	ok := false
+	s.Run(context.Background(), true, func(context.Context) { ok, _ = s.Current() })
+	return ok
+}
