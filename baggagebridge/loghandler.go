@@ -24,7 +24,8 @@ const (
 )
 
 // LogHandler is a slog.Handler that adds to every record the IDs of the
-// current span, under TraceIDKey and SpanIDKey, and the selected baggage
+// current span, under TraceIDKey and SpanIDKey (unless the next handler is
+// otelslog's, which records them itself), and the selected baggage
 // values, chosen and shown as for spans (see SpanProcessor), then passes it
 // on. They are added as the record's own attributes are, so inside any
 // group opened with WithGroup.
@@ -39,6 +40,9 @@ const (
 type LogHandler struct {
 	next slog.Handler
 	e    *enricher
+	// ids is false when next records the span's IDs itself (otelslog: the
+	// Logs SDK takes them from the ctx), so they are not added twice.
+	ids bool
 }
 
 var _ slog.Handler = (*LogHandler)(nil)
@@ -58,7 +62,15 @@ func NewLogHandler(next slog.Handler, opts ...Option) *LogHandler {
 			"writing text to the log package's output instead"))
 		next = slog.NewTextHandler(log.Writer(), nil)
 	}
-	return &LogHandler{next: next, e: newEnricher(newConfig(opts...), true)}
+	return &LogHandler{next: next, e: newEnricher(newConfig(opts...), true), ids: !recordsSpanIDs(next)}
+}
+
+// recordsSpanIDs reports whether h is one that records the trace and span
+// IDs of the ctx it is given: otelslog's, which hands records to the
+// OpenTelemetry Logs SDK.
+func recordsSpanIDs(h slog.Handler) bool {
+	t := reflect.TypeOf(h)
+	return t != nil && t.Kind() == reflect.Pointer && t.Elem().PkgPath() == "go.opentelemetry.io/contrib/bridges/otelslog"
 }
 
 // isInitialDefault reports whether h is slog's own initial default handler.
@@ -95,11 +107,11 @@ func (h *LogHandler) Handle(ctx context.Context, r slog.Record) error {
 		}
 	}
 	en := h.e.get(bag, sc.TraceID())
-	if !sc.IsValid() && (en == nil || len(en.logs) == 0) {
+	if (!sc.IsValid() || !h.ids) && (en == nil || len(en.logs) == 0) {
 		return h.next.Handle(ctx, r)
 	}
 	r = r.Clone()
-	if sc.IsValid() {
+	if sc.IsValid() && h.ids {
 		r.AddAttrs(slog.String(TraceIDKey, sc.TraceID().String()), slog.String(SpanIDKey, sc.SpanID().String()))
 	}
 	if en != nil {
@@ -110,10 +122,10 @@ func (h *LogHandler) Handle(ctx context.Context, r slog.Record) error {
 
 // WithAttrs returns a LogHandler whose next handler has attrs.
 func (h *LogHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return &LogHandler{next: h.next.WithAttrs(attrs), e: h.e}
+	return &LogHandler{next: h.next.WithAttrs(attrs), e: h.e, ids: h.ids}
 }
 
 // WithGroup returns a LogHandler whose next handler has the group name.
 func (h *LogHandler) WithGroup(name string) slog.Handler {
-	return &LogHandler{next: h.next.WithGroup(name), e: h.e}
+	return &LogHandler{next: h.next.WithGroup(name), e: h.e, ids: h.ids}
 }

@@ -5,11 +5,13 @@ package baggagebridge_test
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/contrib/bridges/otelslog"
 	"go.opentelemetry.io/otel/attribute"
 	otellog "go.opentelemetry.io/otel/log"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
@@ -108,4 +110,41 @@ func ambientBuild(t *testing.T) bool {
 	ok := false
 	s.Run(context.Background(), true, func(context.Context) { ok, _ = s.Current() })
 	return ok
+}
+
+// TestLogHandlerIntoOtelslog chains slog → LogHandler → otelslog → the Logs
+// SDK: a record logged without a ctx inside a request carries the request's
+// real trace and span IDs as the record's own, its values as attributes, and
+// no trace_id/span_id string attributes beside them.
+func TestLogHandlerIntoOtelslog(t *testing.T) {
+	if !ambientBuild(t) {
+		t.Skip("ambient lookups need the default build")
+	}
+	exp := &memExporter{}
+	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(sdklog.NewSimpleProcessor(exp)))
+	defer func() { require.NoError(t, lp.Shutdown(context.Background())) }()
+	logger := slog.New(baggagebridge.NewLogHandler(otelslog.NewHandler("test", otelslog.WithLoggerProvider(lp)),
+		baggagebridge.WithKeys("user.id")))
+	tp := sdktrace.NewTracerProvider()
+	defer func() { require.NoError(t, tp.Shutdown(context.Background())) }()
+	ctx, span := tp.Tracer("test").Start(withValues(t, context.Background(), "user.id", "42"), "request")
+	defer span.End()
+
+	asynctrack.Run(ctx, func(context.Context) {
+		logger.Info("no ctx")
+		done := make(chan struct{})
+		go func() { defer close(done); logger.With("k", "v").Info("plain go") }()
+		<-done
+	})
+	got := exp.byBody()
+	for _, body := range []string{"no ctx", "plain go"} {
+		r := got[body]
+		require.NotNil(t, r, body)
+		assert.Equal(t, span.SpanContext().TraceID(), r.TraceID(), body)
+		assert.Equal(t, span.SpanContext().SpanID(), r.SpanID(), body)
+		attrs := recordAttrs(r)
+		assert.Equal(t, "42", attrs["user.id"], body)
+		assert.NotContains(t, attrs, baggagebridge.TraceIDKey, "%s: the IDs once, as the record's", body)
+		assert.NotContains(t, attrs, baggagebridge.SpanIDKey, body)
+	}
 }
