@@ -8,9 +8,12 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/attribute"
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/resolver"
+	"google.golang.org/grpc/resolver/manual"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
@@ -82,7 +85,11 @@ func serve(t testing.TB, srv *echo, opts ...grpc.ServerOption) string {
 // name and always dials addr, so targets can name any host.
 func dial(t testing.TB, target, addr string, opts ...grpc.DialOption) *grpc.ClientConn {
 	t.Helper()
+	// No name is looked up: dns targets resolve to addr too.
+	dns := manual.NewBuilderWithScheme("dns")
+	dns.InitialState(resolver.State{Addresses: []resolver.Address{{Addr: addr}}})
 	opts = append(opts,
+		grpc.WithResolvers(dns),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
 			return (&net.Dialer{}).DialContext(ctx, "tcp", addr)
@@ -121,3 +128,5 @@ func callStream(ctx context.Context, cc *grpc.ClientConn, in string) ([]string, 
 		got = append(got, m.GetValue())
 	}
 }
+
+func attrString(k, v string) attribute.KeyValue { return attribute.String(k, v) }
