@@ -38,8 +38,8 @@ func TestConnectionsCarryNoRPC(t *testing.T) {
 	}
 	addr := serve(t, &echo{unary: func(_ context.Context, in string) (string, error) { return in, nil }})
 	for _, tc := range []struct {
-		name  string
-		opts  []grpc.DialOption
+		name string
+		opts []grpc.DialOption
 	}{
 		{"bare", nil},
 		{"DialOptions", otelctxgrpc.DialOptions()},
