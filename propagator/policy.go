@@ -67,6 +67,15 @@ func (c *config) ingressOK(key string, public bool) (bool, reason) {
 
 type publicKey struct{}
 
+// ContextWithPublicEndpoint returns a copy of ctx that makes Extract treat
+// the carrier as arriving at a public endpoint, as WithPublicEndpoint does
+// for every call: inbound baggage is dropped except the keys of
+// WithPublicAllow. PublicEndpoint does this for HTTP requests; call it
+// directly for other transports.
+func ContextWithPublicEndpoint(ctx context.Context) context.Context {
+	return context.WithValue(ctx, publicKey{}, true)
+}
+
 // isPublic reports whether Extract runs for a public endpoint.
 func (c *config) isPublic(ctx context.Context) bool {
 	if c.public {

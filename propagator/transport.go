@@ -151,7 +151,7 @@ func PublicEndpoint(isPublic func(*http.Request) bool) func(http.Handler) http.H
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if isPublic == nil || isPublic(r) {
-				r = r.WithContext(context.WithValue(r.Context(), publicKey{}, true))
+				r = r.WithContext(ContextWithPublicEndpoint(r.Context()))
 			}
 			next.ServeHTTP(w, r)
 		})
