@@ -90,7 +90,11 @@ type destinationKey struct{}
 // ContextWithDestination returns a copy of ctx that tells Inject where the
 // carrier is going, as a host or host:port (the host of a URL). Inject sends
 // only the baggage the egress rules grant to that destination. NewTransport
-// does this for HTTP requests; call it directly for other transports.
+// does this for HTTP requests; call it directly for other transports. An
+// HTTP request injected by hand must be sent by a client whose
+// CheckRedirect is CheckRedirect's: net/http copies a request's headers onto
+// its redirects, to any host, without running a propagator, so only the
+// client can keep granted baggage from a redirect's host.
 func ContextWithDestination(ctx context.Context, host string) context.Context {
 	return context.WithValue(ctx, destinationKey{}, host)
 }
