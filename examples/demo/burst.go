@@ -92,7 +92,7 @@ func (r *result) print(out io.Writer, n int, spans forest) bool {
 		seen = append(seen, fmt.Sprintf("%s %s%s", s.Where, s.User, mark))
 	}
 	fmt.Fprintf(out, "   request #%d saw: %s\n", r.resp.Session, strings.Join(seen, " · "))
-	fmt.Fprintf(out, "   and its local session value in each of them; the backend never got it\n")
+	fmt.Fprintf(out, "   and its local session value in each of them; neither the backend nor the greeter got it\n")
 	if u := r.resp.Backend.User; u != nil {
 		mark := ""
 		if u.ID != r.user {
@@ -102,6 +102,20 @@ func (r *result) print(out io.Writer, n int, spans forest) bool {
 	} else {
 		ok = false
 		fmt.Fprintf(out, "   backend: %s\n", r.resp.Backend.Error)
+	}
+	if g := r.resp.Greeting; g.Text != "" {
+		var seen []string
+		for _, s := range g.Seen {
+			mark := ""
+			if s.User != r.user || s.Session != 0 {
+				mark, ok = " ✗", false
+			}
+			seen = append(seen, fmt.Sprintf("%s %s%s", s.Where, s.User, mark))
+		}
+		fmt.Fprintf(out, "   greeter, over gRPC, from baggage: %s  saw: %s\n", g.Text, strings.Join(seen, " · "))
+	} else {
+		ok = false
+		fmt.Fprintf(out, "   greeter: %s\n", r.resp.Error)
 	}
 	spans.print(out, r.resp.TraceID, "   ")
 	fmt.Fprintln(out)

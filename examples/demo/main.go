@@ -2,11 +2,12 @@
 // SPDX-License-Identifier: Apache-2.0
 
 // Command demo is the README's demo. It starts a frontend, a backend and the
-// backend's upstream on loopback (package twoservices), sends them a burst
-// of concurrent requests for different users, and prints, per request, the
-// user that every piece of its work saw — goroutines, a plain go statement,
-// a pool task, a timer, the backend — and the request's span tree with its
-// async resources.
+// backend's upstream, and a gRPC greeter, on loopback (package
+// twoservices), sends them a burst of concurrent requests for different
+// users, and prints, per request, the user that every piece of its work
+// saw — goroutines, a plain go statement, a pool task, a timer, the backend
+// over HTTP, the greeter and its goroutine over gRPC — and the request's
+// span tree with its async resources.
 //
 //	go run -C examples ./demo
 //
@@ -36,6 +37,7 @@ import (
 const (
 	frontendName = "demo-frontend"
 	backendName  = "demo-backend"
+	greeterName  = "demo-greeter"
 )
 
 func main() {
@@ -61,7 +63,7 @@ func run(ctx context.Context, out io.Writer, requests int, jaeger string) (err e
 	if sink.Recorder == nil { // exporting over OTLP: keep a copy to print
 		sink.Recorder = tracetest.NewSpanRecorder()
 	}
-	st, err := twoservices.Start(ctx, twoservices.Config{Sink: sink, FrontendName: frontendName, BackendName: backendName})
+	st, err := twoservices.Start(ctx, twoservices.Config{Sink: sink, FrontendName: frontendName, BackendName: backendName, GreeterName: greeterName})
 	if err != nil {
 		return err
 	}
@@ -73,6 +75,7 @@ func run(ctx context.Context, out io.Writer, requests int, jaeger string) (err e
 	workers := reg.CountByType()[asynctrack.TypeGoroutine] // the frontend pool's
 
 	fmt.Fprintf(out, "frontend %s → backend %s → upstream %s\n", st.Frontend.URL, st.Backend.URL, st.Upstream.URL)
+	fmt.Fprintf(out, "frontend → greeter grpc://%s\n", st.Greeter.Target)
 	fmt.Fprintf(out, "sending %d concurrent requests, each with a userid header ", requests)
 	start := time.Now()
 	results := burst(ctx, st.Frontend.URL, requests, func() { fmt.Fprint(out, ".") })
@@ -94,8 +97,8 @@ func run(ctx context.Context, out io.Writer, requests int, jaeger string) (err e
 	}
 
 	fmt.Fprintln(out, "\nFor each request: what its work saw without being handed a ctx, what the backend")
-	fmt.Fprintln(out, "found, and its spans; \"async #5 ← #3\" is a goroutine, task or timer and the")
-	fmt.Fprintln(out, "execution that started it (#3: the request itself).")
+	fmt.Fprintln(out, "found, what the greeter saw over gRPC, and its spans; \"async #5 ← #3\" is a")
+	fmt.Fprintln(out, "goroutine, task or timer and the execution that started it (#3: the request itself).")
 	fmt.Fprintln(out)
 	spans := newForest(sink.Recorder.Ended())
 	bad := 0

@@ -58,18 +58,22 @@ func TestDemo(t *testing.T) {
 		assert.Regexp(t, fmt.Sprintf(`^#%d userid: %s +→ 200 OK in \S+ +trace [0-9a-f]{32}\n`, i+1, u.ID), b)
 		assert.Regexp(t, fmt.Sprintf(`request #\d+ saw: handler %[1]s · goroutine %[1]s · plain go %[1]s · pool task %[1]s · timer %[1]s\n`, u.ID), b)
 		assert.Contains(t, b, fmt.Sprintf("backend, from baggage: %s (%s)\n", u.ID, u.Name))
+		assert.Contains(t, b, fmt.Sprintf("greeter, over gRPC, from baggage: Hello, %[1]s!  saw: greeter %[1]s · greeter goroutine %[1]s\n", u.ID))
 
 		// The span tree is the trigger tree: the frontend's server span at
 		// the root, its goroutines under it, the call, the task and the
 		// timer each under the goroutine that started it, the backend
-		// under the call, and the query under the backend's goroutine.
+		// under the call, and the query under the backend's goroutine; the
+		// RPC under the goroutine that made it, the greeter's server span
+		// under the RPC, and the greeter's goroutine under its server span.
 		user := "user.id=" + u.ID
 		async := func(typ, indent string) string {
 			return `\n   ` + indent + `[├└]─ ` + typ + ` \S+ async #\d+ ← #\d+ ` + user + `  `
 		}
 		assert.Regexp(t, `\n   GET /profile \[demo-frontend\] `+user+`  \S+\n`, b)
-		assert.Len(t, regexp.MustCompile(async("goroutine", "")).FindAllString(b, -1), 4, b)
+		assert.Len(t, regexp.MustCompile(async("goroutine", "")).FindAllString(b, -1), 5, b)
 		assert.Regexp(t, async("goroutine", "")+`\S+\n   │  └─ HTTP GET `+user+`  \S+\n   │     └─ GET /user \[demo-backend\] `+user+`  `, b)
+		assert.Regexp(t, async("goroutine", "")+`\S+\n   │  └─ otelctx\.examples\.Greeter/Greet `+user+`  \S+\n   │     └─ otelctx\.examples\.Greeter/Greet \[demo-greeter\] `+user+`  \S+\n   │        └─ goroutine \S+ async #\d+ ← #\d+ `+user+`  `, b)
 		assert.Regexp(t, async("task", "[│ ]  "), b)
 		assert.Regexp(t, async("timer", "[│ ]  "), b)
 		assert.Regexp(t, async("goroutine", "[│ ]        "), b)
@@ -148,6 +152,7 @@ func TestDemoExportsOverOTLP(t *testing.T) {
 	for _, id := range traceIDs {
 		assert.True(t, col.traces["demo-frontend"][id[1]], "the frontend exported trace %s", id[1])
 		assert.True(t, col.traces["demo-backend"][id[1]], "the backend exported trace %s", id[1])
+		assert.True(t, col.traces["demo-greeter"][id[1]], "the greeter exported trace %s", id[1])
 	}
 	// The demo still prints the trees from its own copy of the spans.
 	assert.Contains(t, text, "└─ GET /user [demo-backend] user.id=ada")

@@ -4,7 +4,8 @@
 // Package telemetry is the OpenTelemetry setup that every example shares:
 // the otelctx propagator with the examples' trust policy, a TracerProvider
 // per service with the bridge's span processor, otelhttp on both sides of
-// every call, and the exporter of async-resource spans.
+// every HTTP call, otelgrpc and otelctxgrpc on both sides of every RPC, and
+// the exporter of async-resource spans.
 //
 // Spans go to an in-memory Window of the most recent ones by default, so
 // that the examples need no outside server and run as services in flat
@@ -20,16 +21,20 @@ import (
 	"net/http"
 	"os"
 
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/otelctx/otelctx/asynctrack"
 	"github.com/otelctx/otelctx/baggagebridge"
 	"github.com/otelctx/otelctx/exporter"
+	"github.com/otelctx/otelctx/otelctxgrpc"
 	"github.com/otelctx/otelctx/propagator"
 )
 
@@ -158,6 +163,35 @@ func (s *Service) Client() *http.Client {
 		otelhttp.WithTracerProvider(s.TracerProvider),
 		otelhttp.WithPropagators(s.Propagator),
 	))}
+}
+
+// GRPCServerOptions returns the options of a gRPC server of the service:
+// otelctxgrpc's first, which extract each RPC's trace context and the
+// baggage the propagator's policy lets in and run the RPC in an asynctrack
+// resource of type "grpc.request", then otelgrpc's server span, started
+// from what otelctxgrpc extracted. The handler and everything it starts see
+// the RPC's values, ambiently too, as an HTTP handler under Handler does.
+func (s *Service) GRPCServerOptions() []grpc.ServerOption {
+	return append(otelctxgrpc.ServerOptions(otelctxgrpc.WithPropagator(s.Propagator)),
+		grpc.StatsHandler(otelgrpc.NewServerHandler(
+			otelgrpc.WithTracerProvider(s.TracerProvider),
+			otelgrpc.WithPropagators(s.Propagator),
+		)))
+}
+
+// GRPCDialOptions returns the options of a gRPC client of the service: each
+// RPC is a client span and carries the trace context, and the baggage that
+// the policy sends to the ClientConn's target (otelctxgrpc.Destination of
+// it, host:port for the examples' loopback targets). The examples' RPCs
+// stay on loopback and are not encrypted.
+func (s *Service) GRPCDialOptions() []grpc.DialOption {
+	return append(otelctxgrpc.DialOptions(),
+		grpc.WithStatsHandler(otelgrpc.NewClientHandler(
+			otelgrpc.WithTracerProvider(s.TracerProvider),
+			otelgrpc.WithPropagators(s.Propagator),
+		)),
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+	)
 }
 
 // CloseIdleConnections closes the idle connections of the service's

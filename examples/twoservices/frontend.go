@@ -1,9 +1,10 @@
 // Copyright The otelctx Authors
 // SPDX-License-Identifier: Apache-2.0
 
-// Package twoservices runs a frontend that calls a backend, both
-// instrumented with otelhttp, the bridge middleware and span processor, the
-// otelctx propagator and the exporter of async-resource spans.
+// Package twoservices runs a frontend that calls a backend over HTTP and a
+// greeter over gRPC, instrumented with otelhttp or otelgrpc and
+// otelctxgrpc, the bridge middleware and span processor, the otelctx
+// propagator and the exporter of async-resource spans.
 //
 // The frontend answers GET /profile. It reads the user from the userid
 // header (the propagator maps it to the baggage member user.id), keeps a
@@ -13,8 +14,12 @@
 // each of them reports the user and session it sees without being handed
 // either. Meanwhile it calls the backend, the seed's user service (package
 // userservice), which receives user.id as baggage, because the egress
-// policy sends it to the backend's host, and looks the user up. The
-// backend's own upstream receives no baggage.
+// policy sends it to the backend's host, and looks the user up; and, in
+// another goroutine, the greeter, a unary gRPC service that receives
+// user.id as baggage in the RPC's metadata, because the egress policy sends
+// it to the greeter's target too, and reads it ambiently in its handler
+// and in a goroutine of its own. The backend's own upstream receives no
+// baggage, and the session reaches neither service.
 package twoservices
 
 import (
@@ -29,6 +34,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc"
 
 	"github.com/otelctx/otelctx/asynctrack"
 	"github.com/otelctx/otelctx/baggagebridge"
@@ -64,7 +70,9 @@ type Response struct {
 	// Backend is the backend's answer, and BackendStatus its status code.
 	Backend       userservice.Response `json:"backend"`
 	BackendStatus int                  `json:"backendStatus"`
-	Error         string               `json:"error,omitempty"`
+	// Greeting is the greeter's answer.
+	Greeting Greeting `json:"greeting"`
+	Error    string   `json:"error,omitempty"`
 }
 
 // Frontend serves GET /profile.
@@ -72,16 +80,20 @@ type Frontend struct {
 	tel     *telemetry.Service
 	backend string
 	client  *http.Client
+	greeter grpc.ClientConnInterface
 	pool    *asynctrack.Pool
 }
 
 // NewFrontend returns a frontend instrumented by tel that calls the
-// userservice at backend (its base URL). Close stops its worker pool.
-func NewFrontend(tel *telemetry.Service, backend string) *Frontend {
+// userservice at backend (its base URL) and the greeter (GreeterDesc) on
+// greeter, a ClientConn dialed with tel.GRPCDialOptions. Close stops its
+// worker pool.
+func NewFrontend(tel *telemetry.Service, backend string, greeter grpc.ClientConnInterface) *Frontend {
 	return &Frontend{
 		tel:     tel,
 		backend: backend,
 		client:  tel.Client(),
+		greeter: greeter,
 		pool:    asynctrack.NewPool(context.Background(), 2),
 	}
 }
@@ -118,6 +130,13 @@ func (f *Frontend) serveProfile(w http.ResponseWriter, r *http.Request) {
 		g, gctx := asynctrack.NewGroup(ctx)
 		g.Go(func(ctx context.Context) error {
 			resp.BackendStatus, resp.Backend, resp.Error = f.callBackend(ctx)
+			return nil
+		})
+		g.Go(func(ctx context.Context) error {
+			var err error
+			if resp.Greeting, err = greet(ctx, f.greeter); err != nil {
+				return fmt.Errorf("greeter: %w", err)
+			}
 			return nil
 		})
 		g.Go(func(context.Context) error {
@@ -161,7 +180,11 @@ func (f *Frontend) serveProfile(w http.ResponseWriter, r *http.Request) {
 		resp.Seen = seen.sorted()
 	})
 
-	writeJSON(w, cmp.Or(resp.BackendStatus, http.StatusBadGateway), resp)
+	code := cmp.Or(resp.BackendStatus, http.StatusBadGateway)
+	if resp.Greeting.Text == "" { // the greeter failed
+		code = http.StatusBadGateway
+	}
+	writeJSON(w, code, resp)
 }
 
 // callBackend asks the backend for the current user. The request carries no
@@ -204,7 +227,7 @@ func (s *sightings) see(where string) {
 }
 
 // places are where the request's work runs, in the order sorted lists them.
-var places = []string{"handler", "goroutine", "plain go", "pool task", "timer"}
+var places = []string{"handler", "goroutine", "plain go", "pool task", "timer", "greeter", "greeter goroutine"}
 
 func (s *sightings) sorted() []Sighting {
 	s.mu.Lock()

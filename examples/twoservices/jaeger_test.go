@@ -19,25 +19,25 @@ import (
 	"github.com/otelctx/otelctx/examples/telemetry"
 )
 
-// TestJaeger runs the two services against the real Jaeger that
-// scripts/test.sh starts, exports over OTLP and reads the trace back through
-// Jaeger's query API.
+// TestJaeger runs the HTTP services and the gRPC greeter against the real
+// Jaeger that scripts/test.sh starts, exports over OTLP and reads the trace
+// back through Jaeger's query API.
 func TestJaeger(t *testing.T) {
 	jaegertest.Query(t) // skips, or fails in CI, without Jaeger
 	run := strconv.FormatInt(time.Now().UnixNano(), 36)
-	frontend, backend := "frontend-"+run, "backend-"+run
+	frontend, backend, greeter := "frontend-"+run, "backend-"+run, "greeter-"+run
 	sink := &telemetry.Sink{Exporter: func(context.Context) (sdktrace.SpanExporter, error) {
 		return jaegertest.Exporter(t), nil
 	}}
 	reg := asynctrack.NewRegistry().Enable()
 	defer reg.Disable()
-	st, c := start(t, Config{Sink: sink, FrontendName: frontend, BackendName: backend})
+	st, c := start(t, Config{Sink: sink, FrontendName: frontend, BackendName: backend, GreeterName: greeter})
 
 	code, r := profile(t, c, st, "userid", "grace")
 	require.Equal(t, 200, code, r.Error)
 	wantSeen(t, r, "grace")
 	// The backend's lookup goroutine may still be returning after the
-	// response. Wait until only the frontend pool's two workers are left,
+	// response (the greeter's has returned before its RPC's answer). Wait until only the frontend pool's two workers are left,
 	// so that every async span ends on its own before the exporter stops.
 	require.Eventually(t, func() bool {
 		n := reg.CountByType()
@@ -48,14 +48,15 @@ func TestJaeger(t *testing.T) {
 	defer cancel()
 	require.NoError(t, st.Shutdown(ctx))
 
-	// The frontend: server, client, four group goroutines, a task, a timer.
-	// The backend: server, upstream client, query, lookup goroutine.
-	const spans = 12
+	// The frontend: server, HTTP client, gRPC client, five group
+	// goroutines, a task, a timer. The backend: server, upstream client,
+	// query, lookup goroutine. The greeter: server, goroutine.
+	const spans = 16
 	traces := jaegertest.Traces(t, frontend, spans)
 	require.Len(t, traces, 1, "one request, one trace")
 	tr := traces[0]
 	assert.Equal(t, r.TraceID, tr.ID.String())
-	assert.Equal(t, []string{backend, frontend}, tr.Services(), "one trace spanning both services")
+	assert.Equal(t, []string{backend, frontend, greeter}, tr.Services(), "one trace spanning the HTTP services and the gRPC service")
 	assert.Len(t, tr.Spans, spans)
 
 	find := func(service, name string) []jaegertest.Span {
@@ -99,24 +100,40 @@ func TestJaeger(t *testing.T) {
 	require.True(t, ok, "the query's parent is in the trace")
 	assert.Equal(t, "goroutine", lookup.Attributes["async.type"], "the query nests under the backend's lookup goroutine")
 	assert.Equal(t, be.SpanID, lookup.ParentID)
+	// Over gRPC: the RPC's client span, started in another goroutine of the
+	// request, and the greeter's server span, its child.
+	rpc := one(frontend, GreetMethod[1:])
+	assert.Equal(t, "client", rpc.Attributes["span.kind"])
+	assert.Equal(t, "grpc", rpc.Attributes["rpc.system.name"])
+	rpcCaller, ok := byID(rpc.ParentID)
+	require.True(t, ok, "the RPC's parent is in the trace")
+	assert.Equal(t, "goroutine", rpcCaller.Attributes["async.type"], "the RPC nests under the goroutine that made it")
+	assert.Equal(t, fe.SpanID, rpcCaller.ParentID)
+	assert.NotEqual(t, caller.SpanID, rpcCaller.SpanID, "the two calls run in goroutines of their own")
+	gr := one(greeter, GreetMethod[1:])
+	assert.Equal(t, "server", gr.Attributes["span.kind"])
+	assert.Equal(t, "grpc", gr.Attributes["rpc.system.name"])
+	assert.Equal(t, rpc.SpanID, gr.ParentID, "the greeter continues the frontend's trace")
 
-	// The request's value on both sides: the backend got it as baggage.
-	for _, s := range []jaegertest.Span{fe, call, be, query} {
+	// The request's value on every side: the backend and the greeter got
+	// it as baggage, over HTTP and over gRPC.
+	for _, s := range []jaegertest.Span{fe, call, be, query, rpc, gr} {
 		assert.Equal(t, "grace", s.Attributes[telemetry.UserKey], "%s %s", s.Service, s.Name)
 	}
 
 	// Async-resource spans under the span current where each resource was
-	// created (the request's, or the async span of the goroutine that
-	// created it), with their lifecycle events.
+	// created (the request's or the RPC's server span, or the async span
+	// of the goroutine that created it), with their lifecycle events.
 	for _, tc := range []struct {
 		service, typ string
 		n            int
 		parent       jaegertest.Span
 	}{
-		{frontend, "goroutine", 4, fe},
+		{frontend, "goroutine", 5, fe},
 		{frontend, "task", 1, fe},
 		{frontend, "timer", 1, fe},
 		{backend, "goroutine", 1, be},
+		{greeter, "goroutine", 1, gr},
 	} {
 		got := find(tc.service, tc.typ)
 		require.Len(t, got, tc.n, "%s %s spans", tc.service, tc.typ)

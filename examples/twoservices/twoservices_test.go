@@ -19,6 +19,11 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 
 	"github.com/otelctx/otelctx/examples/telemetry"
 	"github.com/otelctx/otelctx/examples/userservice"
@@ -65,7 +70,8 @@ func profile(t *testing.T, c *http.Client, st *Stack, header ...string) (int, Re
 }
 
 // wantSeen asserts that every piece of the request's work saw its user and
-// its session.
+// its session, and that the greeter's handler and goroutine saw the user
+// and no session.
 func wantSeen(t *testing.T, r Response, user string) {
 	t.Helper()
 	want := []Sighting{}
@@ -74,6 +80,10 @@ func wantSeen(t *testing.T, r Response, user string) {
 	}
 	assert.Equal(t, want, r.Seen)
 	assert.NotZero(t, r.Session)
+	assert.Equal(t, Greeting{Text: "Hello, " + user + "!", Seen: []Sighting{
+		{Where: "greeter", User: user},
+		{Where: "greeter goroutine", User: user},
+	}}, r.Greeting, "the greeter got the user as baggage, and no session")
 }
 
 func TestProfile(t *testing.T) {
@@ -87,10 +97,11 @@ func TestProfile(t *testing.T) {
 	assert.EqualValues(t, 1, st.UpstreamStandIn.Requests())
 	assert.Zero(t, st.UpstreamStandIn.Leaks(), "no baggage to the backend's upstream")
 
-	// The frontend: server, client, four group goroutines, a task, a timer.
-	// The backend: server, upstream client, query, lookup goroutine.
-	spans := endedSpans(t, rec, r.TraceID, 12)
-	assert.Len(t, spans, 12)
+	// The frontend: server, HTTP client, gRPC client, five group
+	// goroutines, a task, a timer. The backend: server, upstream client,
+	// query, lookup goroutine. The greeter: server, goroutine.
+	spans := endedSpans(t, rec, r.TraceID, 16)
+	assert.Len(t, spans, 16)
 	fe := spans.one(t, "frontend", "GET /profile")
 	assert.Equal(t, trace.SpanKindServer, fe.SpanKind())
 	assert.False(t, fe.Parent().IsValid(), "the frontend's span is the root")
@@ -101,27 +112,39 @@ func TestProfile(t *testing.T) {
 	assert.Equal(t, fe.SpanContext().SpanID(), caller.Parent().SpanID())
 	be := spans.one(t, "backend", "GET /user")
 	assert.Equal(t, call.SpanContext().SpanID(), be.Parent().SpanID(), "the backend continues the frontend's trace")
+	rpc := spans.one(t, "frontend", GreetMethod[1:])
+	assert.Equal(t, trace.SpanKindClient, rpc.SpanKind())
+	rpcCaller := spans.byID(rpc.Parent().SpanID())
+	require.NotNil(t, rpcCaller)
+	assert.Equal(t, "goroutine", attr(rpcCaller, exporter.TypeKey).AsString(), "the RPC nests under the goroutine that made it")
+	assert.Equal(t, fe.SpanContext().SpanID(), rpcCaller.Parent().SpanID())
+	assert.NotEqual(t, caller.SpanContext().SpanID(), rpcCaller.SpanContext().SpanID(), "the two calls run in goroutines of their own")
+	gr := spans.one(t, "greeter", GreetMethod[1:])
+	assert.Equal(t, trace.SpanKindServer, gr.SpanKind())
+	assert.Equal(t, rpc.SpanContext().SpanID(), gr.Parent().SpanID(), "the greeter continues the frontend's trace")
 
-	// user.id came to the backend as baggage (the frontend sends no userid
-	// header), and is on both services' spans.
-	for _, s := range []sdktrace.ReadOnlySpan{fe, call, be} {
-		assert.Contains(t, s.Attributes(), attribute.String(telemetry.UserKey, "ada"), s.Name())
+	// user.id came to the backend and to the greeter as baggage (the
+	// frontend sends no userid header), and is on the three services'
+	// spans.
+	for _, s := range []sdktrace.ReadOnlySpan{fe, call, be, rpc, gr} {
+		assert.Contains(t, s.Attributes(), attribute.String(telemetry.UserKey, "ada"), "%s %s", serviceName(s), s.Name())
 	}
 
 	// Async-resource spans, children of the span their resource was created
 	// under: the request's, or the async span of the goroutine that created
 	// it (the span tree is the trigger tree). The frontend's four group
-	// goroutines, its pool task and timer, and the backend's lookup
-	// goroutine.
+	// goroutines, its pool task and timer, the backend's lookup goroutine,
+	// and the greeter's goroutine, under the RPC's server span.
 	for _, tc := range []struct {
 		service, typ string
 		n            int
 		parent       sdktrace.ReadOnlySpan
 	}{
-		{"frontend", "goroutine", 4, fe},
+		{"frontend", "goroutine", 5, fe},
 		{"frontend", "task", 1, fe},
 		{"frontend", "timer", 1, fe},
 		{"backend", "goroutine", 1, be},
+		{"greeter", "goroutine", 1, gr},
 	} {
 		got := spans.named(tc.service, tc.typ)
 		require.Len(t, got, tc.n, "%s %s spans", tc.service, tc.typ)
@@ -184,6 +207,34 @@ func TestBackendDown(t *testing.T) {
 	code, r := profile(t, c, st, "userid", "ada")
 	assert.Equal(t, http.StatusBadGateway, code)
 	assert.Contains(t, r.Error, "backend unreachable")
+}
+
+func TestGreeterDown(t *testing.T) {
+	st, c, _ := recorded(t)
+	require.NoError(t, st.Greeter.Shutdown(context.Background()))
+	code, r := profile(t, c, st, "userid", "ada")
+	assert.Equal(t, http.StatusBadGateway, code)
+	assert.Contains(t, r.Error, "greeter: rpc error: code = Unavailable")
+	assert.Equal(t, Greeting{}, r.Greeting)
+}
+
+// The greeter takes the user from the RPC's baggage, under its ingress
+// policy, and from nowhere else.
+func TestGreeterIngress(t *testing.T) {
+	st, _, _ := recorded(t)
+	cc, err := grpc.NewClient(st.Greeter.Target, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	defer cc.Close()
+	ctx := context.Background()
+
+	_, err = greet(ctx, cc)
+	assert.Equal(t, codes.Unauthenticated, status.Code(err), "no baggage: %v", err)
+	_, err = greet(metadata.AppendToOutgoingContext(ctx, "baggage", "role=admin"), cc)
+	assert.Equal(t, codes.Unauthenticated, status.Code(err), "a key the policy drops: %v", err)
+
+	g, err := greet(metadata.AppendToOutgoingContext(ctx, "baggage", "user.id=joan,role=admin"), cc)
+	require.NoError(t, err)
+	assert.Equal(t, "Hello, joan!", g.Text)
 }
 
 // Concurrent requests for different users through both services: every

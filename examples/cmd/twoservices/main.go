@@ -1,14 +1,14 @@
 // Copyright The otelctx Authors
 // SPDX-License-Identifier: Apache-2.0
 
-// Command twoservices runs the frontend and the backend of package
-// twoservices on loopback until it is interrupted:
+// Command twoservices runs the frontend, the backend and the gRPC greeter
+// of package twoservices on loopback until it is interrupted:
 //
 //	go run -C examples ./cmd/twoservices
 //	curl -H 'userid: ada' http://127.0.0.1:8080/profile
 //
-// With OTEL_EXPORTER_OTLP_ENDPOINT set, both services export their spans
-// there, as "frontend" and "backend".
+// With OTEL_EXPORTER_OTLP_ENDPOINT set, the services export their spans
+// there, as "frontend", "backend" and "greeter".
 package main
 
 import (
@@ -42,7 +42,8 @@ func run(ctx context.Context, out io.Writer, addr string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "frontend on %s, backend on %s, upstream on %s\n", st.Frontend.URL, st.Backend.URL, st.Upstream.URL)
+	fmt.Fprintf(out, "frontend on %s, backend on %s, upstream on %s, greeter (gRPC) on %s\n",
+		st.Frontend.URL, st.Backend.URL, st.Upstream.URL, st.Greeter.Target)
 	fmt.Fprintf(out, "  curl -H 'userid: ada' %s/profile\n", st.Frontend.URL)
 	if st.Sink.Endpoint != "" {
 		fmt.Fprintf(out, "spans go to %s\n", st.Sink.Endpoint)

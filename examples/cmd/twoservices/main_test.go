@@ -34,6 +34,7 @@ func TestRun(t *testing.T) {
 	assert.Equal(t, "ken", r.User)
 	require.NotNil(t, r.Backend.User)
 	assert.Equal(t, "Ken Thompson", r.Backend.User.Name)
+	assert.Equal(t, "Hello, ken!", r.Greeting.Text, "the greeter got the user over gRPC")
 }
 
 // TestSoak runs the service as a user would run it, recording its spans in

@@ -1,7 +1,7 @@
 // Copyright The otelctx Authors
 // SPDX-License-Identifier: Apache-2.0
 
-// Package server starts the examples' HTTP servers.
+// Package server starts the examples' HTTP and gRPC servers.
 package server
 
 import (
