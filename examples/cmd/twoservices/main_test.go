@@ -38,9 +38,9 @@ func TestRun(t *testing.T) {
 }
 
 // TestSoak runs the service as a user would run it, recording its spans in
-// memory, and sends it 100,000 requests (10,000 under the race detector: each is three hops, one over gRPC),
-// bounded to two minutes: its live heap must stay flat once the span window
-// is full, within 32 MiB.
+// memory, and sends it 100,000 requests (10,000 under the race detector:
+// each is three hops, one over gRPC), bounded to two minutes: its live heap
+// must stay flat once the span window is full, within 32 MiB.
 func TestSoak(t *testing.T) {
 	if testing.Short() {
 		t.Skip("100,000 requests")
