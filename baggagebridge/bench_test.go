@@ -108,6 +108,12 @@ func benchSpanStartExported(b *testing.B, exporting func() *exportingProcessor) 
 				sdktrace.WithSpanProcessor(exp),
 			}
 		}},
+		{"floor_onstart", func(exp sdktrace.SpanProcessor) []sdktrace.TracerProviderOption {
+			return []sdktrace.TracerProviderOption{
+				sdktrace.WithSpanProcessor(constProcessor{benchAttrs}),
+				sdktrace.WithSpanProcessor(exp),
+			}
+		}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			exp := exporting()
@@ -311,19 +317,21 @@ func BenchmarkLogHandler(b *testing.B) {
 // stores them). No processor that copies 5 values can cost less than the
 // second.
 func BenchmarkSpanStartFloor(b *testing.B) {
-	attrs := []attribute.KeyValue{
-		attribute.String("key0", "value-0-0"), attribute.String("key1", "value-1-0"),
-		attribute.String("key2", "value-2-0"), attribute.String("key3", "value-3-0"),
-		attribute.String("key4", "value-4-0"),
-	}
 	for _, bc := range []struct {
 		name string
 		p    sdktrace.SpanProcessor
-	}{{"noop", constProcessor{}}, {"const_attributes", constProcessor{attrs}}} {
+	}{{"noop", constProcessor{}}, {"const_attributes", constProcessor{benchAttrs}}} {
 		b.Run(bc.name, func(b *testing.B) {
 			benchSpanStart(b, []sdktrace.TracerProviderOption{sdktrace.WithSpanProcessor(bc.p)})
 		})
 	}
+}
+
+// benchAttrs are the attributes benchBaggage(b, 0) makes.
+var benchAttrs = []attribute.KeyValue{
+	attribute.String("key0", "value-0-0"), attribute.String("key1", "value-1-0"),
+	attribute.String("key2", "value-2-0"), attribute.String("key3", "value-3-0"),
+	attribute.String("key4", "value-4-0"),
 }
 
 // constProcessor sets attrs on every span.
