@@ -65,18 +65,88 @@ func BenchmarkSpanStart(b *testing.B) {
 	}
 }
 
-// BenchmarkSpanStartExported is BenchmarkSpanStart with, in every row, one
-// more processor standing for the exporter's, as in any deployed service:
-// the SDK snapshots each ended span for it, so that cost no longer falls on
-// the processor measured.
+// BenchmarkSpanStartExported is BenchmarkSpanStart with, in every row, a
+// processor standing for the exporting one, as in any deployed service: the
+// SDK snapshots each ended span for it, so that cost no longer falls on the
+// processor measured. The bridge row wraps it (WrapSpanProcessor), as a
+// service with an exporter registers the bridge; bridge_onstart adds
+// NewSpanProcessor beside it. The exporting processor only holds on to the
+// span, as a batch processor's queue does: what the exporter pays to read
+// the attributes is BenchmarkSpanStartExportedRead's.
 func BenchmarkSpanStartExported(b *testing.B) {
-	exporter := sdktrace.WithSpanProcessor(constProcessor{})
-	for _, bc := range spanStartProcessors {
+	benchSpanStartExported(b, func() *exportingProcessor { return &exportingProcessor{} })
+}
+
+// BenchmarkSpanStartExportedRead is BenchmarkSpanStartExported with the
+// exporting processor reading every span's attributes as it ends, as an
+// exporter does on its own goroutine: the whole cost of a span, wherever
+// it is paid.
+func BenchmarkSpanStartExportedRead(b *testing.B) {
+	benchSpanStartExported(b, func() *exportingProcessor { return &exportingProcessor{read: true} })
+}
+
+func benchSpanStartExported(b *testing.B, exporting func() *exportingProcessor) {
+	for _, bc := range []struct {
+		name string
+		opts func(exp sdktrace.SpanProcessor) []sdktrace.TracerProviderOption
+	}{
+		{"plain", func(exp sdktrace.SpanProcessor) []sdktrace.TracerProviderOption {
+			return []sdktrace.TracerProviderOption{sdktrace.WithSpanProcessor(exp)}
+		}},
+		{"baggagecopy", func(exp sdktrace.SpanProcessor) []sdktrace.TracerProviderOption {
+			return []sdktrace.TracerProviderOption{
+				sdktrace.WithSpanProcessor(baggagecopy.NewSpanProcessor(baggagecopy.AllowAllMembers)),
+				sdktrace.WithSpanProcessor(exp),
+			}
+		}},
+		{"bridge", func(exp sdktrace.SpanProcessor) []sdktrace.TracerProviderOption {
+			return []sdktrace.TracerProviderOption{sdktrace.WithSpanProcessor(baggagebridge.WrapSpanProcessor(exp))}
+		}},
+		{"bridge_onstart", func(exp sdktrace.SpanProcessor) []sdktrace.TracerProviderOption {
+			return []sdktrace.TracerProviderOption{
+				sdktrace.WithSpanProcessor(baggagebridge.NewSpanProcessor()),
+				sdktrace.WithSpanProcessor(exp),
+			}
+		}},
+		{"floor_onstart", func(exp sdktrace.SpanProcessor) []sdktrace.TracerProviderOption {
+			return []sdktrace.TracerProviderOption{
+				sdktrace.WithSpanProcessor(constProcessor{benchAttrs}),
+				sdktrace.WithSpanProcessor(exp),
+			}
+		}},
+	} {
 		b.Run(bc.name, func(b *testing.B) {
-			benchSpanStart(b, append([]sdktrace.TracerProviderOption{exporter}, bc.opts...))
+			exp := exporting()
+			benchSpanStart(b, bc.opts(exp))
+			if want := 5 * b.N; exp.read && bc.name != "plain" && exp.attrs != want {
+				b.Fatalf("%d attributes exported for %d spans, want %d", exp.attrs, b.N, want)
+			}
 		})
 	}
 }
+
+// exportingProcessor stands for a batch processor: it keeps the last
+// batchSize spans ended, as its queue would, and, with read, reads their
+// attributes as the exporter would.
+type exportingProcessor struct {
+	read  bool
+	batch [batchSize]sdktrace.ReadOnlySpan
+	n     int
+	attrs int
+}
+
+const batchSize = 512
+
+func (p *exportingProcessor) OnEnd(s sdktrace.ReadOnlySpan) {
+	p.batch[p.n%batchSize] = s
+	p.n++
+	if p.read {
+		p.attrs += len(s.Attributes())
+	}
+}
+func (*exportingProcessor) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
+func (*exportingProcessor) Shutdown(context.Context) error                  { return nil }
+func (*exportingProcessor) ForceFlush(context.Context) error                { return nil }
 
 func benchSpanStart(b *testing.B, opts []sdktrace.TracerProviderOption) {
 	tp := sdktrace.NewTracerProvider(append(opts, sdktrace.WithSampler(sdktrace.AlwaysSample()))...)
@@ -247,19 +317,21 @@ func BenchmarkLogHandler(b *testing.B) {
 // stores them). No processor that copies 5 values can cost less than the
 // second.
 func BenchmarkSpanStartFloor(b *testing.B) {
-	attrs := []attribute.KeyValue{
-		attribute.String("key0", "value-0-0"), attribute.String("key1", "value-1-0"),
-		attribute.String("key2", "value-2-0"), attribute.String("key3", "value-3-0"),
-		attribute.String("key4", "value-4-0"),
-	}
 	for _, bc := range []struct {
 		name string
 		p    sdktrace.SpanProcessor
-	}{{"noop", constProcessor{}}, {"const_attributes", constProcessor{attrs}}} {
+	}{{"noop", constProcessor{}}, {"const_attributes", constProcessor{benchAttrs}}} {
 		b.Run(bc.name, func(b *testing.B) {
 			benchSpanStart(b, []sdktrace.TracerProviderOption{sdktrace.WithSpanProcessor(bc.p)})
 		})
 	}
+}
+
+// benchAttrs are the attributes benchBaggage(b, 0) makes.
+var benchAttrs = []attribute.KeyValue{
+	attribute.String("key0", "value-0-0"), attribute.String("key1", "value-1-0"),
+	attribute.String("key2", "value-2-0"), attribute.String("key3", "value-3-0"),
+	attribute.String("key4", "value-4-0"),
 }
 
 // constProcessor sets attrs on every span.

@@ -106,6 +106,24 @@ func ExampleNewSpanProcessor() {
 	// app.user.id=42
 }
 
+func ExampleWrapSpanProcessor() {
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(
+		baggagebridge.WrapSpanProcessor(sdktrace.NewBatchSpanProcessor(exp), baggagebridge.WithKeys("user.id")),
+	))
+	defer func() { _ = tp.Shutdown(context.Background()) }()
+
+	ctx, _ := baggagebridge.Set(context.Background(), "user.id", "42")
+	_, span := tp.Tracer("example").Start(ctx, "checkout")
+	span.End()
+	_ = tp.ForceFlush(context.Background())
+	for _, kv := range exp.GetSpans()[0].Attributes {
+		fmt.Printf("%s=%s\n", kv.Key, kv.Value.Emit())
+	}
+	// Output:
+	// user.id=42
+}
+
 func ExampleNewLogHandler() {
 	logger := slog.New(baggagebridge.NewLogHandler(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{
 		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {

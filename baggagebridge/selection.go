@@ -100,7 +100,7 @@ type enrichment struct {
 	present []bool
 	// members holds, for a selection of every key or of prefixes, the
 	// baggage's members, and tid the trace it was computed in.
-	members map[string]string
+	members []keyValue
 	tid     trace.TraceID
 	attrs   []attribute.KeyValue
 	logs    []slog.Attr
@@ -204,21 +204,26 @@ func (e *enricher) recent(bag baggage.Baggage, tid trace.TraceID) *enrichment {
 	}
 	en := e.sel.enrich(bag, e.forLogs)
 	en.tid = tid
-	en.members = make(map[string]string, bag.Len())
-	for _, m := range bag.Members() {
-		en.members[m.Key()] = m.Value()
+	ms := bag.Members()
+	en.members = make([]keyValue, len(ms))
+	for i, m := range ms {
+		en.members[i] = keyValue{m.Key(), m.Value()}
 	}
 	slot.Store(en)
 	return en
 }
 
-// sameMembers reports whether bag has exactly the members of cached.
-func sameMembers(cached map[string]string, bag baggage.Baggage) bool {
+// keyValue is a baggage member's key and value.
+type keyValue struct{ key, value string }
+
+// sameMembers reports whether bag has exactly the members of cached, whose
+// keys are distinct.
+func sameMembers(cached []keyValue, bag baggage.Baggage) bool {
 	if len(cached) != bag.Len() {
 		return false
 	}
-	for k, v := range cached {
-		if m := bag.Member(k); m.Key() == "" || m.Value() != v {
+	for _, kv := range cached {
+		if m := bag.Member(kv.key); m.Key() == "" || m.Value() != kv.value {
 			return false
 		}
 	}

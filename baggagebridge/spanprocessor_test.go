@@ -8,8 +8,10 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -38,20 +40,35 @@ func withValues(t testing.TB, ctx context.Context, kv ...string) context.Context
 }
 
 // spanAttrs starts and ends a span under ctx with a processor configured by
-// opts and returns its attributes.
+// opts and returns its attributes, after checking that a WrapSpanProcessor
+// gives the exported span the same.
 func spanAttrs(t *testing.T, ctx context.Context, opts ...baggagebridge.Option) map[string]string {
 	t.Helper()
-	rec := tracetest.NewSpanRecorder()
-	tp := sdktrace.NewTracerProvider(
-		sdktrace.WithSpanProcessor(baggagebridge.NewSpanProcessor(opts...)),
-		sdktrace.WithSpanProcessor(rec),
-	)
-	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
-	_, span := tp.Tracer("test").Start(ctx, "span")
-	span.End()
-	ended := rec.Ended()
-	require.Len(t, ended, 1)
-	return attrMap(ended[0].Attributes())
+	got := make([]map[string]string, 2)
+	for i, procs := range [][]func(*tracetest.SpanRecorder) sdktrace.SpanProcessor{
+		{
+			func(*tracetest.SpanRecorder) sdktrace.SpanProcessor { return baggagebridge.NewSpanProcessor(opts...) },
+			func(rec *tracetest.SpanRecorder) sdktrace.SpanProcessor { return rec },
+		},
+		{func(rec *tracetest.SpanRecorder) sdktrace.SpanProcessor {
+			return baggagebridge.WrapSpanProcessor(rec, opts...)
+		}},
+	} {
+		rec := tracetest.NewSpanRecorder()
+		var tpOpts []sdktrace.TracerProviderOption
+		for _, p := range procs {
+			tpOpts = append(tpOpts, sdktrace.WithSpanProcessor(p(rec)))
+		}
+		tp := sdktrace.NewTracerProvider(tpOpts...)
+		t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+		_, span := tp.Tracer("test").Start(ctx, "span")
+		span.End()
+		ended := rec.Ended()
+		require.Len(t, ended, 1)
+		got[i] = attrMap(ended[0].Attributes())
+	}
+	require.Equal(t, got[0], got[1], "NewSpanProcessor and WrapSpanProcessor")
+	return got[0]
 }
 
 func attrMap(attrs []attribute.KeyValue) map[string]string {
@@ -204,6 +221,165 @@ func TestWithMaxAttributesNegative(t *testing.T) {
 	ctx := withValues(t, context.Background(), "a", "1", "b", "2")
 	got := spanAttrs(t, ctx, baggagebridge.WithMaxAttributes(1), baggagebridge.WithMaxAttributes(-1))
 	assert.Equal(t, map[string]string{"a": "1"}, got, "the earlier valid cap holds")
-	require.Len(t, reported, 1)
+	require.Len(t, reported, 2, "once for each of the processors spanAttrs builds")
 	assert.ErrorContains(t, reported[0], "WithMaxAttributes(-1)")
+}
+
+// TestWrapSpanProcessorExported checks, through the SDK's batch processor
+// and an exporter, that spans started at once under distinct baggages, and
+// under none, are each exported with their own values or none, child spans
+// under a changed baggage included, and that the values are not on the
+// live span.
+func TestWrapSpanProcessorExported(t *testing.T) {
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(
+		baggagebridge.WrapSpanProcessor(sdktrace.NewBatchSpanProcessor(exp), baggagebridge.WithKeys("worker", "n", "child")),
+	))
+	defer func() { _ = tp.Shutdown(context.Background()) }()
+	tracer := tp.Tracer("test")
+
+	const workers, perWorker = 8, 200
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perWorker {
+				ctx := context.Background()
+				if i%3 != 0 {
+					ctx = withValues(t, ctx, "worker", fmt.Sprint(w), "n", fmt.Sprint(i))
+				}
+				ctx, parent := tracer.Start(ctx, fmt.Sprintf("%d/%d/parent", w, i))
+				child := withValues(t, ctx, "child", "yes")
+				_, span := tracer.Start(child, fmt.Sprintf("%d/%d/child", w, i))
+				span.SetAttributes(attribute.String("n", "own"))
+				if got := attrMap(span.(sdktrace.ReadOnlySpan).Attributes()); !assert.Equal(t, map[string]string{"n": "own"}, got) {
+					return
+				}
+				span.End()
+				parent.End()
+			}
+		}()
+	}
+	wg.Wait()
+	require.NoError(t, tp.ForceFlush(context.Background()))
+
+	spans := exp.GetSpans()
+	require.Len(t, spans, 2*workers*perWorker)
+	for _, s := range spans {
+		var w, i int
+		var kind string
+		_, err := fmt.Sscanf(strings.ReplaceAll(s.Name, "/", " "), "%d %d %s", &w, &i, &kind)
+		require.NoError(t, err)
+		want := map[string]string{}
+		if i%3 != 0 {
+			want["worker"], want["n"] = fmt.Sprint(w), fmt.Sprint(i)
+		}
+		if kind == "child" {
+			want["child"], want["n"] = "yes", "own" // the span's own attribute wins
+		}
+		require.Equal(t, want, attrMap(s.Attributes), s.Name)
+	}
+}
+
+// TestWrapSpanProcessorConcurrentRead reads an exported span's attributes
+// from several goroutines at once, as exporters fed by one processor may.
+func TestWrapSpanProcessorConcurrentRead(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(baggagebridge.WrapSpanProcessor(rec)))
+	defer func() { _ = tp.Shutdown(context.Background()) }()
+	_, span := tp.Tracer("test").Start(withValues(t, context.Background(), "a", "1", "b", "2"), "span")
+	span.End()
+	ended := rec.Ended()
+	require.Len(t, ended, 1)
+	var wg sync.WaitGroup
+	got := make([]map[string]string, 8)
+	for g := range got {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got[g] = attrMap(ended[0].Attributes())
+		}()
+	}
+	wg.Wait()
+	for _, m := range got {
+		assert.Equal(t, map[string]string{"a": "1", "b": "2"}, m)
+	}
+}
+
+// sameIDs gives every span the same IDs, as no IDGenerator should.
+type sameIDs struct{}
+
+func (sameIDs) NewIDs(context.Context) (trace.TraceID, trace.SpanID) {
+	return trace.TraceID{1}, trace.SpanID{1}
+}
+
+func (sameIDs) NewSpanID(context.Context, trace.TraceID) trace.SpanID { return trace.SpanID{1} }
+
+// TestWrapSpanProcessorSameIDs checks that spans in flight with the same
+// IDs never get one another's values, whichever ends first: the later gets
+// its own as it starts, the earlier none.
+func TestWrapSpanProcessorSameIDs(t *testing.T) {
+	for _, firstEnds := range []bool{true, false} {
+		t.Run(fmt.Sprintf("first ends first %v", firstEnds), func(t *testing.T) {
+			rec := tracetest.NewSpanRecorder()
+			tp := sdktrace.NewTracerProvider(
+				sdktrace.WithIDGenerator(sameIDs{}),
+				sdktrace.WithSpanProcessor(baggagebridge.WrapSpanProcessor(rec)),
+			)
+			defer func() { _ = tp.Shutdown(context.Background()) }()
+			tracer := tp.Tracer("test")
+			_, first := tracer.Start(withValues(t, context.Background(), "a", "1", "b", "1"), "first")
+			_, second := tracer.Start(withValues(t, context.Background(), "a", "2"), "second")
+			_, third := tracer.Start(context.Background(), "third")
+			ends := []trace.Span{first, second, third}
+			if !firstEnds {
+				slices.Reverse(ends)
+			}
+			for _, s := range ends {
+				s.End()
+			}
+			want := map[string]map[string]string{"first": {}, "second": {"a": "2"}, "third": {}}
+			got := map[string]map[string]string{}
+			for _, s := range rec.Ended() {
+				got[s.Name()] = attrMap(s.Attributes())
+			}
+			assert.Equal(t, want, got)
+
+			// With none in flight, the ID is free again.
+			_, next := tracer.Start(withValues(t, context.Background(), "a", "3"), "next")
+			next.End()
+			ended := rec.Ended()
+			assert.Equal(t, map[string]string{"a": "3"}, attrMap(ended[len(ended)-1].Attributes()))
+		})
+	}
+}
+
+// lifecycleProcessor counts the calls a wrapping processor passes on.
+type lifecycleProcessor struct {
+	starts, ends, flushes, shutdowns int
+	err                              error
+}
+
+func (p *lifecycleProcessor) OnStart(context.Context, sdktrace.ReadWriteSpan) { p.starts++ }
+func (p *lifecycleProcessor) OnEnd(sdktrace.ReadOnlySpan)                     { p.ends++ }
+func (p *lifecycleProcessor) ForceFlush(context.Context) error {
+	p.flushes++
+	return p.err
+}
+
+func (p *lifecycleProcessor) Shutdown(context.Context) error {
+	p.shutdowns++
+	return p.err
+}
+
+func TestWrapSpanProcessorPassesOn(t *testing.T) {
+	next := &lifecycleProcessor{err: errors.New("next failed")}
+	p := baggagebridge.WrapSpanProcessor(next)
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(p))
+	_, span := tp.Tracer("test").Start(context.Background(), "span")
+	span.End()
+	assert.ErrorIs(t, p.ForceFlush(context.Background()), next.err)
+	assert.ErrorIs(t, tp.Shutdown(context.Background()), next.err)
+	assert.Equal(t, lifecycleProcessor{starts: 1, ends: 1, flushes: 1, shutdowns: 1, err: next.err}, *next)
 }
