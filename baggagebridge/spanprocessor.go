@@ -5,10 +5,12 @@ package baggagebridge
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/baggage"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -63,11 +65,12 @@ func NewSpanProcessor(opts ...Option) *SpanProcessor {
 // them.
 //
 // Each span started and not yet ended holds a reference to its baggage.
-// From the first time 65536 such spans are in flight on, as when spans are
-// started and never ended, the values are set as spans start, as with
-// NewSpanProcessor; so they are for a span whose span ID another span in
-// flight has, which only a non-random sdktrace.IDGenerator makes, and then
-// that other span gets none.
+// From the first time about 65536 such spans are in flight on, as when
+// spans are started and never ended, the values are set as spans start, as
+// with NewSpanProcessor, and this is reported once through otel.Handle. So
+// they are for a span whose span ID another span in flight has, which only
+// a non-random sdktrace.IDGenerator makes, and then that other span gets
+// none.
 func WrapSpanProcessor(next sdktrace.SpanProcessor, opts ...Option) *SpanProcessor {
 	return &SpanProcessor{e: newEnricher(newConfig(opts...), false), next: next, pending: &pendingSpans{}}
 }
@@ -195,7 +198,10 @@ func (ps *pendingSpans) add(sid trace.SpanID, bag baggage.Baggage) bool {
 		return false
 	}
 	if len(sh.m) >= maxPending>>pendingShardBits {
-		ps.full.Store(true)
+		if !ps.full.Swap(true) {
+			otel.Handle(fmt.Errorf("baggagebridge: WrapSpanProcessor: %d spans in flight (spans started and never ended?): "+
+				"values are set as spans start from now on", maxPending))
+		}
 		return false
 	}
 	if sh.m == nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -27,12 +28,19 @@ func TestPendingSpansBound(t *testing.T) {
 		return s
 	}
 
+	var reports []error
+	prev := otel.GetErrorHandler()
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { reports = append(reports, err) }))
+	t.Cleanup(func() { otel.SetErrorHandler(prev) })
+
 	var ps pendingSpans
 	kept := uint64(0)
 	for ; ps.add(sid(kept), bag); kept++ {
 		require.Less(t, kept, uint64(maxPending), "past the bound")
 	}
 	assert.True(t, ps.full.Load())
+	require.Len(t, reports, 1, "the bound reported once")
+	assert.ErrorContains(t, reports[0], "spans in flight")
 	assert.GreaterOrEqual(t, kept, uint64(maxPending>>pendingShardBits), "a shard full")
 
 	assert.False(t, ps.add(sid(kept+1000), bag), "no span kept once full")
@@ -44,4 +52,5 @@ func TestPendingSpansBound(t *testing.T) {
 	assert.Equal(t, "v", ps.take(sid(2)).Member("k").Value(), "kept before")
 	assert.Zero(t, ps.take(sid(2)).Len(), "taken once")
 	assert.False(t, ps.add(sid(2), bag), "full for good")
+	assert.Len(t, reports, 1, "reported once only")
 }
