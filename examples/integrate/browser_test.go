@@ -21,7 +21,6 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/otelctx/otelctx/asynctrack"
@@ -48,7 +47,7 @@ func chromium(t *testing.T) string {
 func TestBrowserLiveView(t *testing.T) {
 	browser := chromium(t)
 	rec := tracetest.NewSpanRecorder()
-	handler, debug, shutdown := setup(sdktrace.WithSpanProcessor(rec))
+	handler, debug, shutdown := setup(rec)
 	srv := httptest.NewServer(handler)
 	defer srv.Close()
 	debugSrv := httptest.NewServer(debug)

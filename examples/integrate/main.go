@@ -51,7 +51,7 @@ func run(ctx context.Context, addr, debugAddr string) error {
 	if err != nil {
 		return err
 	}
-	handler, debug, shutdown := setup(sdktrace.WithBatcher(spans))
+	handler, debug, shutdown := setup(sdktrace.NewBatchSpanProcessor(spans))
 	defer func() { _ = shutdown(context.Background()) }()
 	srv := &http.Server{Addr: addr, Handler: handler}
 	debugSrv := &http.Server{Addr: debugAddr, Handler: debug}
@@ -76,9 +76,9 @@ func run(ctx context.Context, addr, debugAddr string) error {
 	return errors.Join(<-errs, <-errs)
 }
 
-// setup is the service's OpenTelemetry setup, its handler and the handler
-// of its debug listener.
-func setup(spans sdktrace.TracerProviderOption) (handler, debug http.Handler, shutdown func(context.Context) error) {
+// setup is the service's OpenTelemetry setup, with spans its exporting
+// processor, its handler and the handler of its debug listener.
+func setup(spans sdktrace.SpanProcessor) (handler, debug http.Handler, shutdown func(context.Context) error) {
 	// otelctx: trust only these keys from outside, and send user.id only to
 	// our own hosts; the trace context flows everywhere.
 	otel.SetTextMapPropagator(propagator.New(
@@ -87,9 +87,9 @@ func setup(spans sdktrace.TracerProviderOption) (handler, debug http.Handler, sh
 		propagator.WithEgress(propagator.EgressRule{Hosts: []string{"*.internal"}, Keys: []string{"user.id"}}),
 	))
 	tp := sdktrace.NewTracerProvider(
-		spans,
-		// otelctx: request values on every span.
-		sdktrace.WithSpanProcessor(baggagebridge.NewSpanProcessor(baggagebridge.WithKeys("user.id", "tenant.id"))),
+		// otelctx: request values on every span exported, added off the
+		// request's path.
+		sdktrace.WithSpanProcessor(baggagebridge.WrapSpanProcessor(spans, baggagebridge.WithKeys("user.id", "tenant.id"))),
 	)
 	otel.SetTracerProvider(tp)
 	// otelctx: request values and span IDs on every log line. (Wrap your

@@ -15,7 +15,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/attribute"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/goleak"
@@ -25,7 +24,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestIntegratedServiceSeesTheUserEverywhere(t *testing.T) {
 	rec := tracetest.NewSpanRecorder()
-	handler, debug, shutdown := setup(sdktrace.WithSpanProcessor(rec))
+	handler, debug, shutdown := setup(rec)
 	srv := httptest.NewServer(handler)
 	defer srv.Close()
 	debugSrv := httptest.NewServer(debug)

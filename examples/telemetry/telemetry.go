@@ -103,16 +103,18 @@ func NewSink() *Sink {
 // options returns the TracerProvider options that send one service's spans
 // to the sink.
 func (s *Sink) options(ctx context.Context) ([]sdktrace.TracerProviderOption, error) {
+	// The bridge adds the request values to the spans each processor
+	// exports, as they are exported.
 	var opts []sdktrace.TracerProviderOption
 	if s.Recorder != nil {
-		opts = append(opts, sdktrace.WithSpanProcessor(s.Recorder))
+		opts = append(opts, sdktrace.WithSpanProcessor(baggagebridge.WrapSpanProcessor(s.Recorder)))
 	}
 	if s.Exporter != nil {
 		exp, err := s.Exporter(ctx)
 		if err != nil {
 			return nil, err
 		}
-		opts = append(opts, sdktrace.WithBatcher(exp))
+		opts = append(opts, sdktrace.WithSpanProcessor(baggagebridge.WrapSpanProcessor(sdktrace.NewBatchSpanProcessor(exp))))
 	}
 	return opts, nil
 }
@@ -134,7 +136,6 @@ func NewService(ctx context.Context, name string, sink *Sink, p propagation.Text
 	}
 	tp := sdktrace.NewTracerProvider(append([]sdktrace.TracerProviderOption{
 		sdktrace.WithResource(resource.NewSchemaless(attribute.String("service.name", name))),
-		sdktrace.WithSpanProcessor(baggagebridge.NewSpanProcessor()),
 	}, sinks...)...)
 	return &Service{Name: name, TracerProvider: tp, Propagator: p, transport: &http.Transport{MaxIdleConnsPerHost: 64}}, nil
 }
