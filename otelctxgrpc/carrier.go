@@ -4,6 +4,7 @@
 package otelctxgrpc
 
 import (
+	"context"
 	"strings"
 
 	"go.opentelemetry.io/otel/propagation"
@@ -70,4 +71,37 @@ func (c MetadataCarrier) Keys() []string {
 func isBinary(key string) bool {
 	const suffix = "-bin"
 	return len(key) >= len(suffix) && strings.EqualFold(key[len(key)-len(suffix):], suffix)
+}
+
+// incomingCarrier reads the incoming metadata of an RPC's ctx as
+// MetadataCarrier reads metadata, but looks up each key the propagator asks
+// for rather than copying the whole metadata first, as
+// metadata.FromIncomingContext does. Set does nothing: the propagator only
+// reads it.
+type incomingCarrier struct{ ctx context.Context }
+
+var (
+	_ propagation.TextMapCarrier = incomingCarrier{}
+	_ propagation.ValuesGetter   = incomingCarrier{}
+)
+
+func (c incomingCarrier) Get(key string) string {
+	if vs := c.Values(key); len(vs) > 0 {
+		return vs[0]
+	}
+	return ""
+}
+
+func (c incomingCarrier) Values(key string) []string {
+	if isBinary(key) {
+		return nil
+	}
+	return metadata.ValueFromIncomingContext(c.ctx, key)
+}
+
+func (incomingCarrier) Set(string, string) {}
+
+func (c incomingCarrier) Keys() []string {
+	md, _ := metadata.FromIncomingContext(c.ctx)
+	return MetadataCarrier(md).Keys()
 }

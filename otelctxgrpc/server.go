@@ -10,7 +10,6 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/stats"
 
 	"github.com/otelctx/otelctx/asynctrack"
@@ -74,15 +73,15 @@ func (h *serverHandler) TagRPC(ctx context.Context, info *stats.RPCTagInfo) cont
 	if h.isPublic != nil && h.isPublic(ctx, info) {
 		ctx = propagator.ContextWithPublicEndpoint(ctx)
 	}
-	md, _ := metadata.FromIncomingContext(ctx)
+	md := incomingCarrier{ctx}
 	span := trace.SpanFromContext(ctx)
 	if !span.SpanContext().IsValid() {
-		return h.prop.Extract(ctx, MetadataCarrier(md))
+		return h.prop.Extract(ctx, md)
 	}
 	// A handler before this one (otelgrpc's) extracted already, with a
 	// carrier that shows one value per key and perhaps without the public
 	// mark: extract the baggage again, in place of its, and keep its span.
-	ctx = h.prop.Extract(baggage.ContextWithoutBaggage(ctx), MetadataCarrier(md))
+	ctx = h.prop.Extract(baggage.ContextWithoutBaggage(ctx), md)
 	return trace.ContextWithSpan(ctx, span)
 }
 
