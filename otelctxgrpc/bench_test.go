@@ -9,8 +9,10 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -70,6 +72,11 @@ func TestGRPCVariants(t *testing.T) {
 			spans := exp.GetSpans()
 			require.Len(t, spans, 4)
 			require.Equal(t, spans[0].SpanContext.TraceID(), spans[1].SpanContext.TraceID())
+			if v == "full" {
+				for _, s := range spans[:2] {
+					assert.Contains(t, s.Attributes, attribute.String("user.id", "u1"), "exported %s", s.Name)
+				}
+			}
 		})
 	}
 }
@@ -93,12 +100,16 @@ func startGRPC(tb testing.TB, v string) (*grpc.ClientConn, *tracetest.InMemoryEx
 		value = func(ctx context.Context, key string) string { return baggage.FromContext(ctx).Member(key).Value() }
 	case "full":
 		prop = propagator.New(propagator.WithEgress(propagator.EgressRule{Hosts: []string{"svc"}, Keys: []string{"user.id", "tenant.id"}}))
-		tpo = append(tpo, sdktrace.WithSpanProcessor(baggagebridge.NewSpanProcessor()))
+		// As README's setup: the bridge wraps the exporting processor.
+		tpo = append(tpo, sdktrace.WithSpanProcessor(baggagebridge.WrapSpanProcessor(sdktrace.NewSimpleSpanProcessor(exp))))
 		value = func(_ context.Context, key string) string { s, _ := baggagebridge.Current(key); return s }
 		sopts = otelctxgrpc.ServerOptions(otelctxgrpc.WithPropagator(prop))
 		dopts = otelctxgrpc.DialOptions()
 	}
-	tp := sdktrace.NewTracerProvider(append(tpo, sdktrace.WithSyncer(exp))...)
+	if tpo == nil {
+		tpo = append(tpo, sdktrace.WithSyncer(exp))
+	}
+	tp := sdktrace.NewTracerProvider(tpo...)
 	tb.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
 	srv := &echo{unary: func(ctx context.Context, in string) (string, error) {
 		var (
