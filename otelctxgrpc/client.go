@@ -42,9 +42,8 @@ const baggageKey = "baggage"
 // cancellation. A ClientConn that grpc.Dial connects eagerly should be
 // created outside any request, or inside asynctrack.Exit.
 //
-// No option applies to DialOptions yet.
+// No option applies to DialOptions yet: it ignores opts.
 func DialOptions(opts ...Option) []grpc.DialOption {
-	_ = newConfig(opts...)
 	return []grpc.DialOption{
 		grpc.WithChainUnaryInterceptor(unaryClient),
 		grpc.WithChainStreamInterceptor(streamClient),

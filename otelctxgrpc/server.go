@@ -73,15 +73,15 @@ func (h *serverHandler) TagRPC(ctx context.Context, info *stats.RPCTagInfo) cont
 	if h.isPublic != nil && h.isPublic(ctx, info) {
 		ctx = propagator.ContextWithPublicEndpoint(ctx)
 	}
-	md := incomingCarrier{ctx}
+	carrier := incomingCarrier{ctx}
 	span := trace.SpanFromContext(ctx)
 	if !span.SpanContext().IsValid() {
-		return h.prop.Extract(ctx, md)
+		return h.prop.Extract(ctx, carrier)
 	}
 	// A handler before this one (otelgrpc's) extracted already, with a
 	// carrier that shows one value per key and perhaps without the public
 	// mark: extract the baggage again, in place of its, and keep its span.
-	ctx = h.prop.Extract(baggage.ContextWithoutBaggage(ctx), md)
+	ctx = h.prop.Extract(baggage.ContextWithoutBaggage(ctx), carrier)
 	return trace.ContextWithSpan(ctx, span)
 }
 
