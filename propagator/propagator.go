@@ -99,33 +99,85 @@ func (f fields) get(name, canon string, one *[1]string) []string {
 //
 // Malformed input never makes Extract fail: it is dropped, counted and
 // reported through otel.Handle at a bounded rate.
+//
+// Extracting the same fields again into the context Extract returned, as
+// when two stats handlers of a gRPC server both extract from the RPC's
+// metadata, returns that context as it is: the result would be the same,
+// and the drops are counted once.
 func (p *propagator) Extract(ctx context.Context, carrier propagation.TextMapCarrier) context.Context {
 	f := newFields(carrier)
-	ctx = p.extractTraceContext(ctx, f)
-	return p.extractBaggage(ctx, f)
-}
-
-func (p *propagator) extractTraceContext(ctx context.Context, f fields) context.Context {
-	var one [1]string
-	tp, why := singleValue(f.get(traceparentHeader, traceparentCanon, &one))
-	if why != 0 {
-		p.rep.fail(ctx, why)
+	if e, ok := ctx.(*extracted); ok && e.p == p && e.same(f) {
 		return ctx
 	}
-	if tp == "" {
+	var tpOne, tsOne, bagOne [1]string
+	tp := f.get(traceparentHeader, traceparentCanon, &tpOne)
+	bag := f.get(baggageHeader, baggageCanon, &bagOne)
+	ctx, ts, tsRead := p.extractTraceContext(ctx, f, tp, &tsOne)
+	ctx = p.extractBaggage(ctx, f, bag)
+	if len(p.cfg.legacy) > 0 || len(tp) > 1 || len(ts) > 1 || len(bag) > 1 || (len(tp) == 0 && len(bag) == 0) {
 		return ctx
+	}
+	return &extracted{Context: ctx, p: p, tp: firstValue(tp), ts: firstValue(ts), bag: firstValue(bag), tsRead: tsRead}
+}
+
+// extracted is the context an Extract returned, with the fields it
+// extracted from. Only an Extract that found a traceparent or baggage, in
+// fields of at most one value each, by a propagator without legacy headers,
+// returns one.
+type extracted struct {
+	context.Context
+	p           *propagator
+	tp, ts, bag string
+	tsRead      bool
+}
+
+// same reports whether f holds the fields e was extracted from. Extract's
+// result depends on nothing else but the propagator and the context.
+func (e *extracted) same(f fields) bool {
+	var one [1]string
+	if !sameValue(f.get(traceparentHeader, traceparentCanon, &one), e.tp) ||
+		!sameValue(f.get(baggageHeader, baggageCanon, &one), e.bag) {
+		return false
+	}
+	return !e.tsRead || sameValue(f.get(tracestateHeader, tracestateCanon, &one), e.ts)
+}
+
+// sameValue reports whether the values of a field are the single value v,
+// or none when v is empty.
+func sameValue(vals []string, v string) bool {
+	switch len(vals) {
+	case 0:
+		return v == ""
+	case 1:
+		return vals[0] == v
+	}
+	return false
+}
+
+// extractTraceContext extracts the traceparent values tps and, if one is
+// valid, the tracestate, which it returns with tsRead set; one is the
+// buffer of f.get.
+func (p *propagator) extractTraceContext(ctx context.Context, f fields, tps []string, one *[1]string) (_ context.Context, ts []string, tsRead bool) {
+	tp, why := singleValue(tps)
+	if why != 0 {
+		p.rep.fail(ctx, why)
+		return ctx, nil, false
+	}
+	if tp == "" {
+		return ctx, nil, false
 	}
 	scc, ok := parseTraceparent(tp)
 	if !ok {
 		p.rep.fail(ctx, reasonTraceparentMalformed)
-		return ctx
+		return ctx, nil, false
 	}
 
 	// Failure to parse tracestate must not affect traceparent.
 	var carried *carriedState
-	scc.TraceState, carried = p.extractTraceState(ctx, f.get(tracestateHeader, tracestateCanon, &one), scc.TraceID)
+	ts = f.get(tracestateHeader, tracestateCanon, one)
+	scc.TraceState, carried = p.extractTraceState(ctx, ts, scc.TraceID)
 	ctx = trace.ContextWithRemoteSpanContext(ctx, trace.NewSpanContext(scc))
-	return contextWithCarried(ctx, carried)
+	return contextWithCarried(ctx, carried), ts, true
 }
 
 // extractTraceState returns the tracestate of the field values vals for
@@ -189,9 +241,7 @@ func headersLen(vals []string) int {
 	return n
 }
 
-func (p *propagator) extractBaggage(ctx context.Context, f fields) context.Context {
-	var one [1]string
-	vals := f.get(baggageHeader, baggageCanon, &one)
+func (p *propagator) extractBaggage(ctx context.Context, f fields, vals []string) context.Context {
 	if len(vals) == 0 && len(p.cfg.legacy) == 0 {
 		return ctx
 	}
