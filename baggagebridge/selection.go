@@ -107,8 +107,13 @@ type enrichment struct {
 }
 
 func (s *selection) enrich(bag baggage.Baggage, forLogs bool) *enrichment {
+	return s.enrichMembers(bag.Members(), forLogs)
+}
+
+// enrichMembers is enrich of a baggage's members, which it reorders and
+// overwrites.
+func (s *selection) enrichMembers(members []baggage.Member, forLogs bool) *enrichment {
 	e := &enrichment{}
-	members := bag.Members()
 	members = slices.DeleteFunc(members, func(m baggage.Member) bool { return !s.selects(m.Key()) })
 	slices.SortFunc(members, w3cbaggage.ByKey)
 	members = members[:min(len(members), s.max)]
@@ -202,13 +207,13 @@ func (e *enricher) recent(bag baggage.Baggage, tid trace.TraceID) *enrichment {
 	if en := slot.Load(); en != nil && en.tid == tid && sameMembers(en.members, bag) {
 		return en
 	}
-	en := e.sel.enrich(bag, e.forLogs)
-	en.tid = tid
 	ms := bag.Members()
-	en.members = make([]keyValue, len(ms))
+	members := make([]keyValue, len(ms))
 	for i, m := range ms {
-		en.members[i] = keyValue{m.Key(), m.Value()}
+		members[i] = keyValue{m.Key(), m.Value()}
 	}
+	en := e.sel.enrichMembers(ms, e.forLogs)
+	en.tid, en.members = tid, members
 	slot.Store(en)
 	return en
 }
