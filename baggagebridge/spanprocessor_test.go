@@ -233,7 +233,8 @@ func TestWithMaxAttributesNegative(t *testing.T) {
 func TestWrapSpanProcessorExported(t *testing.T) {
 	exp := tracetest.NewInMemoryExporter()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(
-		baggagebridge.WrapSpanProcessor(sdktrace.NewBatchSpanProcessor(exp), baggagebridge.WithKeys("worker", "n", "child")),
+		// Blocking: a full queue must not drop the spans this test counts.
+		baggagebridge.WrapSpanProcessor(sdktrace.NewBatchSpanProcessor(exp, sdktrace.WithBlocking()), baggagebridge.WithKeys("worker", "n", "child")),
 	))
 	defer func() { _ = tp.Shutdown(context.Background()) }()
 	tracer := tp.Tracer("test")

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -20,6 +21,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/stats"
@@ -136,6 +138,24 @@ var echoValues = &echo{
 	},
 }
 
+// serverSpans waits for the n server spans rec records, which end after
+// their RPCs' responses are sent, and returns them.
+func serverSpans(t *testing.T, rec *tracetest.SpanRecorder, n int) []sdktrace.ReadOnlySpan {
+	t.Helper()
+	var servers []sdktrace.ReadOnlySpan
+	require.Eventually(t, func() bool {
+		servers = servers[:0]
+		for _, sp := range rec.Ended() {
+			if sp.SpanKind() == trace.SpanKindServer {
+				servers = append(servers, sp)
+			}
+		}
+		return len(servers) >= n
+	}, 5*time.Second, 5*time.Millisecond)
+	require.Len(t, servers, n)
+	return servers
+}
+
 func TestServerScope(t *testing.T) {
 	for _, first := range []bool{false, true} {
 		t.Run(fmt.Sprintf("otelgrpcFirst=%v", first), func(t *testing.T) {
@@ -151,14 +171,9 @@ func TestServerScope(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, []string{"u1,u1,u1,u1,u1", "u1,u1,u1,u1,u1"}, got2)
 
-			servers := 0
-			for _, sp := range s.rec.Ended() {
-				if sp.SpanKind().String() == "server" {
-					servers++
-					assert.Contains(t, sp.Attributes(), attrString("user.id", "u1"), sp.Name())
-				}
+			for _, sp := range serverSpans(t, s.rec, 2) {
+				assert.Contains(t, sp.Attributes(), attrString("user.id", "u1"), sp.Name())
 			}
-			assert.Equal(t, 2, servers)
 		})
 	}
 }
@@ -224,7 +239,7 @@ func TestPublicEndpoint(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, []string{",,,,", ",,,,"}, streamed)
 			if !first {
-				for _, sp := range s.rec.Ended() {
+				for _, sp := range serverSpans(t, s.rec, 3) {
 					for _, kv := range sp.Attributes() {
 						assert.NotEqual(t, "user.id", string(kv.Key), "forged value on %s", sp.Name())
 					}
