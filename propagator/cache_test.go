@@ -68,7 +68,7 @@ func TestCachedInjectPerDestination(t *testing.T) {
 		WithEgress(EgressRule{Hosts: []string{"b.internal"}, Keys: []string{"a", "b"}}),
 	)
 	ctx := baggage.ContextWithBaggage(context.Background(), mustBaggage(t, "a=1,b=2,c=3"))
-	toA, toB := ContextWithDestination(ctx, "a.internal"), ContextWithDestination(ctx, "b.internal")
+	toA, toB := checkedDestination(ctx, "a.internal"), checkedDestination(ctx, "b.internal")
 	for range 3 {
 		assert.Equal(t, "a=1", inject(p, toA).Get("baggage"))
 		assert.Equal(t, "a=1,b=2", inject(p, toB).Get("baggage"))

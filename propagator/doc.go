@@ -75,7 +75,10 @@
 // propagator cannot see where a carrier is going, so NewTransport records
 // the destination of each HTTP request for Inject; ContextWithDestination
 // does the same for other transports. By default no baggage leaves the
-// process; the trace context always does.
+// process; the trace context always does. HTTP headers injected by hand get
+// only what every destination is granted unless ContextWithCheckedRedirects
+// vouches that the client removes baggage from redirects (CheckRedirect):
+// net/http copies headers onto redirects to any host.
 //
 // Members are considered in a fixed order (header order inbound, key order
 // outbound), so what the limits drop never depends on map iteration order.
@@ -85,11 +88,12 @@
 // A service sees the same baggage and tracestate over and over: one header
 // on every request of a session, one request's baggage on each of its
 // outbound calls. Extract remembers the baggage.Baggage and trace.TraceState
-// it built for recent header values, and Inject the baggage header it wrote
-// for a baggage and destination, in small fixed-size caches (256 entries
+// it built for recent header values in small fixed-size caches (256 entries
 // each, values up to 1 KiB). A repeat then costs a hash and a compare;
 // input that never repeats costs one more allocation per call. The policy
 // and limits are applied, and drops counted, on every call all the same.
+// Inject caches nothing: it looks the granted keys up in the baggage rather
+// than listing and sorting its members.
 //
 // # Errors and telemetry
 //

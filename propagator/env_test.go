@@ -35,7 +35,7 @@ func envPolicy(t *testing.T, env map[string]string, inbound, host string, code .
 	}
 	sort.Strings(kept)
 	h := propagation.HeaderCarrier{}
-	p.Inject(ContextWithDestination(ctx, host), h)
+	p.Inject(checkedDestination(ctx, host), h)
 	return kept, h.Get("baggage"), errs()
 }
 

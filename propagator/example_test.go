@@ -40,10 +40,16 @@ func ExampleNew() {
 	fmt.Println("extracted:", baggage.FromContext(ctx).Len(), "members; role:", baggage.FromContext(ctx).Member("user.role").Value() == "")
 
 	// An outbound call inside the cluster gets the baggage, one elsewhere
-	// only the trace context.
+	// only the trace context. These requests are injected by hand, so they
+	// must be sent by a client that removes the baggage from redirects to
+	// other hosts, which ContextWithCheckedRedirects vouches for:
+	//
+	//	client := &http.Client{CheckRedirect: propagator.CheckRedirect(nil)}
+	//
+	// Clients with propagator.NewTransport need neither.
 	for _, host := range []string{"orders.svc.cluster.local", "api.example.com"} {
 		out := propagation.HeaderCarrier(http.Header{})
-		p.Inject(propagator.ContextWithDestination(ctx, host), out)
+		p.Inject(propagator.ContextWithCheckedRedirects(propagator.ContextWithDestination(ctx, host)), out)
 		fmt.Printf("%s: traceparent=%t baggage=%q\n", host, out.Get("traceparent") != "", out.Get("baggage"))
 	}
 	// Output:

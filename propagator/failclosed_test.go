@@ -32,12 +32,15 @@ type receiver struct {
 	headers []http.Header
 }
 
-func newReceiver(t *testing.T) *receiver {
+func newReceiver(t *testing.T, then ...http.Handler) *receiver {
 	r := &receiver{}
 	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		r.mu.Lock()
 		r.headers = append(r.headers, req.Header.Clone())
 		r.mu.Unlock()
+		for _, h := range then {
+			h.ServeHTTP(w, req)
+		}
 	}))
 	t.Cleanup(r.Close)
 	return r
@@ -157,34 +160,82 @@ func TestInjectClearsStrayBaggage(t *testing.T) {
 }
 
 // TestRedirectToUngrantedHost: a request injected by hand for a granted
-// host, redirected to an ungranted one, loses its baggage with
-// CheckRedirect.
+// host and redirected to an ungranted one, sent by a plain client, carries
+// no baggage granted to the first host at all: Inject withholds it from
+// HTTP headers whose redirects nothing checks, and reports that. With
+// CheckRedirect and ContextWithCheckedRedirects the first host gets it and
+// the redirect loses it. The trace context reaches both every time.
 func TestRedirectToUngrantedHost(t *testing.T) {
-	ungranted := newReceiver(t)
-	u, err := url.Parse(ungranted.URL)
-	require.NoError(t, err)
-	elsewhere := fmt.Sprintf("http://localhost:%s/", u.Port()) // another host name for the same loopback
-	granted := httptest.NewServer(http.RedirectHandler(elsewhere, http.StatusFound))
-	defer granted.Close()
-	gu, err := url.Parse(granted.URL)
-	require.NoError(t, err)
+	for _, tc := range []struct {
+		name       string
+		checked    bool
+		wantFirst  string
+		wantErrors int
+	}{
+		{"plain client", false, "", 1},
+		{"CheckRedirect", true, "secret=s3cr3t", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			errs := captureErrors(t)
+			reader, newP := meteredPropagator(t)
+			ungranted := newReceiver(t)
+			u, err := url.Parse(ungranted.URL)
+			require.NoError(t, err)
+			elsewhere := fmt.Sprintf("http://localhost:%s/", u.Port()) // another host name for the same loopback
+			first := newReceiver(t, http.RedirectHandler(elsewhere, http.StatusFound))
+			gu, err := url.Parse(first.URL)
+			require.NoError(t, err)
 
-	p := New(WithEgress(EgressRule{Hosts: []string{"127.0.0.1"}, Keys: []string{"secret"}}))
-	ctx, _ := requestCtx(t)
-	base := &http.Transport{}
-	defer base.CloseIdleConnections()
-	c := &http.Client{Transport: base, CheckRedirect: CheckRedirect(nil)}
+			p := newP(WithEgress(EgressRule{Hosts: []string{"127.0.0.1"}, Keys: []string{"secret"}}))
+			ctx, _ := requestCtx(t)
+			base := &http.Transport{}
+			defer base.CloseIdleConnections()
+			c := &http.Client{Transport: base}
+			injectCtx := ContextWithDestination(ctx, gu.Host)
+			if tc.checked {
+				c.CheckRedirect = CheckRedirect(nil)
+				injectCtx = ContextWithCheckedRedirects(injectCtx)
+			}
 
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, granted.URL, nil)
-	require.NoError(t, err)
-	p.Inject(ContextWithDestination(ctx, gu.Host), propagation.HeaderCarrier(req.Header))
-	require.Equal(t, "secret=s3cr3t", req.Header.Get("baggage"), "granted to the first host")
-	resp, err := c.Do(req)
-	require.NoError(t, err)
-	require.NoError(t, resp.Body.Close())
-	got := ungranted.got(t)
-	assert.Empty(t, got.Values("baggage"), "the redirect carried the baggage")
-	assert.Equal(t, trace.SpanContextFromContext(ctx).TraceID().String(), got.Get("traceparent")[3:35])
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, first.URL, nil)
+			require.NoError(t, err)
+			p.Inject(injectCtx, propagation.HeaderCarrier(req.Header))
+			resp, err := c.Do(req)
+			require.NoError(t, err)
+			require.NoError(t, resp.Body.Close())
+			traceID := trace.SpanContextFromContext(ctx).TraceID().String()
+			for name, got := range map[string]http.Header{"first host": first.got(t), "redirect": ungranted.got(t)} {
+				assert.Equal(t, traceID, got.Get("traceparent")[3:35], name)
+			}
+			assert.Equal(t, tc.wantFirst, first.got(t).Get("baggage"), "the granted host")
+			assert.Empty(t, ungranted.got(t).Values("baggage"), "the redirect carried the baggage")
+			assert.Len(t, errs(), tc.wantErrors)
+			if tc.wantErrors > 0 {
+				assert.ErrorContains(t, errs()[0], "ContextWithCheckedRedirects")
+				assert.Equal(t, map[string]int64{"egress.unchecked_redirects": 1},
+					counts(t, reader, "otelctx.propagator.baggage.dropped"))
+			}
+		})
+	}
+}
+
+// TestUncheckedRedirectsOnlyHTTPByHand: what Inject withholds from HTTP
+// headers injected by hand is what only the destination is granted; keys
+// every host is granted still go, other carriers and NewTransport's
+// requests get everything granted.
+func TestUncheckedRedirectsOnlyHTTPByHand(t *testing.T) {
+	captureErrors(t)
+	p := New(
+		WithEgress(EgressRule{Hosts: []string{"*"}, Keys: []string{"request.id"}}),
+		WithEgress(EgressRule{Hosts: []string{"api.internal"}, Keys: []string{"user.id"}}),
+	)
+	ctx := baggage.ContextWithBaggage(context.Background(), mustBaggage(t, "request.id=r1,user.id=u1"))
+	assert.Equal(t, "request.id=r1", inject(p, ContextWithDestination(ctx, "api.internal")).Get("baggage"))
+	assert.Equal(t, "request.id=r1,user.id=u1", inject(p, checkedDestination(ctx, "api.internal")).Get("baggage"))
+	assert.Equal(t, "request.id=r1,user.id=u1", inject(p, contextWithTransportDestination(ctx, "api.internal")).Get("baggage"))
+	m := propagation.MapCarrier{}
+	p.Inject(ContextWithDestination(ctx, "api.internal"), m)
+	assert.Equal(t, "request.id=r1,user.id=u1", m.Get("baggage"), "no redirects")
 }
 
 // TestExtractHostileBounded: the work on a large baggage header is bounded

@@ -367,7 +367,8 @@ func (p *propagator) Inject(ctx context.Context, carrier propagation.TextMapCarr
 	var t tally
 	var bg string
 	if bag := baggage.FromContext(ctx); bag.Len() > 0 {
-		bg = p.baggageHeader(ctx, bag, &t)
+		_, httpHeaders := carrier.(propagation.HeaderCarrier)
+		bg = p.baggageHeader(ctx, bag, httpHeaders, &t)
 	}
 	t.flush(ctx, p.rep)
 	if len(b) == 0 && bg == "" {
@@ -444,10 +445,29 @@ func clearBaggage(carrier propagation.TextMapCarrier, bg string) {
 
 // baggageHeader returns the baggage header value for the members of bag the
 // egress rules grant to the destination in ctx, sorted by key, within the
-// limits, and counts what it leaves out in t.
-func (p *propagator) baggageHeader(ctx context.Context, bag baggage.Baggage, t *tally) string {
+// limits, and counts what it leaves out in t. For HTTP headers written by
+// hand whose redirects nothing checks, only what every destination is
+// granted (see ContextWithDestination).
+func (p *propagator) baggageHeader(ctx context.Context, bag baggage.Baggage, httpHeaders bool, t *tally) string {
 	var gbuf [maxGrants]*keySet
-	grants := p.cfg.egressGrants(ctx, gbuf[:0])
+	d, known := destinationFromContext(ctx)
+	grants := p.cfg.egressGrants(d.host, known, gbuf[:0])
+	if known && httpHeaders && uncheckedRedirects(ctx, d) {
+		var abuf [maxGrants]*keySet
+		if anyHost := p.cfg.egressGrants("", false, abuf[:0]); len(anyHost) < len(grants) {
+			// What only this destination is granted is withheld, and
+			// counted as that rather than as denied below.
+			n := 0
+			for _, m := range bag.Members() {
+				if granted(grants, m.Key()) && !granted(anyHost, m.Key()) {
+					n++
+				}
+			}
+			t.add(reasonEgressUncheckedRedirects, n)
+			t.add(reasonEgressDenied, -n)
+			grants = append(gbuf[:0], anyHost...)
+		}
+	}
 	if len(grants) == 0 {
 		t.add(reasonEgressDenied, bag.Len())
 		return ""

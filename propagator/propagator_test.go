@@ -66,6 +66,12 @@ func extract(p propagation.TextMapPropagator, kv ...string) context.Context {
 	return p.Extract(context.Background(), propagation.HeaderCarrier(headers(kv...)))
 }
 
+// checkedDestination is ctx with destination host for an HTTP request
+// injected by hand and sent by a client with CheckRedirect.
+func checkedDestination(ctx context.Context, host string) context.Context {
+	return ContextWithCheckedRedirects(ContextWithDestination(ctx, host))
+}
+
 func inject(p propagation.TextMapPropagator, ctx context.Context) http.Header {
 	h := http.Header{}
 	p.Inject(ctx, propagation.HeaderCarrier(h))

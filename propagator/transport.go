@@ -35,7 +35,9 @@ import (
 // propagator the baggage is withheld (see RoundTrip).
 //
 // A client that injects by hand with ContextWithDestination instead needs
-// CheckRedirect, or Go copies the baggage onto redirects to other hosts.
+// CheckRedirect and ContextWithCheckedRedirects, or Inject withholds the
+// baggage granted to the destination: Go would copy it onto redirects to
+// other hosts.
 func NewTransport(base http.RoundTripper) http.RoundTripper {
 	if base == nil {
 		base = http.DefaultTransport
@@ -70,7 +72,7 @@ type transport struct {
 // a host the egress rules do not grant because a propagator that knows no
 // rules injected it.
 func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
-	ctx := ContextWithDestination(r.Context(), r.URL.Host)
+	ctx := contextWithTransportDestination(r.Context(), r.URL.Host)
 	if !hasHeader(r.Header, baggageCanon) && !hasHeader(r.Header, traceparentCanon) {
 		return t.base.RoundTrip(r.WithContext(ctx))
 	}
@@ -114,9 +116,10 @@ func deleteHeader(h http.Header, canon string) {
 }
 
 // CheckRedirect returns an http.Client CheckRedirect function for clients
-// that inject by hand (Inject with ContextWithDestination) rather than
-// through NewTransport: Go copies a request's headers onto its redirects,
-// so a redirect to another host would carry baggage granted to the first.
+// that inject by hand (Inject with ContextWithDestination and
+// ContextWithCheckedRedirects) rather than through NewTransport: Go copies a
+// request's headers onto its redirects, so a redirect to another host would
+// carry baggage granted to the first.
 // The function removes the baggage header from a redirect to any host other
 // than the original request's, then calls next (nil: the default policy of
 // at most 10 redirects).

@@ -34,7 +34,7 @@ func TestTransportRecordsDestination(t *testing.T) {
 
 	dest, ok := destinationFromContext(got.Context())
 	assert.True(t, ok)
-	assert.Equal(t, "api.example:8080", dest)
+	assert.Equal(t, destination{host: "api.example:8080", viaTransport: true}, dest)
 	_, ok = destinationFromContext(r.Context())
 	assert.False(t, ok, "the caller's request is not modified")
 }
@@ -79,6 +79,17 @@ func TestTransportNilBase(t *testing.T) {
 func TestContextWithDestination(t *testing.T) {
 	p := New(WithEgress(EgressRule{Hosts: []string{"broker:9092"}, Keys: []string{"k"}}))
 	ctx := baggage.ContextWithBaggage(context.Background(), mustBaggage(t, "k=v,j=w"))
-	assert.Equal(t, "k=v", inject(p, ContextWithDestination(ctx, "broker:9092")).Get("baggage"))
-	assert.Empty(t, inject(p, ContextWithDestination(ctx, "")).Get("baggage"), "an empty destination is unknown")
+	for name, injectTo := range map[string]func(ctx context.Context) string{
+		"other carrier": func(ctx context.Context) string {
+			c := propagation.MapCarrier{}
+			p.Inject(ctx, c)
+			return c.Get("baggage")
+		},
+		"HTTP, checked redirects": func(ctx context.Context) string {
+			return inject(p, ContextWithCheckedRedirects(ctx)).Get("baggage")
+		},
+	} {
+		assert.Equal(t, "k=v", injectTo(ContextWithDestination(ctx, "broker:9092")), name)
+		assert.Empty(t, injectTo(ContextWithDestination(ctx, "")), "%s: an empty destination is unknown", name)
+	}
 }
