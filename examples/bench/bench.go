@@ -8,7 +8,7 @@
 //   - otelhttp: otelhttp's handler and transport, the stock W3C propagators,
 //     the SDK with an in-memory exporter;
 //   - full: the same, plus the bridge middleware (an asynctrack scope per
-//     request) and span processor, the otelctx propagator with its
+//     request) and span processor (wrapping the exporting one), the otelctx propagator with its
 //     transport, and asynctrack.Go for the goroutines.
 //
 // The handler starts two goroutines, each reading one request value, makes
@@ -80,11 +80,14 @@ func Start(variant string) (_ *Target, err error) {
 	} else {
 		t.Header = http.Header{"Baggage": {userKey + "=ada," + requestKey + "=r-1"}}
 		t.Exporter = tracetest.NewInMemoryExporter()
-		opts := []sdktrace.TracerProviderOption{sdktrace.WithBatcher(t.Exporter)}
+		// A batch processor that never drops a span, so that every setup
+		// exports all it records; under full the bridge wraps it, as in
+		// README's setup.
+		var sp sdktrace.SpanProcessor = sdktrace.NewBatchSpanProcessor(t.Exporter, sdktrace.WithBlocking())
 		if variant == "full" {
-			opts = append(opts, sdktrace.WithSpanProcessor(baggagebridge.NewSpanProcessor()))
+			sp = baggagebridge.WrapSpanProcessor(sp)
 		}
-		t.tp = sdktrace.NewTracerProvider(opts...)
+		t.tp = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sp))
 	}
 
 	if t.backend, err = server.Start("127.0.0.1:0", t.handler(http.HandlerFunc(backend), "backend", t.propagator(""))); err != nil {
