@@ -363,3 +363,37 @@ func TestBadInput(t *testing.T) {
 	assert.Positive(t, errs, "malformed input counted")
 	assert.Positive(t, dropped, "members over the limits counted")
 }
+
+// TestExtractedOnce: in the recommended order otelgrpc's handler extracts,
+// with the same propagator, what ServerOptions extracted already; the
+// propagator sees the same fields and hands back its result, so each RPC's
+// dropped members are counted once.
+func TestExtractedOnce(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	prop := propagator.New(propagator.WithMeterProvider(mp), propagator.WithIngressDeny("secret"))
+	s := newStack(t, echoValues, stackOpts{prop: prop})
+	cc := dial(t, "svc:1", s.addr)
+	ctx := metadata.AppendToOutgoingContext(context.Background(), "baggage", "ok=1,secret=2")
+	for range 3 {
+		got, err := callUnary(ctx, cc, "ok")
+		require.NoError(t, err)
+		assert.Equal(t, "1,1,1,1,1", got)
+	}
+	var rm metricdata.ResourceMetrics
+	require.NoError(t, reader.Collect(context.Background(), &rm))
+	var denied int64
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if sum, ok := m.Data.(metricdata.Sum[int64]); ok && m.Name == "otelctx.propagator.baggage.dropped" {
+				for _, dp := range sum.DataPoints {
+					if r, _ := dp.Attributes.Value("reason"); r.AsString() == "ingress.denied" {
+						denied += dp.Value
+					}
+				}
+			}
+		}
+	}
+	assert.Equal(t, int64(3), denied, "one denied member per RPC")
+}
