@@ -41,9 +41,7 @@ const baggageKey = "baggage"
 // values. The RPC's ctx still carries its span, baggage, deadline and
 // cancellation. A ClientConn that grpc.Dial connects eagerly should be
 // created outside any request, or inside asynctrack.Exit.
-//
-// No option applies to DialOptions yet: it ignores opts.
-func DialOptions(opts ...Option) []grpc.DialOption {
+func DialOptions() []grpc.DialOption {
 	return []grpc.DialOption{
 		grpc.WithChainUnaryInterceptor(unaryClient),
 		grpc.WithChainStreamInterceptor(streamClient),

@@ -11,7 +11,7 @@ import (
 	"google.golang.org/grpc/stats"
 )
 
-// config is what ServerOptions and DialOptions are built from.
+// config is what ServerOptions is built from.
 type config struct {
 	propagator propagation.TextMapPropagator
 	isPublic   func(context.Context, *stats.RPCTagInfo) bool
@@ -34,8 +34,7 @@ func newConfig(opts ...Option) config {
 	return c
 }
 
-// Option configures ServerOptions and DialOptions. Each option says which of
-// them it applies to; the other ignores it.
+// Option configures ServerOptions.
 type Option interface {
 	apply(config) config
 }
@@ -47,7 +46,7 @@ func (f optionFunc) apply(c config) config { return f(c) }
 // WithPropagator sets the propagator the server extracts inbound values
 // with. Its policy, not this package, decides which inbound metadata to
 // trust. Give otelgrpc the same one (otelgrpc.WithPropagators), or leave
-// both to the global propagator. It applies to ServerOptions.
+// both to the global propagator.
 func WithPropagator(p propagation.TextMapPropagator) Option {
 	return optionFunc(func(c config) config {
 		c.propagator = p
@@ -61,7 +60,7 @@ func WithPropagator(p propagation.TextMapPropagator) Option {
 // propagator.ContextWithPublicEndpoint). It has the signature of otelgrpc's
 // option of the same name: give both the same function, so that a public
 // RPC both starts a new trace and loses untrusted baggage. A nil fn marks
-// every RPC. It applies to ServerOptions.
+// every RPC.
 func WithPublicEndpointFn(fn func(context.Context, *stats.RPCTagInfo) bool) Option {
 	if fn == nil {
 		fn = func(context.Context, *stats.RPCTagInfo) bool { return true }

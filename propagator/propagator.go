@@ -364,10 +364,10 @@ func (p *propagator) Inject(ctx context.Context, carrier propagation.TextMapCarr
 		b = appendTraceparent(b, sc)
 		b = appendTracestate(b, ctx, sc)
 	}
+	h, httpHeaders := carrier.(propagation.HeaderCarrier)
 	var t tally
 	var bg string
 	if bag := baggage.FromContext(ctx); bag.Len() > 0 {
-		_, httpHeaders := carrier.(propagation.HeaderCarrier)
 		bg = p.baggageHeader(ctx, bag, httpHeaders, &t)
 	}
 	t.flush(ctx, p.rep)
@@ -382,7 +382,7 @@ func (p *propagator) Inject(ctx context.Context, carrier propagation.TextMapCarr
 		s := string(b)
 		tp, ts = s[:traceparentLen], s[traceparentLen:]
 	}
-	if h, ok := carrier.(propagation.HeaderCarrier); ok {
+	if httpHeaders {
 		// Set the canonical names directly, with one backing array for the
 		// three value slices; each slice is capped so an append by the
 		// caller copies instead of overwriting its neighbour.
