@@ -180,13 +180,13 @@ func (s *Service) GRPCServerOptions() []grpc.ServerOption {
 		)))
 }
 
-// GRPCDialOptions returns the options of a gRPC client of the service: each
-// RPC is a client span and carries the trace context, and the baggage that
-// the policy sends to the ClientConn's target (otelctxgrpc.Destination of
-// it, host:port for the examples' loopback targets). The examples' RPCs
-// stay on loopback and are not encrypted.
+// GRPCDialOptions returns the options of a gRPC client of the service, for
+// otelctxgrpc.NewClient: each RPC is a client span and carries the trace
+// context, and the baggage that the policy sends to the ClientConn's target
+// (otelctxgrpc.Destination of it, host:port for the examples' loopback
+// targets). The examples' RPCs stay on loopback and are not encrypted.
 func (s *Service) GRPCDialOptions() []grpc.DialOption {
-	return append(otelctxgrpc.DialOptions(),
+	return append([]grpc.DialOption(nil),
 		grpc.WithStatsHandler(otelgrpc.NewClientHandler(
 			otelgrpc.WithTracerProvider(s.TracerProvider),
 			otelgrpc.WithPropagators(s.Propagator),

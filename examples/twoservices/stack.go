@@ -70,9 +70,7 @@ func Start(ctx context.Context, c Config) (st *Stack, err error) {
 	if st.Upstream, err = server.Start("127.0.0.1:0", st.UpstreamStandIn); err != nil {
 		return st, err
 	}
-	if st.db, err = userservice.OpenDB(ctx); err != nil {
-		return st, err
-	}
+	st.db = userservice.NewDB()
 	// The backend sends no baggage anywhere: its upstream is a third party.
 	st.BackendTel, err = telemetry.NewService(ctx, cmp.Or(c.BackendName, "backend"), st.Sink, telemetry.Propagator())
 	if err != nil {
@@ -99,7 +97,7 @@ func Start(ctx context.Context, c Config) (st *Stack, err error) {
 	if err != nil {
 		return st, err
 	}
-	if st.toGreeter, err = grpc.NewClient(st.Greeter.Target, st.FrontendTel.GRPCDialOptions()...); err != nil {
+	if st.toGreeter, err = otelctxgrpc.NewClient(st.Greeter.Target, st.FrontendTel.GRPCDialOptions()...); err != nil {
 		return st, err
 	}
 	st.frontend = NewFrontend(st.FrontendTel, st.Backend.URL, st.toGreeter)

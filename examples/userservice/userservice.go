@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -54,18 +55,72 @@ var Users = []User{
 	{"margaret", "Margaret Hamilton", "margaret@example.com"},
 }
 
-// DB is the users database.
+// DB is the users database, opened by the first query that needs it.
+//
+// sql.Open starts the pool's connection opener, a goroutine that lives as
+// long as the pool, and the pool starts more as it goes. Opened inside the
+// request that first needs it, they would see that request's values for as
+// long as its scope stays open. Like every long-lived client made lazily
+// (gRPC, Redis, a message queue), the database is opened inside
+// asynctrack.Exit: outside every request, whichever one happens to open it.
 type DB struct {
+	opened atomic.Pointer[openDB]
+	mu     sync.Mutex // held while opening or closing
+	closed bool
+}
+
+type openDB struct {
 	db   *sql.DB
 	byID *sql.Stmt
 }
 
-// OpenDB opens an in-memory SQLite database seeded with Users.
+// NewDB returns the users database, an in-memory SQLite database seeded
+// with Users when the first query opens it.
+func NewDB() *DB { return &DB{} }
+
+// User returns the user id, or an error wrapping sql.ErrNoRows.
+func (d *DB) User(ctx context.Context, id string) (User, error) {
+	o, err := d.open(ctx)
+	if err != nil {
+		return User{}, err
+	}
+	var u User
+	err = o.byID.QueryRowContext(ctx, id).Scan(&u.ID, &u.Name, &u.Email)
+	return u, err
+}
+
+// open returns the open database, opening it outside every request if it
+// is not yet. A failed open is tried again by the next query.
+func (d *DB) open(ctx context.Context) (*openDB, error) {
+	if o := d.opened.Load(); o != nil {
+		return o, nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if o := d.opened.Load(); o != nil {
+		return o, nil
+	}
+	if d.closed {
+		return nil, errors.New("userservice: database closed")
+	}
+	var (
+		o   *openDB
+		err error
+	)
+	asynctrack.Exit(ctx, func(ctx context.Context) { o, err = openSeeded(ctx) })
+	if err != nil {
+		return nil, err
+	}
+	d.opened.Store(o)
+	return o, nil
+}
+
+// openSeeded opens an in-memory SQLite database seeded with Users.
 //
 // An in-memory SQLite database lives in one connection, so the pool is held
 // to one connection that is never closed while the database is open; a
 // service with a database file would not need that.
-func OpenDB(ctx context.Context) (_ *DB, err error) {
+func openSeeded(ctx context.Context) (_ *openDB, err error) {
 	db, err := sql.Open("sqlite", ":memory:")
 	if err != nil {
 		return nil, err
@@ -87,19 +142,20 @@ func OpenDB(ctx context.Context) (_ *DB, err error) {
 	if err != nil {
 		return nil, err
 	}
-	return &DB{db: db, byID: byID}, nil
+	return &openDB{db: db, byID: byID}, nil
 }
 
-// User returns the user id, or an error wrapping sql.ErrNoRows.
-func (d *DB) User(ctx context.Context, id string) (User, error) {
-	var u User
-	err := d.byID.QueryRowContext(ctx, id).Scan(&u.ID, &u.Name, &u.Email)
-	return u, err
-}
-
-// Close closes the database, which is then gone.
+// Close closes the database, if a query opened it; it cannot be opened
+// again.
 func (d *DB) Close() error {
-	return errors.Join(d.byID.Close(), d.db.Close())
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.closed = true
+	o := d.opened.Swap(nil)
+	if o == nil {
+		return nil
+	}
+	return errors.Join(o.byID.Close(), o.db.Close())
 }
 
 func seed(ctx context.Context, db *sql.DB) error {

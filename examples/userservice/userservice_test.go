@@ -42,8 +42,7 @@ func start(t *testing.T, upstream string) *stack {
 		t.Cleanup(up.Close)
 		upstream = up.URL
 	}
-	db, err := OpenDB(ctx)
-	require.NoError(t, err)
+	db := NewDB()
 	t.Cleanup(func() { assert.NoError(t, db.Close()) })
 
 	svc, err := telemetry.NewService(ctx, "userservice", &telemetry.Sink{Recorder: st.recorder}, telemetry.Propagator())

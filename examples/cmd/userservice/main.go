@@ -51,10 +51,7 @@ func run(ctx context.Context, out io.Writer, addr, upstream string) error {
 		defer up.Shutdown(context.Background())
 		upstream = up.URL
 	}
-	db, err := userservice.OpenDB(ctx)
-	if err != nil {
-		return err
-	}
+	db := userservice.NewDB() // opened by the first request that needs it
 	defer db.Close()
 
 	sink := telemetry.NewSink()
