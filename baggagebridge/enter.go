@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/otelctx/otelctx/asynctrack"
+	"github.com/otelctx/otelctx/internal/ambientotel"
 	"github.com/otelctx/otelctx/internal/scopehook"
 )
 
@@ -111,6 +112,4 @@ func source(ctx context.Context) context.Context {
 }
 
 // carries reports whether ctx carries OpenTelemetry context or a frame.
-func carries(ctx context.Context) bool {
-	return trace.SpanContextFromContext(ctx).IsValid() || baggage.FromContext(ctx).Len() > 0 || scopehook.HasFrame(ctx)
-}
+func carries(ctx context.Context) bool { return ambientotel.Carries(ctx) }
