@@ -1,0 +1,125 @@
+// Copyright The otelctx Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package propagator
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/baggage"
+	"go.opentelemetry.io/otel/propagation"
+)
+
+// errNoPolicy is InjectBaggage's error when the global propagator holds no
+// propagator of this package.
+var errNoPolicy = errors.New("propagator: the global propagator holds no otelctx propagator, so no egress " +
+	"rule is known and no baggage is sent: otel.SetTextMapPropagator(propagator.New(...)), alone or in a composite")
+
+// InjectBaggage replaces the baggage in carrier, under any spelling of its
+// key, with exactly the members of ctx's baggage that the egress rules grant
+// to destination, a host or host:port as in a URL, within the limits; the
+// trace context in carrier is left as it is. An empty destination is
+// unknown: only "*" rules grant it anything. What it withholds is counted
+// (see the package doc).
+//
+// Call it where a message is written for the host it goes to, after
+// anything else that writes the carrier, as NewTransport does for HTTP and
+// otelctxgrpc's DialOptions for gRPC:
+//
+//	otel.GetTextMapPropagator().Inject(ctx, carrier) // the trace context
+//	err := propagator.InjectBaggage(ctx, carrier, "broker.internal:9092")
+//
+// The rules are those of the global propagator (otel.GetTextMapPropagator)
+// when it is one New returned, or a composite holding one (the first, if
+// several). If it holds none, the baggage is removed and the error says so.
+func InjectBaggage(ctx context.Context, carrier propagation.TextMapCarrier, destination string) error {
+	p := globalPolicy()
+	if p == nil {
+		writeBaggage(carrier, "")
+		return errNoPolicy
+	}
+	p.injectBaggage(ctx, carrier, destination, false)
+	return nil
+}
+
+// injectBaggage is InjectBaggage with p's rules; see baggageHeader for
+// unverified.
+func (p *propagator) injectBaggage(ctx context.Context, carrier propagation.TextMapCarrier, host string, unverified bool) {
+	var bg string
+	if bag := baggage.FromContext(ctx); bag.Len() > 0 {
+		var t tally
+		bg = p.baggageHeader(bag, host, unverified, &t)
+		t.flush(ctx, p.rep)
+	}
+	writeBaggage(carrier, bg)
+}
+
+// writeBaggage leaves in carrier the baggage value bg, if not empty, and no
+// other baggage entry.
+func writeBaggage(carrier propagation.TextMapCarrier, bg string) {
+	h, ok := carrier.(propagation.HeaderCarrier)
+	if !ok {
+		clearBaggage(carrier, bg)
+		return
+	}
+	deleteHeader(http.Header(h), baggageCanon)
+	if bg != "" {
+		h[baggageCanon] = []string{bg}
+	}
+}
+
+// policyProbe is the carrier globalPolicy passes to the global
+// propagator's Inject: this package's Inject recognises it and records
+// itself instead of writing, through any composite; every other
+// propagator writes nothing it keeps.
+type policyProbe struct{ p *propagator }
+
+func (pr *policyProbe) found(p *propagator) {
+	if pr.p == nil {
+		pr.p = p
+	}
+}
+
+func (*policyProbe) Get(string) string  { return "" }
+func (*policyProbe) Set(string, string) {}
+func (*policyProbe) Keys() []string     { return nil }
+
+// globalPolicy returns the first propagator of this package that the global
+// propagator holds, or nil. It asks on every call, so that a global set
+// after a client was built is used.
+func globalPolicy() *propagator {
+	if p, ok := otel.GetTextMapPropagator().(*propagator); ok {
+		return p
+	}
+	var pr policyProbe
+	// An empty ctx: the other propagators find nothing to write.
+	otel.GetTextMapPropagator().Inject(context.Background(), &pr)
+	return pr.p
+}
+
+// everyHost returns the members of bag the egress rules grant to every
+// destination, or an empty baggage if p is nil.
+func (p *propagator) everyHost(bag baggage.Baggage) baggage.Baggage {
+	if p == nil {
+		return baggage.Baggage{}
+	}
+	var gbuf [maxGrants]*keySet
+	grants := p.cfg.egressGrants("", gbuf[:0])
+	var kept []baggage.Member
+	for _, m := range bag.Members() {
+		if granted(grants, m.Key()) {
+			kept = append(kept, m)
+		}
+	}
+	if len(kept) == bag.Len() {
+		return bag
+	}
+	b, err := baggage.New(kept...)
+	if err != nil {
+		return baggage.Baggage{} // fail closed
+	}
+	return b
+}
