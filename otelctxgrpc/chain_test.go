@@ -53,7 +53,7 @@ func TestChain(t *testing.T) {
 		return s
 	}
 	client := &http.Client{Transport: propagator.NewTransport(otelhttp.NewTransport(http.DefaultTransport,
-		otelhttp.WithTracerProvider(tp), otelhttp.WithPropagators(prop)))}
+		otelhttp.WithTracerProvider(tp), otelhttp.WithPropagators(prop)), nil)}
 	t.Cleanup(client.CloseIdleConnections)
 	get := func(ctx context.Context, url string) error {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)

@@ -13,35 +13,35 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 )
 
-// errNoPolicy is InjectBaggage's error when the global propagator holds no
+// errNoPolicy is InjectBaggage's error when the propagator holds no
 // propagator of this package.
-var errNoPolicy = errors.New("propagator: the global propagator holds no otelctx propagator, so no egress " +
-	"rule is known and no baggage is sent: otel.SetTextMapPropagator(propagator.New(...)), alone or in a composite")
+var errNoPolicy = errors.New("propagator: the propagator given (nil: the global one) holds no otelctx " +
+	"propagator, so no egress rule is known and no baggage is sent: give propagator.New(...), alone or in a composite")
 
 // InjectBaggage replaces the baggage in carrier, under any spelling of its
-// key, with exactly the members of ctx's baggage that the egress rules grant
-// to destination, a host or host:port as in a URL, within the limits; the
-// trace context in carrier is left as it is. An empty destination is
+// key, with exactly the members of ctx's baggage that the egress rules of p
+// grant to destination, a host or host:port as in a URL, within the limits;
+// the trace context in carrier is left as it is. An empty destination is
 // unknown: only "*" rules grant it anything. What it withholds is counted
 // (see the package doc).
+//
+// p is a propagator New returned, or a composite holding one (the first,
+// if several); nil stands for the global propagator, read at each call. If
+// p holds none, the baggage is removed and the error says so.
 //
 // Call it where a message is written for the host it goes to, after
 // anything else that writes the carrier, as NewTransport does for HTTP and
 // otelctxgrpc's DialOptions for gRPC:
 //
-//	otel.GetTextMapPropagator().Inject(ctx, carrier) // the trace context
-//	err := propagator.InjectBaggage(ctx, carrier, "broker.internal:9092")
-//
-// The rules are those of the global propagator (otel.GetTextMapPropagator)
-// when it is one New returned, or a composite holding one (the first, if
-// several). If it holds none, the baggage is removed and the error says so.
-func InjectBaggage(ctx context.Context, carrier propagation.TextMapCarrier, destination string) error {
-	p := globalPolicy()
-	if p == nil {
+//	p.Inject(ctx, carrier) // the trace context
+//	err := propagator.InjectBaggage(ctx, p, carrier, "broker.internal:9092")
+func InjectBaggage(ctx context.Context, p propagation.TextMapPropagator, carrier propagation.TextMapCarrier, destination string) error {
+	pp := policyOf(p)
+	if pp == nil {
 		writeBaggage(carrier, "")
 		return errNoPolicy
 	}
-	p.injectBaggage(ctx, carrier, destination, false)
+	pp.injectBaggage(ctx, carrier, destination, false)
 	return nil
 }
 
@@ -71,8 +71,7 @@ func writeBaggage(carrier propagation.TextMapCarrier, bg string) {
 	}
 }
 
-// policyProbe is the carrier globalPolicy passes to the global
-// propagator's Inject: this package's Inject recognises it and records
+// policyProbe is the carrier policyOf passes to a propagator's Inject: this package's Inject recognises it and records
 // itself instead of writing, through any composite; every other
 // propagator writes nothing it keeps.
 type policyProbe struct{ p *propagator }
@@ -87,16 +86,18 @@ func (*policyProbe) Get(string) string  { return "" }
 func (*policyProbe) Set(string, string) {}
 func (*policyProbe) Keys() []string     { return nil }
 
-// globalPolicy returns the first propagator of this package that the global
-// propagator holds, or nil. It asks on every call, so that a global set
-// after a client was built is used.
-func globalPolicy() *propagator {
-	if p, ok := otel.GetTextMapPropagator().(*propagator); ok {
-		return p
+// policyOf returns the first propagator of this package that p, or the
+// global propagator if p is nil, holds; nil if none.
+func policyOf(p propagation.TextMapPropagator) *propagator {
+	if p == nil {
+		p = otel.GetTextMapPropagator()
+	}
+	if pp, ok := p.(*propagator); ok {
+		return pp
 	}
 	var pr policyProbe
 	// An empty ctx: the other propagators find nothing to write.
-	otel.GetTextMapPropagator().Inject(context.Background(), &pr)
+	p.Inject(context.Background(), &pr)
 	return pr.p
 }
 

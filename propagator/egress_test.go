@@ -118,13 +118,13 @@ func TestEgressMirror(t *testing.T) {
 		wantAPI string
 	}{
 		{"between otelhttp and NewTransport", func(base http.RoundTripper, tp trace.TracerProvider, host string) http.RoundTripper {
-			return otelhttp.NewTransport(mirror{NewTransport(base), host}, otelhttp.WithTracerProvider(tp))
+			return otelhttp.NewTransport(mirror{NewTransport(base, nil), host}, otelhttp.WithTracerProvider(tp))
 		}, apiGrant},
 		{"outside otelhttp", func(base http.RoundTripper, tp trace.TracerProvider, host string) http.RoundTripper {
-			return mirror{otelhttp.NewTransport(NewTransport(base), otelhttp.WithTracerProvider(tp)), host}
+			return mirror{otelhttp.NewTransport(NewTransport(base, nil), otelhttp.WithTracerProvider(tp)), host}
 		}, apiGrant},
 		{"between NewTransport and otelhttp", func(base http.RoundTripper, tp trace.TracerProvider, host string) http.RoundTripper {
-			return NewTransport(mirror{otelhttp.NewTransport(base, otelhttp.WithTracerProvider(tp)), host})
+			return NewTransport(mirror{otelhttp.NewTransport(base, otelhttp.WithTracerProvider(tp)), host}, nil)
 		}, everyGrant}, // unverifiable: withheld
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -168,7 +168,7 @@ func TestEgressAnyGlobalPropagator(t *testing.T) {
 			setGlobal(t, tc.global)
 			tp := newTracerProvider(t)
 			ctx := egressCtx(t, tp)
-			c := &http.Client{Transport: otelhttp.NewTransport(NewTransport(namedLoopback(t)), otelhttp.WithTracerProvider(tp))}
+			c := &http.Client{Transport: otelhttp.NewTransport(NewTransport(namedLoopback(t), nil), otelhttp.WithTracerProvider(tp))}
 			api, other := newReceiver(t), newReceiver(t)
 			send(t, ctx, c, at(t, api, "api.internal"), nil)
 			send(t, ctx, c, at(t, other, "third-party.example"), nil)
@@ -220,7 +220,7 @@ func TestEgressRedirects(t *testing.T) {
 			b := newReceiver(t)
 			a := newReceiver(t, http.RedirectHandler(at(t, b, "b.internal"), http.StatusFound))
 			c := &http.Client{
-				Transport:     otelhttp.NewTransport(NewTransport(namedLoopback(t)), otelhttp.WithTracerProvider(tp)),
+				Transport:     otelhttp.NewTransport(NewTransport(namedLoopback(t), nil), otelhttp.WithTracerProvider(tp)),
 				CheckRedirect: tc.check,
 			}
 			// Injected by hand too: Inject writes only what every host gets.
@@ -250,10 +250,11 @@ func TestEgressRedirects(t *testing.T) {
 func TestEgressWrongOrder(t *testing.T) {
 	errs := captureErrors(t)
 	reader, newP := meteredPropagator(t)
-	setGlobal(t, newP(egressRules...))
+	p := newP(egressRules...) // given, not global
 	tp := newTracerProvider(t)
 	ctx := egressCtx(t, tp)
-	c := &http.Client{Transport: NewTransport(otelhttp.NewTransport(namedLoopback(t), otelhttp.WithTracerProvider(tp)))}
+	c := &http.Client{Transport: NewTransport(otelhttp.NewTransport(namedLoopback(t),
+		otelhttp.WithTracerProvider(tp), otelhttp.WithPropagators(p)), p)}
 	api := newReceiver(t)
 	send(t, ctx, c, at(t, api, "api.internal"), nil)
 	send(t, ctx, c, at(t, api, "api.internal"), nil)
@@ -265,7 +266,7 @@ func TestEgressWrongOrder(t *testing.T) {
 	}
 	api.mu.Unlock()
 	require.Len(t, errs(), 1, "reported once")
-	assert.ErrorContains(t, errs()[0], "otelhttp.NewTransport(propagator.NewTransport(http.DefaultTransport))")
+	assert.ErrorContains(t, errs()[0], "put NewTransport innermost")
 	assert.Equal(t, 2, int(counts(t, reader, "otelctx.propagator.baggage.dropped")["egress.unverified_transport"]))
 }
 
@@ -276,7 +277,7 @@ func TestEgressWrongOrderStockGlobal(t *testing.T) {
 	captureErrors(t)
 	setGlobal(t, propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
 	tp := newTracerProvider(t)
-	c := &http.Client{Transport: NewTransport(otelhttp.NewTransport(namedLoopback(t), otelhttp.WithTracerProvider(tp)))}
+	c := &http.Client{Transport: NewTransport(otelhttp.NewTransport(namedLoopback(t), otelhttp.WithTracerProvider(tp)), nil)}
 	other := newReceiver(t)
 	send(t, egressCtx(t, tp), c, at(t, other, "third-party.example"), nil)
 	noBaggage(t, other.got(t))

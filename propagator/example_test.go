@@ -45,7 +45,7 @@ func ExampleNew() {
 	for _, host := range []string{"orders.svc.cluster.local", "api.example.com"} {
 		out := propagation.HeaderCarrier(http.Header{})
 		p.Inject(ctx, out)
-		if err := propagator.InjectBaggage(ctx, out, host); err != nil {
+		if err := propagator.InjectBaggage(ctx, p, out, host); err != nil {
 			fmt.Println(err)
 		}
 		fmt.Printf("%s: traceparent=%t baggage=%q\n", host, out.Get("traceparent") != "", out.Get("baggage"))
@@ -79,14 +79,11 @@ func ExampleNewTransport() {
 		Hosts: []string{echo.Listener.Addr().String()},
 		Keys:  []string{"tenant.id"},
 	}))
-	prev := otel.GetTextMapPropagator()
-	otel.SetTextMapPropagator(p) // NewTransport applies the global propagator's rules
-	defer otel.SetTextMapPropagator(prev)
 	base := &http.Transport{}
 	defer base.CloseIdleConnections()
 	// NewTransport innermost: whatever otelhttp injected, it writes the
 	// baggage for the host the request is sent to.
-	client := &http.Client{Transport: otelhttp.NewTransport(propagator.NewTransport(base))}
+	client := &http.Client{Transport: otelhttp.NewTransport(propagator.NewTransport(base, p), otelhttp.WithPropagators(p))}
 
 	b, _ := baggage.Parse("tenant.id=acme,session=s3cr3t")
 	ctx := baggage.ContextWithBaggage(context.Background(), b)

@@ -114,7 +114,7 @@ func TestInjectClearsStrayBaggage(t *testing.T) {
 	r := newReceiver(t)
 	base := &http.Transport{}
 	defer base.CloseIdleConnections()
-	send(t, ctx, &http.Client{Transport: NewTransport(base)}, r.URL, http.Header{"baggage": {"secret=copied"}})
+	send(t, ctx, &http.Client{Transport: NewTransport(base, nil)}, r.URL, http.Header{"baggage": {"secret=copied"}})
 	for k := range r.got(t) {
 		assert.False(t, strings.EqualFold(k, "baggage"), "baggage reached an ungranted host")
 	}

@@ -58,7 +58,7 @@ func TestLoopbackPublicEdge(t *testing.T) {
 		otelTransport := func(rt http.RoundTripper) http.RoundTripper {
 			return otelhttp.NewTransport(rt, otelhttp.WithTracerProvider(tp), otelhttp.WithPropagators(p))
 		}
-		return &http.Client{Transport: otelTransport(NewTransport(base))}
+		return &http.Client{Transport: otelTransport(NewTransport(base, p))}
 	}
 	get := func(ctx context.Context, c *http.Client, url string) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
@@ -97,9 +97,6 @@ func TestLoopbackPublicEdge(t *testing.T) {
 		WithPublicAllow("request.id"),
 		WithEgress(EgressRule{Hosts: []string{internalSrv.Listener.Addr().String()}, Prefixes: []string{""}}),
 	)
-	// NewTransport applies the egress rules of the global propagator: one
-	// per process, here the edge's.
-	setGlobal(t, edgeProp)
 	edgeClient := newClient(edgeProp)
 	edgeSrv := httptest.NewServer(otelhttp.NewHandler(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()

@@ -81,7 +81,7 @@ var reasonMessages = [numReasons]string{
 	reasonEgressLimitMemberBytes:   "outbound baggage member over the member size limit dropped",
 	reasonEgressUnverified: "baggage granted to the destination withheld: NewTransport's base is not an " +
 		"*http.Transport, so it cannot tell where the request is finally sent; put NewTransport innermost, " +
-		"otelhttp.NewTransport(propagator.NewTransport(http.DefaultTransport))",
+		"otelhttp.NewTransport(propagator.NewTransport(http.DefaultTransport, p))",
 }
 
 func (r reason) String() string { return reasonNames[r] }

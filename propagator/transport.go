@@ -17,25 +17,27 @@ import (
 )
 
 // NewTransport returns an http.RoundTripper that sends each request's
-// baggage exactly as far as the egress rules grant it to the host the
+// baggage exactly as far as the egress rules of p grant it to the host the
 // request is sent to, then calls base, or http.DefaultTransport if base is
-// nil. The trace context is left as the layers outside wrote it, so it
-// flows everywhere and otelhttp records its span.
+// nil. p is a propagator New returned, or a composite holding one; nil
+// stands for the global propagator, read at each request. The trace context
+// is left as the layers outside wrote it, so it flows everywhere and
+// otelhttp records its span.
 //
 // Put it innermost, where the request leaves the process, with otelhttp
 // outside it:
 //
-//	client := &http.Client{Transport: otelhttp.NewTransport(propagator.NewTransport(http.DefaultTransport))}
+//	client := &http.Client{Transport: otelhttp.NewTransport(propagator.NewTransport(http.DefaultTransport, nil))}
 //
 // Every request goes through it, whatever produced it: each redirect the
 // client follows, each copy a retrying, failover or mirroring RoundTripper
 // outside it sends elsewhere. See RoundTrip for what it writes.
-func NewTransport(base http.RoundTripper) http.RoundTripper {
+func NewTransport(base http.RoundTripper, p propagation.TextMapPropagator) http.RoundTripper {
 	if base == nil {
 		base = http.DefaultTransport
 	}
 	_, wire := base.(*http.Transport)
-	return &transport{base: detached{base}, wire: wire}
+	return &transport{base: detached{base}, prop: p, wire: wire}
 }
 
 // detached calls base outside any asynctrack scope (see asynctrack.Exit).
@@ -52,6 +54,7 @@ func (d detached) RoundTrip(r *http.Request) (resp *http.Response, err error) {
 
 type transport struct {
 	base http.RoundTripper
+	prop propagation.TextMapPropagator // nil: the global one
 	// wire: base is an *http.Transport, which sends the request, headers
 	// as they are, to the host of its URL.
 	wire     bool
@@ -65,8 +68,8 @@ type transport struct {
 // propagator, a hand injection, a header copied from elsewhere) and under
 // any spelling, and writes instead the members of the baggage of r's ctx
 // that the egress rules grant to r.URL.Host, as InjectBaggage does; the
-// first time the global propagator holds no rules it reports that through
-// otel.Handle, and writes none.
+// first time p holds no rules it reports that through otel.Handle, and
+// writes none.
 //
 // If base is not an *http.Transport, NewTransport cannot tell where base
 // finally sends the request (base may be otelhttp's transport, in the
@@ -81,7 +84,7 @@ func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if bag.Len() == 0 && !hasHeader(r.Header, baggageCanon) {
 		return t.base.RoundTrip(r)
 	}
-	p := globalPolicy()
+	p := policyOf(t.prop)
 	if p == nil {
 		t.noPolicy.Do(func() { otel.Handle(errNoPolicy) })
 	}

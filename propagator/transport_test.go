@@ -20,7 +20,7 @@ type roundTripFunc func(*http.Request) (*http.Response, error)
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 func TestTransportNilBase(t *testing.T) {
-	tr := NewTransport(nil).(*transport)
+	tr := NewTransport(nil, nil).(*transport)
 	assert.Equal(t, http.DefaultTransport, tr.base.(detached).base)
 	assert.True(t, tr.wire)
 }
@@ -40,7 +40,7 @@ func TestTransportUnverifiedBase(t *testing.T) {
 	rt := NewTransport(roundTripFunc(func(r *http.Request) (*http.Response, error) {
 		got = r
 		return &http.Response{StatusCode: http.StatusNoContent, Body: http.NoBody, Request: r}, nil
-	}))
+	}), nil)
 	r, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://internal.example/", nil)
 	require.NoError(t, err)
 	r.Header.Set("Baggage", "k=v,j=w")
@@ -66,7 +66,7 @@ func TestInjectBaggage(t *testing.T) {
 		setGlobal(t, global)
 		for dest, want := range map[string]string{"broker:9092": "k=v", "broker:9093": "", "": ""} {
 			m := propagation.MapCarrier{"Baggage": "j=w", "baggage": "k=v,j=w"}
-			require.NoError(t, InjectBaggage(ctx, m, dest))
+			require.NoError(t, InjectBaggage(ctx, nil, m, dest))
 			assert.Equal(t, want, m.Get("baggage"), "%s: %q", name, dest)
 			assert.NotContains(t, m, "Baggage", name)
 		}
@@ -74,6 +74,6 @@ func TestInjectBaggage(t *testing.T) {
 	setGlobal(t, stock)
 	h := propagation.HeaderCarrier{}
 	stock.Inject(ctx, h)
-	require.ErrorIs(t, InjectBaggage(ctx, h, "broker:9092"), errNoPolicy)
+	require.ErrorIs(t, InjectBaggage(ctx, nil, h, "broker:9092"), errNoPolicy)
 	assert.Empty(t, h.Values("baggage"), "no rules: no baggage")
 }

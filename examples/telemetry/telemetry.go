@@ -157,13 +157,13 @@ func (s *Service) Handler(h http.Handler) http.Handler {
 
 // Client returns a client whose calls are client spans and carry the trace
 // context, and the baggage that the policy sends to their destination.
-// propagator.NewTransport, outermost, tells the propagator where each
-// request goes.
+// propagator.NewTransport, innermost, writes each request's baggage for the
+// host it is sent to, with the service's rules.
 func (s *Service) Client() *http.Client {
-	return &http.Client{Transport: propagator.NewTransport(otelhttp.NewTransport(s.transport,
+	return &http.Client{Transport: otelhttp.NewTransport(propagator.NewTransport(s.transport, s.Propagator),
 		otelhttp.WithTracerProvider(s.TracerProvider),
 		otelhttp.WithPropagators(s.Propagator),
-	))}
+	)}
 }
 
 // GRPCServerOptions returns the options of a gRPC server of the service:
