@@ -182,15 +182,14 @@ func (s *Service) GRPCServerOptions() []grpc.ServerOption {
 
 // GRPCDialOptions returns the options of a gRPC client of the service: each
 // RPC is a client span and carries the trace context, and the baggage that
-// the policy sends to the ClientConn's target (otelctxgrpc.Destination of
-// it, host:port for the examples' loopback targets). The examples' RPCs
-// stay on loopback and are not encrypted.
+// the policy sends to the ClientConn's target (host:port for the examples'
+// loopback targets), written by otelctxgrpc after otelgrpc's handler. The
+// examples' RPCs stay on loopback and are not encrypted.
 func (s *Service) GRPCDialOptions() []grpc.DialOption {
-	return append(otelctxgrpc.DialOptions(),
-		grpc.WithStatsHandler(otelgrpc.NewClientHandler(
-			otelgrpc.WithTracerProvider(s.TracerProvider),
-			otelgrpc.WithPropagators(s.Propagator),
-		)),
+	return append(otelctxgrpc.DialOptions(s.Propagator, otelgrpc.NewClientHandler(
+		otelgrpc.WithTracerProvider(s.TracerProvider),
+		otelgrpc.WithPropagators(s.Propagator),
+	)),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 	)
 }
