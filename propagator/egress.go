@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/baggage"
@@ -41,20 +42,41 @@ func InjectBaggage(ctx context.Context, p propagation.TextMapPropagator, carrier
 		writeBaggage(carrier, "")
 		return errNoPolicy
 	}
-	pp.injectBaggage(ctx, carrier, destination, false)
+	pp.injectBaggage(ctx, carrier, destination)
 	return nil
 }
 
-// injectBaggage is InjectBaggage with p's rules; see baggageHeader for
-// unverified.
-func (p *propagator) injectBaggage(ctx context.Context, carrier propagation.TextMapCarrier, host string, unverified bool) {
-	var bg string
-	if bag := baggage.FromContext(ctx); bag.Len() > 0 {
-		var t tally
-		bg = p.baggageHeader(bag, host, unverified, &t)
-		t.flush(ctx, p.rep)
+// injectBaggage is InjectBaggage with p's rules.
+func (p *propagator) injectBaggage(ctx context.Context, carrier propagation.TextMapCarrier, host string) {
+	writeBaggage(carrier, p.baggageFor(ctx, host, false))
+}
+
+// baggageFor returns the baggage header value for ctx's baggage to host, and
+// records what it withholds; see baggageHeader for unverified.
+func (p *propagator) baggageFor(ctx context.Context, host string, unverified bool) string {
+	bag := baggage.FromContext(ctx)
+	if bag.Len() == 0 {
+		return ""
 	}
-	writeBaggage(carrier, bg)
+	var t tally
+	bg := p.baggageHeader(bag, host, unverified, &t)
+	t.flush(ctx, p.rep)
+	return bg
+}
+
+// hasOnlyBaggage reports whether h's baggage is the single value bg, none
+// if bg is empty, under the canonical spelling only.
+func hasOnlyBaggage(h http.Header, bg string) bool {
+	vals := h[baggageCanon]
+	if bg == "" && len(vals) > 0 || bg != "" && (len(vals) != 1 || vals[0] != bg) {
+		return false
+	}
+	for k := range h {
+		if len(k) == len(baggageCanon) && k != baggageCanon && strings.EqualFold(k, baggageCanon) {
+			return false
+		}
+	}
+	return true
 }
 
 // writeBaggage leaves in carrier the baggage value bg, if not empty, and no

@@ -77,7 +77,7 @@ func inject(p propagation.TextMapPropagator, ctx context.Context) http.Header {
 // p's rules.
 func injectTo(p propagation.TextMapPropagator, ctx context.Context, host string) http.Header {
 	h := inject(p, ctx)
-	p.(*propagator).injectBaggage(ctx, propagation.HeaderCarrier(h), host, false)
+	p.(*propagator).injectBaggage(ctx, propagation.HeaderCarrier(h), host)
 	return h
 }
 

@@ -85,26 +85,30 @@ func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 		return t.base.RoundTrip(r)
 	}
 	p := policyOf(t.prop)
+	var bg string
 	if p == nil {
 		t.noPolicy.Do(func() { otel.Handle(errNoPolicy) })
-	}
-	if !t.wire {
-		if kept := p.everyHost(bag); kept.Len() != bag.Len() {
-			ctx = baggage.ContextWithBaggage(ctx, kept)
-		}
-	}
-	out := r.WithContext(ctx)
-	out.Header = r.Header.Clone()
-	if p == nil {
-		writeBaggage(propagation.HeaderCarrier(out.Header), "")
 	} else {
-		// The original ctx: what the host was granted beyond "*" is
-		// counted as withheld.
 		var host string
 		if r.URL != nil {
 			host = r.URL.Host
 		}
-		p.injectBaggage(r.Context(), propagation.HeaderCarrier(out.Header), host, !t.wire)
+		// From the original ctx: what the host was granted beyond "*"
+		// is counted as withheld if unverified.
+		bg = p.baggageFor(ctx, host, !t.wire)
+	}
+	out := r
+	if !t.wire {
+		if kept := p.everyHost(bag); kept.Len() != bag.Len() {
+			out = r.WithContext(baggage.ContextWithBaggage(ctx, kept))
+		}
+	}
+	if !hasOnlyBaggage(r.Header, bg) {
+		if out == r {
+			out = r.WithContext(ctx)
+		}
+		out.Header = r.Header.Clone()
+		writeBaggage(propagation.HeaderCarrier(out.Header), bg)
 	}
 	return t.base.RoundTrip(out)
 }
