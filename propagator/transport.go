@@ -62,7 +62,7 @@ type transport struct {
 }
 
 // RoundTrip implements http.RoundTripper. Like every RoundTripper it leaves r
-// unmodified: it sends a copy.
+// unmodified: when its baggage header or ctx must change, base gets a copy.
 //
 // It removes the request's baggage header, whatever wrote it (any global
 // propagator, a hand injection, a header copied from elsewhere) and under
