@@ -40,9 +40,11 @@ const baggageKey = "baggage"
 //		otelctxgrpc.DialOptions(nil, otelgrpc.NewClientHandler()),
 //		grpc.WithTransportCredentials(creds))...)
 //
-// A stats handler registered on its own after these options would write
-// the metadata after them: the first RPC whose baggage on the wire is not
-// what the rules granted is reported through otel.Handle.
+// A stats handler registered on its own after these options runs after
+// them, with a ctx without baggage (so does the client stream's Context):
+// whatever it injects, no member beyond the grant leaves. If it still
+// changes the baggage metadata (an otelctx propagator clears it), the first
+// such RPC is reported through otel.Handle.
 //
 // The destination is the endpoint of the target as gRPC parses it to
 // resolve and dial (ClientConn.CanonicalTarget), never the authority an
@@ -122,7 +124,8 @@ func (h *clientHandler) withDestination(ctx context.Context, cc *grpc.ClientConn
 }
 
 // TagRPC runs the inner handlers' TagRPC, then replaces the baggage in the
-// outgoing metadata with what the destination is granted.
+// outgoing metadata with what the destination is granted, and removes the
+// baggage from the ctx it returns.
 func (h *clientHandler) TagRPC(ctx context.Context, info *stats.RPCTagInfo) context.Context {
 	for _, in := range h.inner {
 		ctx = in.TagRPC(ctx, info)
@@ -142,7 +145,9 @@ func (h *clientHandler) TagRPC(ctx context.Context, info *stats.RPCTagInfo) cont
 	if err := propagator.InjectBaggage(ctx, h.prop, MetadataCarrier(md), host); err != nil {
 		h.noPolicy.Do(func() { otel.Handle(err) })
 	}
-	ctx = metadata.NewOutgoingContext(ctx, md)
+	// What runs after this (a stats handler registered later, which would
+	// inject again) sees no baggage: it cannot send more than the grant.
+	ctx = metadata.NewOutgoingContext(baggage.ContextWithoutBaggage(ctx), md)
 	return context.WithValue(ctx, wroteKey{}, wroteBaggage{owner: h, vals: md[baggageKey]})
 }
 
@@ -165,8 +170,8 @@ func (h *clientHandler) HandleRPC(ctx context.Context, s stats.RPCStats) {
 	}
 }
 
-var errOverwritten = errors.New("otelctxgrpc: a stats handler registered after DialOptions wrote the RPC's " +
-	"baggage metadata, past the egress rules: pass it to DialOptions instead, " +
+var errOverwritten = errors.New("otelctxgrpc: a stats handler registered after DialOptions changed the RPC's " +
+	"baggage metadata, so the destination did not get its grant: pass the handler to DialOptions instead, " +
 	"otelctxgrpc.DialOptions(p, otelgrpc.NewClientHandler())")
 
 // TagConn runs the inner handlers' TagConn.
