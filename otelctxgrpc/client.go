@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/baggage"
@@ -84,26 +85,28 @@ type clientHandler struct {
 	prop                  propagation.TextMapPropagator // nil: the global one
 	inner                 []stats.Handler
 	noPolicy, overwritten sync.Once
+	last                  atomic.Pointer[connDestination] // the last ClientConn's, to spare parsing
+}
+
+// connDestination is a ClientConn's destination.
+type connDestination struct {
+	cc   *grpc.ClientConn
+	host string
 }
 
 var _ stats.Handler = (*clientHandler)(nil)
 
-// rpcDestination is what the interceptors record in an RPC's ctx for the
-// stats handler built with them, and only for it (owner).
-type rpcDestination struct {
+// rpcEgress is what the interceptors record in an RPC's ctx for the stats
+// handler built with them, and only for it (owner): the destination, and
+// then the baggage metadata TagRPC wrote, for HandleRPC's check. One RPC's
+// attempts run one after the other, each TagRPC before its headers.
+type rpcEgress struct {
 	owner *clientHandler
 	host  string
+	wrote []string
 }
 
-type destinationKey struct{}
-
-// wroteBaggage is the baggage metadata TagRPC wrote, for HandleRPC's check.
-type wroteBaggage struct {
-	owner *clientHandler
-	vals  []string
-}
-
-type wroteKey struct{}
+type egressKey struct{}
 
 func (h *clientHandler) unary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) (err error) {
 	asynctrack.Exit(h.withDestination(ctx, cc), func(ctx context.Context) {
@@ -120,7 +123,20 @@ func (h *clientHandler) stream(ctx context.Context, desc *grpc.StreamDesc, cc *g
 }
 
 func (h *clientHandler) withDestination(ctx context.Context, cc *grpc.ClientConn) context.Context {
-	return context.WithValue(ctx, destinationKey{}, rpcDestination{owner: h, host: destination(cc.CanonicalTarget())})
+	d := h.last.Load()
+	if d == nil || d.cc != cc {
+		d = &connDestination{cc: cc, host: destination(cc.CanonicalTarget())}
+		h.last.Store(d)
+	}
+	return context.WithValue(ctx, egressKey{}, &rpcEgress{owner: h, host: d.host})
+}
+
+// egress returns the rpcEgress of h's interceptors in ctx, or nil.
+func (h *clientHandler) egress(ctx context.Context) *rpcEgress {
+	if e, ok := ctx.Value(egressKey{}).(*rpcEgress); ok && e.owner == h {
+		return e
+	}
+	return nil
 }
 
 // TagRPC runs the inner handlers' TagRPC, then replaces the baggage in the
@@ -133,9 +149,10 @@ func (h *clientHandler) TagRPC(ctx context.Context, info *stats.RPCTagInfo) cont
 	if baggage.FromContext(ctx).Len() == 0 && len(metadata.ValueFromOutgoingContext(ctx, baggageKey)) == 0 {
 		return ctx
 	}
+	e := h.egress(ctx)
 	var host string // unknown unless this handler's interceptors say
-	if d, ok := ctx.Value(destinationKey{}).(rpcDestination); ok && d.owner == h {
-		host = d.host
+	if e != nil {
+		host = e.host
 	}
 	md, _ := metadata.FromOutgoingContext(ctx) // a copy
 	if md == nil {
@@ -147,8 +164,10 @@ func (h *clientHandler) TagRPC(ctx context.Context, info *stats.RPCTagInfo) cont
 	}
 	// What runs after this (a stats handler registered later, which would
 	// inject again) sees no baggage: it cannot send more than the grant.
-	ctx = metadata.NewOutgoingContext(baggage.ContextWithoutBaggage(ctx), md)
-	return context.WithValue(ctx, wroteKey{}, wroteBaggage{owner: h, vals: md[baggageKey]})
+	if e != nil {
+		e.wrote = md[baggageKey]
+	}
+	return metadata.NewOutgoingContext(baggage.ContextWithoutBaggage(ctx), md)
 }
 
 // HandleRPC runs the inner handlers' HandleRPC. When the headers are sent,
@@ -161,11 +180,11 @@ func (h *clientHandler) HandleRPC(ctx context.Context, s stats.RPCStats) {
 	if !ok || !out.Client {
 		return
 	}
-	var want []string
-	if w, ok := ctx.Value(wroteKey{}).(wroteBaggage); ok && w.owner == h {
-		want = w.vals
+	e := h.egress(ctx)
+	if e == nil {
+		return
 	}
-	if !slices.Equal(out.Header[baggageKey], want) {
+	if !slices.Equal(out.Header[baggageKey], e.wrote) {
 		h.overwritten.Do(func() { otel.Handle(errOverwritten) })
 	}
 }
