@@ -64,6 +64,8 @@ func TestDestinationAsGRPCDials(t *testing.T) {
 		"dns:///127.0.0.1:50051?x.internal":    every,
 		"passthrough:///127.0.0.1#:x.internal": every,
 		"127.0.0.1:50051":                      every,
+		"dns:":                                 every,
+		"dns:///":                              every,
 		"unix:///run/app.sock":                 local,
 		"unix-abstract:app":                    local,
 	} {
