@@ -43,7 +43,7 @@ func TestOtelctxPropagator(t *testing.T) {
 	}))
 	defer down.Close()
 	client := newClient(t, func(rt http.RoundTripper) http.RoundTripper {
-		return propagator.NewTransport(otelhttp.NewTransport(rt, otelhttp.WithPropagators(prop)))
+		return otelhttp.NewTransport(propagator.NewTransport(rt, prop), otelhttp.WithPropagators(prop))
 	})
 
 	srv := httptest.NewServer(baggagebridge.Middleware(baggagebridge.WithPropagator(prop))(http.HandlerFunc(

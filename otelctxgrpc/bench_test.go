@@ -141,7 +141,7 @@ func startGRPC(tb testing.TB, v string) (*grpc.ClientConn, *tracetest.InMemoryEx
 		tpo   []sdktrace.TracerProviderOption
 		value func(ctx context.Context, key string) string
 		sopts []grpc.ServerOption
-		dopts []grpc.DialOption
+		full  bool
 	)
 	switch v {
 	case "otelgrpc", "otelgrpc_scope":
@@ -161,7 +161,7 @@ func startGRPC(tb testing.TB, v string) (*grpc.ClientConn, *tracetest.InMemoryEx
 		tpo = append(tpo, sdktrace.WithSpanProcessor(baggagebridge.WrapSpanProcessor(sdktrace.NewBatchSpanProcessor(exp, sdktrace.WithBlocking()))))
 		value = func(_ context.Context, key string) string { s, _ := baggagebridge.Current(key); return s }
 		sopts = otelctxgrpc.ServerOptions(otelctxgrpc.WithPropagator(prop))
-		dopts = otelctxgrpc.DialOptions()
+		full = true
 	}
 	if tpo == nil {
 		tpo = append(tpo, sdktrace.WithBatcher(exp, sdktrace.WithBlocking()))
@@ -184,7 +184,11 @@ func startGRPC(tb testing.TB, v string) (*grpc.ClientConn, *tracetest.InMemoryEx
 	}}
 	addr := serve(tb, srv, append(sopts,
 		grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(tp), otelgrpc.WithPropagators(prop))))...)
-	cc := dial(tb, "svc:1", addr, append(dopts,
-		grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpc.WithTracerProvider(tp), otelgrpc.WithPropagators(prop))))...)
+	client := otelgrpc.NewClientHandler(otelgrpc.WithTracerProvider(tp), otelgrpc.WithPropagators(prop))
+	dopts := []grpc.DialOption{grpc.WithStatsHandler(client)}
+	if full {
+		dopts = otelctxgrpc.DialOptions(prop, client)
+	}
+	cc := dial(tb, "svc:1", addr, dopts...)
 	return cc, exp, tp
 }

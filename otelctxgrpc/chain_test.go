@@ -52,8 +52,8 @@ func TestChain(t *testing.T) {
 		t.Cleanup(s.Close)
 		return s
 	}
-	client := &http.Client{Transport: propagator.NewTransport(otelhttp.NewTransport(http.DefaultTransport,
-		otelhttp.WithTracerProvider(tp), otelhttp.WithPropagators(prop)))}
+	client := &http.Client{Transport: otelhttp.NewTransport(propagator.NewTransport(http.DefaultTransport, prop),
+		otelhttp.WithTracerProvider(tp), otelhttp.WithPropagators(prop))}
 	t.Cleanup(client.CloseIdleConnections)
 	get := func(ctx context.Context, url string) error {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
@@ -72,8 +72,8 @@ func TestChain(t *testing.T) {
 			grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(tp), otelgrpc.WithPropagators(prop))))...)
 	}
 	grpcClient := func(target, addr string) *grpc.ClientConn {
-		return dial(t, target, addr, append(otelctxgrpc.DialOptions(),
-			grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpc.WithTracerProvider(tp), otelgrpc.WithPropagators(prop))))...)
+		return dial(t, target, addr, otelctxgrpc.DialOptions(prop,
+			otelgrpc.NewClientHandler(otelgrpc.WithTracerProvider(tp), otelgrpc.WithPropagators(prop)))...)
 	}
 
 	d := httpServer("D", func(w http.ResponseWriter, r *http.Request) {

@@ -5,12 +5,18 @@ package otelctxgrpc
 
 import (
 	"context"
-	"net/url"
+	"errors"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/baggage"
+	"go.opentelemetry.io/otel/propagation"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/resolver"
+	"google.golang.org/grpc/stats"
 
 	"github.com/otelctx/otelctx/asynctrack"
 	"github.com/otelctx/otelctx/propagator"
@@ -18,22 +24,45 @@ import (
 
 const baggageKey = "baggage"
 
-// DialOptions returns the gRPC dial options that make each RPC's
-// destination, Destination of the ClientConn's target, known to the
-// propagator's Inject (see propagator.ContextWithDestination), so that
-// egress rules apply to gRPC exactly as to HTTP. Whatever baggage they
-// withhold, the trace context flows and otelgrpc records its span.
+// DialOptions returns the gRPC dial options that send each RPC's baggage
+// exactly as far as the egress rules of p grant it to the RPC's
+// destination, whatever wrote the outgoing metadata before, as
+// propagator.NewTransport does for HTTP. p is a propagator
+// propagator.New returned, or a composite holding one; nil stands for the
+// global propagator, read at each RPC. The trace context flows as the
+// stats handlers wrote it.
 //
-// They are interceptors, which run before every stats handler, so they
-// compose with otelgrpc.NewClientHandler in either order:
+// handlers are the ClientConn's other stats handlers, otelgrpc's among
+// them: DialOptions registers them, each RPC runs them first, and then the
+// baggage in the metadata they wrote is replaced by what the destination is
+// granted (propagator.InjectBaggage):
 //
-//	cc, err := grpc.NewClient(target, append(otelctxgrpc.DialOptions(),
-//		grpc.WithStatsHandler(otelgrpc.NewClientHandler()),
+//	cc, err := grpc.NewClient("dns:///billing.internal:50051", append(
+//		otelctxgrpc.DialOptions(nil, otelgrpc.NewClientHandler()),
 //		grpc.WithTransportCredentials(creds))...)
 //
-// A baggage entry already in the outgoing metadata (copied from an incoming
-// RPC, say) is removed, so that only what the propagator injects leaves the
-// process: the egress policy fails closed.
+// A stats handler registered on its own after these options runs after
+// them, with a ctx without baggage (so does the client stream's Context):
+// whatever it injects, no member beyond the grant leaves. If it still
+// changes the baggage metadata (an otelctx propagator clears it), the first
+// such RPC is reported through otel.Handle.
+//
+// The destination is the endpoint of the target as gRPC parses it to
+// resolve and dial (ClientConn.CanonicalTarget), never the authority an
+// option overrides:
+//
+//	host:port, dns:///host:port, dns://resolver/host:port  host:port
+//	passthrough:///host:port                               host:port
+//	dns:///host:port?query#fragment                        host:port (gRPC drops both)
+//	any registered scheme, e.g. xds:///name               name
+//	unix:path, unix:///path, unix-abstract:name           localhost
+//	a scheme with nothing after it                        none: only "*" rules apply
+//
+// A target without a registered scheme is an endpoint of the default scheme
+// (dns for grpc.NewClient). The port is the target's, or none: an egress
+// rule with a port matches only targets that name it. A Unix socket is on
+// this machine, so its destination is "localhost", the authority gRPC
+// sends for it.
 //
 // Each RPC is started outside every asynctrack scope (asynctrack.Exit): the
 // first RPC on an idle ClientConn starts its resolver, balancer and
@@ -41,71 +70,159 @@ const baggageKey = "baggage"
 // values. The RPC's ctx still carries its span, baggage, deadline and
 // cancellation. A ClientConn that grpc.Dial connects eagerly should be
 // created outside any request, or inside asynctrack.Exit.
-func DialOptions() []grpc.DialOption {
+func DialOptions(p propagation.TextMapPropagator, handlers ...stats.Handler) []grpc.DialOption {
+	h := &clientHandler{prop: p, inner: slices.Clone(handlers)}
 	return []grpc.DialOption{
-		grpc.WithChainUnaryInterceptor(unaryClient),
-		grpc.WithChainStreamInterceptor(streamClient),
+		grpc.WithChainUnaryInterceptor(h.unary),
+		grpc.WithChainStreamInterceptor(h.stream),
+		grpc.WithStatsHandler(h),
 	}
 }
 
-func unaryClient(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) (err error) {
-	asynctrack.Exit(outgoing(ctx, cc), func(ctx context.Context) {
+// clientHandler runs the inner stats handlers, then writes each RPC's
+// baggage for the destination its interceptors recorded.
+type clientHandler struct {
+	prop                  propagation.TextMapPropagator // nil: the global one
+	inner                 []stats.Handler
+	noPolicy, overwritten sync.Once
+	last                  atomic.Pointer[connDestination] // the last ClientConn's, to spare parsing
+}
+
+// connDestination is a ClientConn's destination.
+type connDestination struct {
+	cc   *grpc.ClientConn
+	host string
+}
+
+var _ stats.Handler = (*clientHandler)(nil)
+
+// rpcEgress is what the interceptors record in an RPC's ctx for the stats
+// handler built with them, and only for it (owner): the destination, and
+// then the baggage metadata TagRPC wrote, for HandleRPC's check. One RPC's
+// attempts run one after the other, each TagRPC before its headers.
+type rpcEgress struct {
+	owner *clientHandler
+	host  string
+	wrote []string
+}
+
+type egressKey struct{}
+
+func (h *clientHandler) unary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) (err error) {
+	asynctrack.Exit(h.withDestination(ctx, cc), func(ctx context.Context) {
 		err = invoker(ctx, method, req, reply, cc, opts...)
 	})
 	return err
 }
 
-func streamClient(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (cs grpc.ClientStream, err error) {
-	asynctrack.Exit(outgoing(ctx, cc), func(ctx context.Context) {
+func (h *clientHandler) stream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (cs grpc.ClientStream, err error) {
+	asynctrack.Exit(h.withDestination(ctx, cc), func(ctx context.Context) {
 		cs, err = streamer(ctx, desc, cc, method, opts...)
 	})
 	return cs, err
 }
 
-// outgoing returns ctx with cc's destination and no baggage metadata.
-func outgoing(ctx context.Context, cc *grpc.ClientConn) context.Context {
-	if dst := Destination(cc.Target()); dst != "" {
-		ctx = propagator.ContextWithDestination(ctx, dst)
+func (h *clientHandler) withDestination(ctx context.Context, cc *grpc.ClientConn) context.Context {
+	d := h.last.Load()
+	if d == nil || d.cc != cc {
+		d = &connDestination{cc: cc, host: destination(cc.CanonicalTarget())}
+		h.last.Store(d)
 	}
-	if len(metadata.ValueFromOutgoingContext(ctx, baggageKey)) > 0 {
-		md, _ := metadata.FromOutgoingContext(ctx)
-		md.Delete(baggageKey)
-		ctx = metadata.NewOutgoingContext(ctx, md)
+	return context.WithValue(ctx, egressKey{}, &rpcEgress{owner: h, host: d.host})
+}
+
+// egress returns the rpcEgress of h's interceptors in ctx, or nil.
+func (h *clientHandler) egress(ctx context.Context) *rpcEgress {
+	if e, ok := ctx.Value(egressKey{}).(*rpcEgress); ok && e.owner == h {
+		return e
+	}
+	return nil
+}
+
+// TagRPC runs the inner handlers' TagRPC, then replaces the baggage in the
+// outgoing metadata with what the destination is granted, and removes the
+// baggage from the ctx it returns.
+func (h *clientHandler) TagRPC(ctx context.Context, info *stats.RPCTagInfo) context.Context {
+	for _, in := range h.inner {
+		ctx = in.TagRPC(ctx, info)
+	}
+	if baggage.FromContext(ctx).Len() == 0 && len(metadata.ValueFromOutgoingContext(ctx, baggageKey)) == 0 {
+		return ctx
+	}
+	e := h.egress(ctx)
+	var host string // unknown unless this handler's interceptors say
+	if e != nil {
+		host = e.host
+	}
+	md, _ := metadata.FromOutgoingContext(ctx) // a copy
+	if md == nil {
+		md = metadata.MD{}
+	}
+	delete(md, baggageKey)
+	if err := propagator.InjectBaggage(ctx, h.prop, MetadataCarrier(md), host); err != nil {
+		h.noPolicy.Do(func() { otel.Handle(err) })
+	}
+	// What runs after this (a stats handler registered later, which would
+	// inject again) sees no baggage: it cannot send more than the grant.
+	if e != nil {
+		e.wrote = md[baggageKey]
+	}
+	return metadata.NewOutgoingContext(baggage.ContextWithoutBaggage(ctx), md)
+}
+
+// HandleRPC runs the inner handlers' HandleRPC. When the headers are sent,
+// it checks that their baggage is what TagRPC wrote.
+func (h *clientHandler) HandleRPC(ctx context.Context, s stats.RPCStats) {
+	for _, in := range h.inner {
+		in.HandleRPC(ctx, s)
+	}
+	out, ok := s.(*stats.OutHeader)
+	if !ok || !out.Client {
+		return
+	}
+	e := h.egress(ctx)
+	if e == nil {
+		return
+	}
+	if !slices.Equal(out.Header[baggageKey], e.wrote) {
+		h.overwritten.Do(func() { otel.Handle(errOverwritten) })
+	}
+}
+
+var errOverwritten = errors.New("otelctxgrpc: a stats handler registered after DialOptions changed the RPC's " +
+	"baggage metadata, so the destination did not get its grant: pass the handler to DialOptions instead, " +
+	"otelctxgrpc.DialOptions(p, otelgrpc.NewClientHandler())")
+
+// TagConn runs the inner handlers' TagConn.
+func (h *clientHandler) TagConn(ctx context.Context, info *stats.ConnTagInfo) context.Context {
+	for _, in := range h.inner {
+		ctx = in.TagConn(ctx, info)
 	}
 	return ctx
 }
 
-// Destination returns the destination that egress rules match for a gRPC
-// target, as grpc.NewClient reads the target:
-//
-//	host:port, dns:///host:port, dns://resolver/host:port  host:port
-//	passthrough:///host:port, passthrough:host:port       host:port
-//	any registered scheme, e.g. xds:///name               name
-//	unix:path, unix:///path, unix-abstract:name           localhost
-//	"" or a scheme with nothing after it                  "" (no destination)
-//
-// A target without a registered scheme is an endpoint of grpc.NewClient's
-// default scheme, dns. The port is the target's, or none: an egress rule
-// with a port matches only targets that name it. A Unix socket is on this
-// machine, so its destination is "localhost", the authority gRPC sends for
-// it. Without a destination only rules for "*" apply.
-func Destination(target string) string {
-	scheme, rest, ok := strings.Cut(target, ":")
-	if !ok || scheme == "" || resolver.Get(strings.ToLower(scheme)) == nil {
-		return target
+// HandleConn runs the inner handlers' HandleConn.
+func (h *clientHandler) HandleConn(ctx context.Context, s stats.ConnStats) {
+	for _, in := range h.inner {
+		in.HandleConn(ctx, s)
+	}
+}
+
+// destination returns the destination egress rules match for a ClientConn
+// whose canonical target is canonical, "<scheme>://[authority]/<endpoint>"
+// (see DialOptions); "" if it has no endpoint or another form.
+func destination(canonical string) string {
+	scheme, rest, ok := strings.Cut(canonical, "://")
+	if !ok {
+		return ""
+	}
+	_, endpoint, ok := strings.Cut(rest, "/")
+	if !ok || endpoint == "" {
+		return ""
 	}
 	switch strings.ToLower(scheme) {
 	case "unix", "unix-abstract":
 		return "localhost"
 	}
-	if after, ok := strings.CutPrefix(rest, "//"); ok {
-		_, rest, _ = strings.Cut(after, "/") // drop the authority
-	}
-	rest, _, _ = strings.Cut(rest, "?")
-	if strings.IndexByte(rest, '%') >= 0 {
-		if dec, err := url.PathUnescape(rest); err == nil {
-			rest = dec
-		}
-	}
-	return rest
+	return endpoint
 }

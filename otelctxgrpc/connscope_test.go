@@ -45,7 +45,7 @@ func TestConnectionsCarryNoRPC(t *testing.T) {
 		opts []grpc.DialOption
 	}{
 		{"bare", nil},
-		{"DialOptions", otelctxgrpc.DialOptions()},
+		{"DialOptions", otelctxgrpc.DialOptions(nil)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			store := asynctrack.NewStore[string]()

@@ -4,14 +4,15 @@
 // Package otelctxgrpc carries otelctx request values and baggage policy
 // across gRPC, beside otelgrpc: ServerOptions runs each RPC in an
 // asynctrack resource of its own, with the values the propagator extracts
-// from its metadata, and DialOptions tells the propagator where each RPC
-// goes, so that egress rules grant baggage to gRPC targets as to HTTP hosts.
+// from its metadata, and DialOptions writes each RPC's baggage for the
+// target it is sent to, after otelgrpc's handler, so that egress rules
+// grant baggage to gRPC targets as to HTTP hosts.
 //
 //	srv := grpc.NewServer(append(otelctxgrpc.ServerOptions(),
 //		grpc.StatsHandler(otelgrpc.NewServerHandler()))...)
 //
-//	cc, err := grpc.NewClient(target, append(otelctxgrpc.DialOptions(),
-//		grpc.WithStatsHandler(otelgrpc.NewClientHandler()),
+//	cc, err := grpc.NewClient(target, append(
+//		otelctxgrpc.DialOptions(nil, otelgrpc.NewClientHandler()),
 //		grpc.WithTransportCredentials(creds))...)
 //
 // It is a module of its own, as each otelgrpc-style instrumentation is, so

@@ -8,9 +8,13 @@ import (
 	"errors"
 	"io"
 	"net"
+	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
@@ -21,7 +25,35 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	// otel delegates its default error handler only once, so route it once
+	// to a sink tests can swap.
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+		if sink := errSink.Load(); sink != nil {
+			(*sink)(err)
+		}
+	}))
 	goleak.VerifyTestMain(m)
+}
+
+var errSink atomic.Pointer[func(error)]
+
+// captureErrors records what is reported through otel.Handle until the test
+// ends. Tests using it must not run in parallel.
+func captureErrors(t *testing.T) func() []error {
+	var mu sync.Mutex
+	var errs []error
+	sink := func(err error) {
+		mu.Lock()
+		errs = append(errs, err)
+		mu.Unlock()
+	}
+	errSink.Store(&sink)
+	t.Cleanup(func() { errSink.Store(nil) })
+	return func() []error {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(errs)
+	}
 }
 
 const (

@@ -11,8 +11,8 @@ import (
 	"github.com/otelctx/otelctx/asynctrack"
 )
 
-// NewClient is grpc.NewClient with DialOptions ahead of opts, made outside
-// every asynctrack scope (asynctrack.Exit). grpc.NewClient starts the
+// NewClient is grpc.NewClient made outside every asynctrack scope
+// (asynctrack.Exit); opts are grpc.NewClient's, DialOptions among them. grpc.NewClient starts the
 // goroutines that serve the ClientConn's resolver and balancer for its whole
 // life, and these start its connections' dialers, readers and writers: made
 // inside a request, they would all see that request's values for as long as
@@ -20,12 +20,12 @@ import (
 // it is called, a sync.Once in the first handler that needs the backend
 // included.
 //
-//	cc, err := otelctxgrpc.NewClient(target,
-//		grpc.WithStatsHandler(otelgrpc.NewClientHandler()),
-//		grpc.WithTransportCredentials(creds))
+//	cc, err := otelctxgrpc.NewClient(target, append(
+//		otelctxgrpc.DialOptions(nil, otelgrpc.NewClientHandler()),
+//		grpc.WithTransportCredentials(creds))...)
 func NewClient(target string, opts ...grpc.DialOption) (cc *grpc.ClientConn, err error) {
 	asynctrack.Exit(context.Background(), func(context.Context) {
-		cc, err = grpc.NewClient(target, append(DialOptions(), opts...)...)
+		cc, err = grpc.NewClient(target, opts...)
 	})
 	return cc, err
 }

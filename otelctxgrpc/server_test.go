@@ -90,8 +90,8 @@ func newStack(t testing.TB, srv *echo, o stackOpts) *stack {
 
 // client dials the stack's server under the name target.
 func (s *stack) client(t testing.TB, target string) *grpc.ClientConn {
-	return dial(t, target, s.addr, append(otelctxgrpc.DialOptions(),
-		grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpc.WithTracerProvider(s.tp), otelgrpc.WithPropagators(s.prop))))...)
+	return dial(t, target, s.addr, otelctxgrpc.DialOptions(s.prop,
+		otelgrpc.NewClientHandler(otelgrpc.WithTracerProvider(s.tp), otelgrpc.WithPropagators(s.prop)))...)
 }
 
 func withBaggage(t testing.TB, ctx context.Context, kv ...string) context.Context {

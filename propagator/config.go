@@ -45,9 +45,9 @@ type EgressRule struct {
 	//	"127.0.0.1", "[::1]:80" IP literals, as in a URL
 	//	"*"                     every destination, including unknown ones
 	//
-	// A destination is unknown when neither NewTransport nor
-	// ContextWithDestination made it known to Inject; only "*" rules apply to
-	// it.
+	// Inject does not know the destination, so only "*" rules apply to
+	// what it writes; NewTransport and InjectBaggage write the baggage for
+	// the destination they are given.
 	Hosts []string
 	// Keys are the baggage keys the rule selects by exact name.
 	Keys []string

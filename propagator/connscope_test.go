@@ -49,7 +49,7 @@ func TestTransportConnectionsCarryNoRequest(t *testing.T) {
 		leaks bool
 	}{
 		{"bare http.Transport", func(rt http.RoundTripper) http.RoundTripper { return rt }, true},
-		{"NewTransport", propagator.NewTransport, false},
+		{"NewTransport", func(rt http.RoundTripper) http.RoundTripper { return propagator.NewTransport(rt, nil) }, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			store := asynctrack.NewStore[string]()

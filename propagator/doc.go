@@ -22,8 +22,8 @@
 //		}),
 //	))
 //
-// with HTTP clients built on NewTransport, so that Inject knows where each
-// request goes.
+// with HTTP clients built on NewTransport, which writes each request's
+// baggage for the host it is sent to.
 //
 // The policy can also come from the environment (WithEnv), in these
 // variables; options given in code win over them (see WithEnv):
@@ -71,14 +71,14 @@
 // WithLegacyHeader. The result is merged with the baggage already in the
 // context (WithMerge) and read as usual with baggage.FromContext.
 //
-// Outbound baggage goes only where the egress rules send it (WithEgress). A
-// propagator cannot see where a carrier is going, so NewTransport records
-// the destination of each HTTP request for Inject; ContextWithDestination
-// does the same for other transports. By default no baggage leaves the
-// process; the trace context always does. HTTP headers injected by hand get
-// only what every destination is granted unless ContextWithCheckedRedirects
-// vouches that the client removes baggage from redirects (CheckRedirect):
-// net/http copies headers onto redirects to any host.
+// Outbound baggage goes only where the egress rules send it (WithEgress).
+// A carrier does not say where it goes, so Inject writes only what every
+// destination is granted ("*" rules). NewTransport, innermost in an HTTP
+// client, writes each request's baggage again, for the host of its URL, as
+// the request leaves: every redirect and every copy a RoundTripper sends
+// elsewhere goes through it. InjectBaggage does the same where other
+// transports write a message for its destination. By default no baggage
+// leaves the process; the trace context always does.
 //
 // Members are considered in a fixed order (header order inbound, key order
 // outbound), so what the limits drop never depends on map iteration order.

@@ -10,7 +10,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"go.opentelemetry.io/otel/baggage"
-	"go.opentelemetry.io/otel/propagation"
 )
 
 // envPolicy builds a propagator from env (and code options), extracts
@@ -34,9 +33,7 @@ func envPolicy(t *testing.T, env map[string]string, inbound, host string, code .
 		kept = append(kept, m.Key())
 	}
 	sort.Strings(kept)
-	h := propagation.HeaderCarrier{}
-	p.Inject(checkedDestination(ctx, host), h)
-	return kept, h.Get("baggage"), errs()
+	return kept, injectTo(p, ctx, host).Get("baggage"), errs()
 }
 
 func TestEnvPolicy(t *testing.T) {

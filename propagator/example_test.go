@@ -40,16 +40,14 @@ func ExampleNew() {
 	fmt.Println("extracted:", baggage.FromContext(ctx).Len(), "members; role:", baggage.FromContext(ctx).Member("user.role").Value() == "")
 
 	// An outbound call inside the cluster gets the baggage, one elsewhere
-	// only the trace context. These requests are injected by hand, so they
-	// must be sent by a client that removes the baggage from redirects to
-	// other hosts, which ContextWithCheckedRedirects vouches for:
-	//
-	//	client := &http.Client{CheckRedirect: propagator.CheckRedirect(nil)}
-	//
-	// Clients with propagator.NewTransport need neither.
+	// only the trace context. NewTransport does this for HTTP clients; for
+	// other transports, write the baggage where the destination is known.
 	for _, host := range []string{"orders.svc.cluster.local", "api.example.com"} {
 		out := propagation.HeaderCarrier(http.Header{})
-		p.Inject(propagator.ContextWithCheckedRedirects(propagator.ContextWithDestination(ctx, host)), out)
+		p.Inject(ctx, out)
+		if err := propagator.InjectBaggage(ctx, p, out, host); err != nil {
+			fmt.Println(err)
+		}
 		fmt.Printf("%s: traceparent=%t baggage=%q\n", host, out.Get("traceparent") != "", out.Get("baggage"))
 	}
 	// Output:
@@ -83,9 +81,9 @@ func ExampleNewTransport() {
 	}))
 	base := &http.Transport{}
 	defer base.CloseIdleConnections()
-	// NewTransport outside otelhttp: otelhttp injects knowing where the
-	// request goes.
-	client := &http.Client{Transport: propagator.NewTransport(otelhttp.NewTransport(base, otelhttp.WithPropagators(p)))}
+	// NewTransport innermost: whatever otelhttp injected, it writes the
+	// baggage for the host the request is sent to.
+	client := &http.Client{Transport: otelhttp.NewTransport(propagator.NewTransport(base, p), otelhttp.WithPropagators(p))}
 
 	b, _ := baggage.Parse("tenant.id=acme,session=s3cr3t")
 	ctx := baggage.ContextWithBaggage(context.Background(), b)

@@ -85,73 +85,6 @@ func (c *config) isPublic(ctx context.Context) bool {
 	return v
 }
 
-type destinationKey struct{}
-
-// destination is where the carrier Inject writes goes. viaTransport marks
-// one NewTransport made known: its client calls NewTransport again for every
-// redirect, which applies the egress rules to the redirect's own host.
-type destination struct {
-	host         string
-	viaTransport bool
-}
-
-// ContextWithDestination returns a copy of ctx that tells Inject where the
-// carrier is going, as a host or host:port (the host of a URL). Inject sends
-// only the baggage the egress rules grant to that destination. NewTransport
-// does this for HTTP requests; call it directly for other transports.
-//
-// An HTTP request injected by hand (Inject into a propagation.HeaderCarrier)
-// is a special case: net/http copies a request's headers onto its
-// redirects, to any host, without running a propagator, so baggage granted
-// to this destination would reach the redirect's host. Unless ctx also comes
-// from ContextWithCheckedRedirects, Inject therefore writes into HTTP
-// headers only the baggage granted to every destination ("*" rules), and
-// counts and reports the members it withholds (reason
-// "egress.unchecked_redirects"). Send the request through NewTransport
-// instead, or through a client whose CheckRedirect is CheckRedirect's and
-// with ContextWithCheckedRedirects.
-func ContextWithDestination(ctx context.Context, host string) context.Context {
-	return context.WithValue(ctx, destinationKey{}, destination{host: host})
-}
-
-// contextWithTransportDestination is ContextWithDestination for NewTransport.
-func contextWithTransportDestination(ctx context.Context, host string) context.Context {
-	return context.WithValue(ctx, destinationKey{}, destination{host: host, viaTransport: true})
-}
-
-func destinationFromContext(ctx context.Context) (destination, bool) {
-	d, ok := ctx.Value(destinationKey{}).(destination)
-	return d, ok && d.host != ""
-}
-
-type checkedRedirectsKey struct{}
-
-// ContextWithCheckedRedirects returns a copy of ctx that tells Inject the
-// HTTP request it injects by hand, with ContextWithDestination, is sent by a
-// client whose CheckRedirect is CheckRedirect's, which removes the baggage
-// from redirects to other hosts: Inject then writes the baggage granted to
-// the destination into the request's headers.
-//
-//	client := &http.Client{CheckRedirect: propagator.CheckRedirect(nil)}
-//	ctx := propagator.ContextWithCheckedRedirects(propagator.ContextWithDestination(ctx, req.URL.Host))
-//	otel.GetTextMapPropagator().Inject(ctx, propagation.HeaderCarrier(req.Header))
-//	resp, err := client.Do(req)
-//
-// It changes nothing for other carriers, nor for NewTransport's requests.
-func ContextWithCheckedRedirects(ctx context.Context) context.Context {
-	return context.WithValue(ctx, checkedRedirectsKey{}, true)
-}
-
-// uncheckedRedirects reports whether Inject writes headers by hand for a
-// known destination whose redirects nothing checks.
-func uncheckedRedirects(ctx context.Context, d destination) bool {
-	if d.viaTransport {
-		return false
-	}
-	checked, _ := ctx.Value(checkedRedirectsKey{}).(bool)
-	return !checked
-}
-
 type egressRule struct {
 	hosts []hostPattern
 	keys  keySet
@@ -222,17 +155,14 @@ func (p hostPattern) match(name, port string) bool {
 // matching rules still work, on the heap.
 const maxGrants = 8
 
-// egressGrants returns the key sets granted to destination host, unknown
-// unless known, appended to dst.
-func (c *config) egressGrants(host string, known bool, dst []*keySet) []*keySet {
-	var name, port string
-	if known {
-		name, port = splitHostPort(host)
-	}
+// egressGrants returns the key sets granted to destination host, appended
+// to dst. An empty host is unknown: only "*" rules grant it anything.
+func (c *config) egressGrants(host string, dst []*keySet) []*keySet {
+	name, port := splitHostPort(host)
 	for i := range c.egress {
 		r := &c.egress[i]
 		for _, p := range r.hosts {
-			if p.any || (known && p.match(name, port)) {
+			if p.any || (host != "" && p.match(name, port)) {
 				dst = append(dst, &r.keys)
 				break
 			}

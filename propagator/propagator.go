@@ -348,14 +348,20 @@ func firstValue(vals []string) string {
 //
 // The traceparent is written in version 00 with only the sampled and random
 // flags; the tracestate is the one of the span context, plus any entries an
-// Extract carried that trace.TraceState cannot hold. Baggage is sent only as
-// far as the egress rules grant it to the destination recorded in ctx (see
-// NewTransport and ContextWithDestination), within the limits; members are
-// written sorted by key. On an http.Header carrier, a baggage header that
-// this policy does not produce is removed, so that a header copied from
+// Extract carried that trace.TraceState cannot hold. A carrier does not say
+// where it goes, so Inject writes only the baggage the egress rules grant to
+// every destination ("*" rules), within the limits, sorted by key, and
+// counts nothing it leaves out: what a destination is granted beyond that is
+// written, and what is withheld counted, where the destination is known
+// (NewTransport, InjectBaggage). On an http.Header carrier, a baggage header
+// that this policy does not produce is removed, so that a header copied from
 // elsewhere cannot slip past it, and so is a tracestate left beside a
 // traceparent Inject replaces.
 func (p *propagator) Inject(ctx context.Context, carrier propagation.TextMapCarrier) {
+	if pr, ok := carrier.(*policyProbe); ok {
+		pr.found(p)
+		return
+	}
 	var stack [256]byte
 	b := stack[:0]
 
@@ -365,12 +371,11 @@ func (p *propagator) Inject(ctx context.Context, carrier propagation.TextMapCarr
 		b = appendTracestate(b, ctx, sc)
 	}
 	h, httpHeaders := carrier.(propagation.HeaderCarrier)
-	var t tally
 	var bg string
 	if bag := baggage.FromContext(ctx); bag.Len() > 0 {
-		bg = p.baggageHeader(ctx, bag, httpHeaders, &t)
+		var uncounted tally
+		bg = p.baggageHeader(bag, "", false, &uncounted)
 	}
-	t.flush(ctx, p.rep)
 	if len(b) == 0 && bg == "" {
 		clearBaggage(carrier, "")
 		return
@@ -444,26 +449,24 @@ func clearBaggage(carrier propagation.TextMapCarrier, bg string) {
 }
 
 // baggageHeader returns the baggage header value for the members of bag the
-// egress rules grant to the destination in ctx, sorted by key, within the
-// limits, and counts what it leaves out in t. For HTTP headers written by
-// hand whose redirects nothing checks, only what every destination is
-// granted (see ContextWithDestination).
-func (p *propagator) baggageHeader(ctx context.Context, bag baggage.Baggage, httpHeaders bool, t *tally) string {
+// egress rules grant to host (unknown if empty), sorted by key, within the
+// limits, and counts what it leaves out in t. If unverified, the request
+// may still be sent elsewhere than host: only what every destination is
+// granted is written, and what only host is granted is counted as withheld
+// for that reason rather than as denied.
+func (p *propagator) baggageHeader(bag baggage.Baggage, host string, unverified bool, t *tally) string {
 	var gbuf [maxGrants]*keySet
-	d, known := destinationFromContext(ctx)
-	grants := p.cfg.egressGrants(d.host, known, gbuf[:0])
-	if known && httpHeaders && uncheckedRedirects(ctx, d) {
+	grants := p.cfg.egressGrants(host, gbuf[:0])
+	if unverified && host != "" {
 		var abuf [maxGrants]*keySet
-		if anyHost := p.cfg.egressGrants("", false, abuf[:0]); len(anyHost) < len(grants) {
-			// What only this destination is granted is withheld, and
-			// counted as that rather than as denied below.
+		if anyHost := p.cfg.egressGrants("", abuf[:0]); len(anyHost) < len(grants) {
 			n := 0
 			for _, m := range bag.Members() {
 				if granted(grants, m.Key()) && !granted(anyHost, m.Key()) {
 					n++
 				}
 			}
-			t.add(reasonEgressUncheckedRedirects, n)
+			t.add(reasonEgressUnverified, n)
 			t.add(reasonEgressDenied, -n)
 			grants = append(gbuf[:0], anyHost...)
 		}

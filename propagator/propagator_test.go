@@ -66,15 +66,18 @@ func extract(p propagation.TextMapPropagator, kv ...string) context.Context {
 	return p.Extract(context.Background(), propagation.HeaderCarrier(headers(kv...)))
 }
 
-// checkedDestination is ctx with destination host for an HTTP request
-// injected by hand and sent by a client with CheckRedirect.
-func checkedDestination(ctx context.Context, host string) context.Context {
-	return ContextWithCheckedRedirects(ContextWithDestination(ctx, host))
-}
-
 func inject(p propagation.TextMapPropagator, ctx context.Context) http.Header {
 	h := http.Header{}
 	p.Inject(ctx, propagation.HeaderCarrier(h))
+	return h
+}
+
+// injectTo returns the headers of an HTTP request to host: the trace
+// context Inject writes, and the baggage NewTransport writes for host with
+// p's rules.
+func injectTo(p propagation.TextMapPropagator, ctx context.Context, host string) http.Header {
+	h := inject(p, ctx)
+	p.(*propagator).injectBaggage(ctx, propagation.HeaderCarrier(h), host)
 	return h
 }
 

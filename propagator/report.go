@@ -37,7 +37,7 @@ const (
 	reasonEgressLimitMembers
 	reasonEgressLimitBytes
 	reasonEgressLimitMemberBytes
-	reasonEgressUncheckedRedirects
+	reasonEgressUnverified
 	// Policy decisions below are counted as drops, never reported as errors.
 	reasonIngressDenied
 	reasonIngressPublic
@@ -59,7 +59,7 @@ var reasonNames = [numReasons]string{
 	reasonEgressLimitMembers:       "egress.limit.members",
 	reasonEgressLimitBytes:         "egress.limit.bytes",
 	reasonEgressLimitMemberBytes:   "egress.limit.member_bytes",
-	reasonEgressUncheckedRedirects: "egress.unchecked_redirects",
+	reasonEgressUnverified:         "egress.unverified_transport",
 	reasonIngressDenied:            "ingress.denied",
 	reasonIngressPublic:            "ingress.public_endpoint",
 	reasonEgressDenied:             "egress.denied",
@@ -79,9 +79,9 @@ var reasonMessages = [numReasons]string{
 	reasonEgressLimitMembers:       "outbound baggage over the member limit; members dropped",
 	reasonEgressLimitBytes:         "outbound baggage over the size limit; members dropped",
 	reasonEgressLimitMemberBytes:   "outbound baggage member over the member size limit dropped",
-	reasonEgressUncheckedRedirects: "baggage granted to the destination withheld from HTTP headers injected by hand, " +
-		"which net/http copies onto redirects to any host: send the request through NewTransport, or set " +
-		"CheckRedirect on the client and mark the ctx with ContextWithCheckedRedirects",
+	reasonEgressUnverified: "baggage granted to the destination withheld: NewTransport's base is not an " +
+		"*http.Transport, so it cannot tell where the request is finally sent; put NewTransport innermost, " +
+		"otelhttp.NewTransport(propagator.NewTransport(http.DefaultTransport, p))",
 }
 
 func (r reason) String() string { return reasonNames[r] }

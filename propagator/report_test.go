@@ -89,8 +89,9 @@ func TestEgressDropsCounted(t *testing.T) {
 	reader, newP := meteredPropagator(t)
 	p := newP(WithEgress(EgressRule{Hosts: []string{"*.internal"}, Keys: []string{"a", "b"}}))
 	ctx := baggage.ContextWithBaggage(context.Background(), mustBaggage(t, "a=1,b=2,c=3"))
-	inject(p, ctx)                                     // unknown: 3 denied
-	inject(p, checkedDestination(ctx, "svc.internal")) // c denied
+	inject(p, ctx)                   // no destination: Inject counts nothing
+	injectTo(p, ctx, "")             // unknown: 3 denied
+	injectTo(p, ctx, "svc.internal") // c denied
 	assert.Equal(t, map[string]int64{"egress.denied": 4}, counts(t, reader, "otelctx.propagator.baggage.dropped"))
 	assert.Empty(t, counts(t, reader, "otelctx.propagator.errors"))
 }

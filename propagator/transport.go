@@ -5,44 +5,39 @@ package propagator
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strings"
 	"sync"
 
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/propagation"
 
 	"github.com/otelctx/otelctx/asynctrack"
 )
 
-// NewTransport returns an http.RoundTripper that makes each request's
-// destination, the host of its URL, known to Inject (see
-// ContextWithDestination) and then calls base, or http.DefaultTransport if
-// base is nil. Whatever baggage the egress rules withhold, the trace context
-// flows and otelhttp records its span.
+// NewTransport returns an http.RoundTripper that sends each request's
+// baggage exactly as far as the egress rules of p grant it to the host the
+// request is sent to, then calls base, or http.DefaultTransport if base is
+// nil. p is a propagator New returned, or a composite holding one; nil
+// stands for the global propagator, read at each request. The trace context
+// is left as the layers outside wrote it, so it flows everywhere and
+// otelhttp records its span.
 //
-// Wrap otelhttp's transport with it, so that otelhttp injects knowing the
-// destination; this is the recommended order and costs one shallow request
-// copy:
+// Put it innermost, where the request leaves the process, with otelhttp
+// outside it:
 //
-//	client := &http.Client{Transport: propagator.NewTransport(otelhttp.NewTransport(nil))}
+//	client := &http.Client{Transport: otelhttp.NewTransport(propagator.NewTransport(http.DefaultTransport, nil))}
 //
-// The other order, otelhttp.NewTransport(propagator.NewTransport(nil)), works
-// too when propagator.New is the global propagator: a request that arrives
-// with a baggage header already set, injected before the destination was
-// known, is cloned and injected again with it. With any other global
-// propagator the baggage is withheld (see RoundTrip).
-//
-// A client that injects by hand with ContextWithDestination instead needs
-// CheckRedirect and ContextWithCheckedRedirects, or Inject withholds the
-// baggage granted to the destination: Go would copy it onto redirects to
-// other hosts.
-func NewTransport(base http.RoundTripper) http.RoundTripper {
+// Every request goes through it, whatever produced it: each redirect the
+// client follows, each copy a retrying, failover or mirroring RoundTripper
+// outside it sends elsewhere. See RoundTrip for what it writes.
+func NewTransport(base http.RoundTripper, p propagation.TextMapPropagator) http.RoundTripper {
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	return &transport{base: detached{base}}
+	_, wire := base.(*http.Transport)
+	return &transport{base: detached{base}, prop: p, wire: wire}
 }
 
 // detached calls base outside any asynctrack scope (see asynctrack.Exit).
@@ -59,38 +54,64 @@ func (d detached) RoundTrip(r *http.Request) (resp *http.Response, err error) {
 
 type transport struct {
 	base http.RoundTripper
+	prop propagation.TextMapPropagator // nil: the global one
+	// wire: base is an *http.Transport, which sends the request, headers
+	// as they are, to the host of its URL.
+	wire     bool
+	noPolicy sync.Once
 }
 
 // RoundTrip implements http.RoundTripper. Like every RoundTripper it leaves r
-// unmodified.
+// unmodified: when its baggage header or ctx must change, base gets a copy.
 //
-// A request that arrives with a baggage header was injected before its
-// destination was known: the header is removed, whatever its spelling, and
-// the global propagator injects again if it is this package's. If it is
-// not, the request goes without baggage (the trace context stays) and the
-// first such request is reported through otel.Handle: baggage never reaches
-// a host the egress rules do not grant because a propagator that knows no
-// rules injected it.
+// It removes the request's baggage header, whatever wrote it (any global
+// propagator, a hand injection, a header copied from elsewhere) and under
+// any spelling, and writes instead the members of the baggage of r's ctx
+// that the egress rules grant to r.URL.Host, as InjectBaggage does; the
+// first time p holds no rules it reports that through otel.Handle, and
+// writes none.
+//
+// If base is not an *http.Transport, NewTransport cannot tell where base
+// finally sends the request (base may be otelhttp's transport, in the
+// wrong order, or anything that forwards it elsewhere). It then writes only
+// what every destination is granted ("*" rules), gives base a ctx whose
+// baggage holds only that too, so that nothing inside can inject more, and
+// counts and reports at a bounded rate what the host was granted beyond it
+// (reason "egress.unverified_transport"), with the fix.
 func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
-	ctx := contextWithTransportDestination(r.Context(), r.URL.Host)
-	if !hasHeader(r.Header, baggageCanon) && !hasHeader(r.Header, traceparentCanon) {
-		return t.base.RoundTrip(r.WithContext(ctx))
+	ctx := r.Context()
+	bag := baggage.FromContext(ctx)
+	if bag.Len() == 0 && !hasHeader(r.Header, baggageCanon) {
+		return t.base.RoundTrip(r)
 	}
-	r = r.Clone(ctx)
-	deleteHeader(r.Header, baggageCanon)
-	if p, ok := otel.GetTextMapPropagator().(*propagator); ok {
-		p.Inject(ctx, propagation.HeaderCarrier(r.Header))
+	p := policyOf(t.prop)
+	var bg string
+	if p == nil {
+		t.noPolicy.Do(func() { otel.Handle(errNoPolicy) })
 	} else {
-		foreignOnce.Do(func() {
-			otel.Handle(errors.New("propagator: NewTransport got a request whose baggage was injected before " +
-				"its destination was known, and the global propagator is not this package's: the baggage is " +
-				"withheld; wrap otelhttp's transport with NewTransport, or make propagator.New the global propagator"))
-		})
+		var host string
+		if r.URL != nil {
+			host = r.URL.Host
+		}
+		// From the original ctx: what the host was granted beyond "*"
+		// is counted as withheld if unverified.
+		bg = p.baggageFor(ctx, host, !t.wire)
 	}
-	return t.base.RoundTrip(r)
+	out := r
+	if !t.wire {
+		if kept := p.everyHost(bag); kept.Len() != bag.Len() {
+			out = r.WithContext(baggage.ContextWithBaggage(ctx, kept))
+		}
+	}
+	if !hasOnlyBaggage(r.Header, bg) {
+		if out == r {
+			out = r.WithContext(ctx)
+		}
+		out.Header = r.Header.Clone()
+		writeBaggage(propagation.HeaderCarrier(out.Header), bg)
+	}
+	return t.base.RoundTrip(out)
 }
-
-var foreignOnce sync.Once
 
 // hasHeader reports whether h holds canon under any spelling.
 func hasHeader(h http.Header, canon string) bool {
@@ -112,29 +133,6 @@ func deleteHeader(h http.Header, canon string) {
 		if len(k) == len(canon) && strings.EqualFold(k, canon) {
 			delete(h, k)
 		}
-	}
-}
-
-// CheckRedirect returns an http.Client CheckRedirect function for clients
-// that inject by hand (Inject with ContextWithDestination and
-// ContextWithCheckedRedirects) rather than through NewTransport: Go copies a
-// request's headers onto its redirects, so a redirect to another host would
-// carry baggage granted to the first.
-// The function removes the baggage header from a redirect to any host other
-// than the original request's, then calls next (nil: the default policy of
-// at most 10 redirects).
-func CheckRedirect(next func(req *http.Request, via []*http.Request) error) func(*http.Request, []*http.Request) error {
-	return func(req *http.Request, via []*http.Request) error {
-		if len(via) > 0 && !strings.EqualFold(req.URL.Host, via[0].URL.Host) {
-			deleteHeader(req.Header, baggageCanon)
-		}
-		if next != nil {
-			return next(req, via)
-		}
-		if len(via) >= 10 {
-			return errors.New("stopped after 10 redirects")
-		}
-		return nil
 	}
 }
 

@@ -10,7 +10,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/propagation"
 )
@@ -20,76 +19,88 @@ type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
-func TestTransportRecordsDestination(t *testing.T) {
+func TestTransportNilBase(t *testing.T) {
+	tr := NewTransport(nil, nil).(*transport)
+	assert.Equal(t, http.DefaultTransport, tr.base.(detached).base)
+	assert.True(t, tr.wire)
+}
+
+// TestTransportUnverifiedBase: a base that is not an *http.Transport may
+// send the request anywhere, so it sees only what every destination is
+// granted, in the headers and in the ctx, whoever injects inside it.
+func TestTransportUnverifiedBase(t *testing.T) {
+	captureErrors(t)
+	p := New(
+		WithEgress(EgressRule{Hosts: []string{"*"}, Keys: []string{"k"}}),
+		WithEgress(EgressRule{Hosts: []string{"internal.example"}, Prefixes: []string{""}}),
+	)
+	setGlobal(t, p)
+	ctx := extract(p, "traceparent", suiteTraceparent, "baggage", "k=v,j=w")
 	var got *http.Request
 	rt := NewTransport(roundTripFunc(func(r *http.Request) (*http.Response, error) {
 		got = r
 		return &http.Response{StatusCode: http.StatusNoContent, Body: http.NoBody, Request: r}, nil
-	}))
-	r, err := http.NewRequest(http.MethodGet, "http://api.example:8080/x", nil)
+	}), nil)
+	r, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://internal.example/", nil)
 	require.NoError(t, err)
-	res, err := rt.RoundTrip(r)
+	r.Header.Set("Baggage", "k=v,j=w")
+	r.Header.Set("traceparent", suiteTraceparent)
+	_, err = rt.RoundTrip(r)
 	require.NoError(t, err)
-	require.NoError(t, res.Body.Close())
-
-	dest, ok := destinationFromContext(got.Context())
-	assert.True(t, ok)
-	assert.Equal(t, destination{host: "api.example:8080", viaTransport: true}, dest)
-	_, ok = destinationFromContext(r.Context())
-	assert.False(t, ok, "the caller's request is not modified")
+	assert.Equal(t, []string{"k=v"}, got.Header.Values("baggage"))
+	assert.Equal(t, "k=v", baggage.FromContext(got.Context()).String(), "what base injects")
+	assert.Equal(t, suiteTraceparent, got.Header.Get("traceparent"), "the trace context is left as it is")
+	assert.Equal(t, []string{"k=v,j=w"}, r.Header.Values("baggage"), "the caller's request is not modified")
 }
 
-func TestTransportReinjectsWhenInside(t *testing.T) {
-	// Inside otelhttp.NewTransport the headers are already set, for an
-	// unknown destination: the transport injects again, on a copy, knowing it.
-	p := New(WithEgress(
-		EgressRule{Hosts: []string{"*"}, Keys: []string{"k"}},
-		EgressRule{Hosts: []string{"internal.example"}, Prefixes: []string{""}},
-	))
-	prev := otel.GetTextMapPropagator()
-	otel.SetTextMapPropagator(p)
-	defer otel.SetTextMapPropagator(prev)
-
-	ctx := extract(p, "traceparent", suiteTraceparent, "baggage", "k=v,j=w")
-	var got http.Header
-	rt := NewTransport(roundTripFunc(func(r *http.Request) (*http.Response, error) {
-		got = r.Header
-		return &http.Response{StatusCode: http.StatusNoContent, Body: http.NoBody, Request: r}, nil
-	}))
-	for dest, want := range map[string]string{
-		"internal.example": "j=w,k=v",
-		"elsewhere":        "k=v",
-	} {
-		r, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+dest+"/", nil)
-		require.NoError(t, err)
-		p.Inject(ctx, propagation.HeaderCarrier(r.Header))
-		require.Equal(t, "k=v", r.Header.Get("baggage"))
-		_, err = rt.RoundTrip(r)
-		require.NoError(t, err)
-		assert.Equal(t, []string{want}, got.Values("baggage"), dest)
-		assert.Equal(t, suiteTraceparent, got.Get("traceparent"), dest)
-		assert.Equal(t, []string{"k=v"}, r.Header.Values("baggage"), "the caller's headers are not modified")
-	}
-}
-
-func TestTransportNilBase(t *testing.T) {
-	assert.Equal(t, http.DefaultTransport, NewTransport(nil).(*transport).base.(detached).base)
-}
-
-func TestContextWithDestination(t *testing.T) {
+// TestInjectBaggage: the rules are found in the global propagator, alone or
+// in a composite; without them nothing is sent, and the error says so.
+func TestInjectBaggage(t *testing.T) {
 	p := New(WithEgress(EgressRule{Hosts: []string{"broker:9092"}, Keys: []string{"k"}}))
 	ctx := baggage.ContextWithBaggage(context.Background(), mustBaggage(t, "k=v,j=w"))
-	for name, injectTo := range map[string]func(ctx context.Context) string{
-		"other carrier": func(ctx context.Context) string {
-			c := propagation.MapCarrier{}
-			p.Inject(ctx, c)
-			return c.Get("baggage")
-		},
-		"HTTP, checked redirects": func(ctx context.Context) string {
-			return inject(p, ContextWithCheckedRedirects(ctx)).Get("baggage")
-		},
+	stock := propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
+	for name, global := range map[string]propagation.TextMapPropagator{
+		"alone":        p,
+		"in composite": propagation.NewCompositeTextMapPropagator(stock, p),
 	} {
-		assert.Equal(t, "k=v", injectTo(ContextWithDestination(ctx, "broker:9092")), name)
-		assert.Empty(t, injectTo(ContextWithDestination(ctx, "")), "%s: an empty destination is unknown", name)
+		setGlobal(t, global)
+		for dest, want := range map[string]string{"broker:9092": "k=v", "broker:9093": "", "": ""} {
+			m := propagation.MapCarrier{"Baggage": "j=w", "baggage": "k=v,j=w"}
+			require.NoError(t, InjectBaggage(ctx, nil, m, dest))
+			assert.Equal(t, want, m.Get("baggage"), "%s: %q", name, dest)
+			assert.NotContains(t, m, "Baggage", name)
+		}
+	}
+	setGlobal(t, stock)
+	h := propagation.HeaderCarrier{}
+	stock.Inject(ctx, h)
+	require.ErrorIs(t, InjectBaggage(ctx, nil, h, "broker:9092"), errNoPolicy)
+	assert.Empty(t, h.Values("baggage"), "no rules: no baggage")
+}
+
+// BenchmarkTransport measures what NewTransport adds to a request with a
+// baggage of three members, one granted to its host, over an
+// *http.Transport that answers without a network (RegisterProtocol).
+func BenchmarkTransport(b *testing.B) {
+	p := New(WithEgress(EgressRule{Hosts: []string{"api.internal"}, Keys: []string{"user.id"}}))
+	base := &http.Transport{}
+	ok := &http.Response{StatusCode: http.StatusNoContent, Body: http.NoBody}
+	base.RegisterProtocol("bench", roundTripFunc(func(*http.Request) (*http.Response, error) { return ok, nil }))
+	bag, err := baggage.Parse("request.id=r1,tenant.id=t1,user.id=u1")
+	require.NoError(b, err)
+	r, err := http.NewRequestWithContext(baggage.ContextWithBaggage(context.Background(), bag), http.MethodGet, "bench://api.internal/", nil)
+	require.NoError(b, err)
+	for _, bc := range []struct {
+		name string
+		rt   http.RoundTripper
+	}{{"http.Transport", base}, {"NewTransport", NewTransport(base, p)}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := bc.rt.RoundTrip(r); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -172,11 +172,11 @@ func (t *Target) roundTripper(p propagation.TextMapPropagator) http.RoundTripper
 	if t.variant == "nethttp" {
 		return t.transport
 	}
-	rt := otelhttp.NewTransport(t.transport, otelhttp.WithTracerProvider(t.tp), otelhttp.WithPropagators(p))
+	var base http.RoundTripper = t.transport
 	if t.variant == "full" {
-		return propagator.NewTransport(rt)
+		base = propagator.NewTransport(base, p)
 	}
-	return rt
+	return otelhttp.NewTransport(base, otelhttp.WithTracerProvider(t.tp), otelhttp.WithPropagators(p))
 }
 
 // Shutdown stops the servers and the TracerProvider.

@@ -114,9 +114,10 @@ func setup(spans sdktrace.SpanProcessor) (handler, debug http.Handler, shutdown 
 	}
 }
 
-// outbound is the service's HTTP client. otelctx: NewTransport tells the
-// propagator where each request goes, so baggage reaches only allowed hosts.
-var outbound = &http.Client{Transport: propagator.NewTransport(otelhttp.NewTransport(http.DefaultTransport))}
+// outbound is the service's HTTP client. otelctx: NewTransport, innermost,
+// writes each request's baggage for the host it is sent to, with the global
+// propagator's rules, so baggage reaches only allowed hosts.
+var outbound = &http.Client{Transport: otelhttp.NewTransport(propagator.NewTransport(http.DefaultTransport, nil))}
 
 func hello(w http.ResponseWriter, r *http.Request) {
 	done := make(chan string)

@@ -157,13 +157,13 @@ func (s *Service) Handler(h http.Handler) http.Handler {
 
 // Client returns a client whose calls are client spans and carry the trace
 // context, and the baggage that the policy sends to their destination.
-// propagator.NewTransport, outermost, tells the propagator where each
-// request goes.
+// propagator.NewTransport, innermost, writes each request's baggage for the
+// host it is sent to, with the service's rules.
 func (s *Service) Client() *http.Client {
-	return &http.Client{Transport: propagator.NewTransport(otelhttp.NewTransport(s.transport,
+	return &http.Client{Transport: otelhttp.NewTransport(propagator.NewTransport(s.transport, s.Propagator),
 		otelhttp.WithTracerProvider(s.TracerProvider),
 		otelhttp.WithPropagators(s.Propagator),
-	))}
+	)}
 }
 
 // GRPCServerOptions returns the options of a gRPC server of the service:
@@ -181,16 +181,16 @@ func (s *Service) GRPCServerOptions() []grpc.ServerOption {
 }
 
 // GRPCDialOptions returns the options of a gRPC client of the service, for
-// otelctxgrpc.NewClient: each RPC is a client span and carries the trace
-// context, and the baggage that the policy sends to the ClientConn's target
-// (otelctxgrpc.Destination of it, host:port for the examples' loopback
-// targets). The examples' RPCs stay on loopback and are not encrypted.
+// otelctxgrpc.NewClient: each
+// RPC is a client span and carries the trace context, and the baggage that
+// the policy sends to the ClientConn's target (host:port for the examples'
+// loopback targets), written by otelctxgrpc after otelgrpc's handler. The
+// examples' RPCs stay on loopback and are not encrypted.
 func (s *Service) GRPCDialOptions() []grpc.DialOption {
-	return append([]grpc.DialOption(nil),
-		grpc.WithStatsHandler(otelgrpc.NewClientHandler(
-			otelgrpc.WithTracerProvider(s.TracerProvider),
-			otelgrpc.WithPropagators(s.Propagator),
-		)),
+	return append(otelctxgrpc.DialOptions(s.Propagator, otelgrpc.NewClientHandler(
+		otelgrpc.WithTracerProvider(s.TracerProvider),
+		otelgrpc.WithPropagators(s.Propagator),
+	)),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 	)
 }

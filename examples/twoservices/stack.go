@@ -90,10 +90,10 @@ func Start(ctx context.Context, c Config) (st *Stack, err error) {
 		return st, err
 	}
 	// The frontend sends user.id to the backend and to the greeter, and
-	// only there: an egress rule matches a gRPC target by
-	// otelctxgrpc.Destination, here the greeter's host:port.
+	// only there: an egress rule matches a gRPC target's host:port, here
+	// the greeter's.
 	st.FrontendTel, err = telemetry.NewService(ctx, cmp.Or(c.FrontendName, "frontend"), st.Sink,
-		telemetry.Propagator(st.Backend.Host, otelctxgrpc.Destination(st.Greeter.Target)))
+		telemetry.Propagator(st.Backend.Host, st.Greeter.Target))
 	if err != nil {
 		return st, err
 	}

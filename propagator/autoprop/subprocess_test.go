@@ -76,7 +76,7 @@ func serve(t *testing.T) {
 	ctx := p.Extract(context.Background(), in)
 	base := &http.Transport{}
 	defer base.CloseIdleConnections()
-	client := &http.Client{Transport: propagator.NewTransport(base)}
+	client := &http.Client{Transport: propagator.NewTransport(base, nil)}
 	port := os.Getenv("OTELCTX_TEST_DOWNSTREAM_PORT")
 	for _, host := range []string{"127.0.0.1", "localhost"} {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+host+":"+port+"/", nil)
