@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 
 	"github.com/otelctx/otelctx/asynctrack"
+	"github.com/otelctx/otelctx/internal/envcheck"
 )
 
 // NewTransport returns an http.RoundTripper that makes each request's
@@ -72,13 +73,14 @@ type transport struct {
 // a host the egress rules do not grant because a propagator that knows no
 // rules injected it.
 func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
+	defer envcheck.Served() // base injected
 	ctx := contextWithTransportDestination(r.Context(), r.URL.Host)
 	if !hasHeader(r.Header, baggageCanon) && !hasHeader(r.Header, traceparentCanon) {
 		return t.base.RoundTrip(r.WithContext(ctx))
 	}
 	r = r.Clone(ctx)
 	deleteHeader(r.Header, baggageCanon)
-	if p, ok := otel.GetTextMapPropagator().(*propagator); ok {
+	if p, ok := ours(otel.GetTextMapPropagator()); ok {
 		p.Inject(ctx, propagation.HeaderCarrier(r.Header))
 	} else {
 		foreignOnce.Do(func() {
