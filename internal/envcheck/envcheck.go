@@ -83,11 +83,11 @@ func Unread(env []string, wasRead bool) error {
 		return nil
 	}
 	slices.Sort(names)
-	return fmt.Errorf("propagator: %s %s set, but no otelctx propagator reads them: %s; "+
-		"the propagator in use applies none of this policy (the stock baggage propagator accepts every inbound "+
-		"member and sends every member to every host). Set OTEL_PROPAGATORS=otelctx (or name otelctx in the "+
-		"configuration file's propagator) with github.com/otelctx/otelctx/propagator/autoprop imported, "+
-		"or build the propagator with propagator.New(propagator.WithEnv())",
+	return fmt.Errorf("propagator: %s %s set, but no otelctx propagator reads them, so none of that policy applies "+
+		"(the stock baggage propagator accepts every inbound member and sends every member to every host): %s. "+
+		"Set OTEL_PROPAGATORS=otelctx (or name otelctx in the configuration file's propagator) with "+
+		"github.com/otelctx/otelctx/propagator/autoprop imported, or build the propagator with "+
+		"propagator.New(propagator.WithEnv())",
 		strings.Join(names, ", "), isAre(len(names)), selection(propagators, selected))
 }
 
