@@ -6,6 +6,7 @@ package propagator
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync/atomic"
 
@@ -172,7 +173,9 @@ func (p *propagator) debugInject(ctx context.Context, bg string, httpHeaders boo
 	if !known {
 		dst = slog.String("destination", "unknown (not sent through NewTransport, no ContextWithDestination)")
 	}
-	for _, m := range baggage.FromContext(ctx).Members() {
+	ms := baggage.FromContext(ctx).Members()
+	slices.SortFunc(ms, w3cbaggage.ByKey)
+	for _, m := range ms {
 		k := m.Key()
 		if sent[k] {
 			continue
