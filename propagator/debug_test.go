@@ -103,7 +103,6 @@ func TestDebugDrops(t *testing.T) {
 	assert.Equal(t, "127.0.0.1:8080", got[1]["destination"], "the developer sees where it was going")
 }
 
-
 func TestDebugDropsOff(t *testing.T) {
 	logs := logTo(t)
 	captureErrors(t)
