@@ -71,6 +71,9 @@ func (p *propagator) logDrop(ctx context.Context, msg string, why reason, attrs 
 // debugExtract logs what the Extract that read the baggage and legacy
 // headers of f into bb dropped.
 func (p *propagator) debugExtract(ctx context.Context, f fields, public bool, bb *bagBuilder) {
+	if !slog.Default().Enabled(ctx, slog.LevelDebug) {
+		return
+	}
 	var one [1]string
 	vals := f.get(baggageHeader, baggageCanon, &one)
 	const msg = "otelctx: inbound baggage member dropped"
@@ -158,6 +161,9 @@ func (p *propagator) debugIngress(ctx context.Context, msg string, e bagEntry, s
 // debugInject logs the members of the baggage of ctx that Inject left out
 // of the baggage header bg it wrote.
 func (p *propagator) debugInject(ctx context.Context, bg string, httpHeaders bool, t *tally) {
+	if !slog.Default().Enabled(ctx, slog.LevelDebug) {
+		return
+	}
 	const msg = "otelctx: outbound baggage member withheld"
 	sent := map[string]bool{}
 	for m := range strings.SplitSeq(bg, ",") {

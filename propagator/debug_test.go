@@ -169,3 +169,11 @@ func TestDebugDropsLoopback(t *testing.T) {
 	assert.Equal(t, strings.TrimPrefix(srv.URL, "http://"), records[0]["destination"])
 	assert.Equal(t, "egress.denied", records[0]["reason"])
 }
+
+// BenchmarkDebugDrops is BenchmarkDrops with WithDebugDrops on while
+// slog.Default() does not write debug records.
+func BenchmarkDebugDrops(b *testing.B) {
+	p := New(WithDebugDrops(), WithIngressAllow("tenant.id", "user.id"),
+		WithEgress(EgressRule{Hosts: []string{"*.internal"}, Keys: []string{"user.id"}}))
+	benchDrops(b, p)
+}
