@@ -6,6 +6,7 @@ package propagator
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -13,6 +14,8 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/propagation"
+
+	"github.com/otelctx/otelctx/internal/envcheck"
 )
 
 // roundTripFunc records the requests a transport passes on.
@@ -92,4 +95,26 @@ func TestContextWithDestination(t *testing.T) {
 		assert.Equal(t, "k=v", injectTo(ContextWithDestination(ctx, "broker:9092")), name)
 		assert.Empty(t, injectTo(ContextWithDestination(ctx, "")), "%s: an empty destination is unknown", name)
 	}
+}
+
+// TestTransportReportsUnreadEnv: OTELCTX_* variables that no propagator
+// reads are reported after the first request NewTransport sends.
+func TestTransportReportsUnreadEnv(t *testing.T) {
+	errs := captureErrors(t)
+	envcheck.Reset(func() []string {
+		return []string{"OTELCTX_EGRESS=*.internal=user.id", "OTEL_PROPAGATORS=tracecontext,baggage"}
+	})
+	t.Cleanup(func() { envcheck.Reset(nil) })
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer srv.Close()
+	client := &http.Client{Transport: NewTransport(srv.Client().Transport)}
+	defer client.CloseIdleConnections()
+	for range 2 {
+		resp, err := client.Get(srv.URL)
+		require.NoError(t, err)
+		require.NoError(t, resp.Body.Close())
+	}
+	reports := errs()
+	require.Len(t, reports, 1)
+	assert.ErrorContains(t, reports[0], "OTELCTX_EGRESS is set, but no otelctx propagator reads them")
 }
