@@ -77,7 +77,7 @@ func TestEnvPolicy(t *testing.T) {
 		{"invalid allow accepts nothing", map[string]string{EnvIngressAllow: "user id"}, nil, "x", nil, "", 1},
 		{"invalid deny accepts nothing", map[string]string{EnvIngressDeny: "sec ret"}, nil, "x", nil, "", 1},
 		{"public endpoint", map[string]string{EnvPublicEndpoint: "true", EnvPublicAllow: "tenant.id"}, nil, "x", []string{"tenant.id"}, "", 0},
-		{"invalid public flag is public", map[string]string{EnvPublicEndpoint: "maybe"}, nil, "x", nil, "", 1},
+		{"invalid public flag accepts nothing", map[string]string{EnvPublicEndpoint: "maybe"}, nil, "x", nil, "", 1},
 		{"egress", map[string]string{EnvEgress: "*.internal=user.id,tenant.*; partner.example=secret"}, nil, "api.internal", []string{"secret", "tenant.id", "user.id"}, "tenant.id=2,user.id=1", 0},
 		{"egress elsewhere", map[string]string{EnvEgress: "*.internal=user.id"}, nil, "evil.example", []string{"secret", "tenant.id", "user.id"}, "", 0},
 		{"invalid egress rule left out", map[string]string{EnvEgress: "*.internal; good.internal=user.id"}, nil, "good.internal", []string{"secret", "tenant.id", "user.id"}, "user.id=1", 1},
