@@ -47,7 +47,7 @@ type dropLog struct {
 }
 
 // logDrop writes one record unless the rate is exceeded.
-func (p *propagator) logDrop(ctx context.Context, msg string, why reason, attrs ...slog.Attr) {
+func (p *propagator) logDrop(ctx context.Context, msg string, why reason, rule string, attrs ...slog.Attr) {
 	l := slog.Default()
 	if !l.Enabled(ctx, slog.LevelDebug) {
 		return
@@ -61,7 +61,7 @@ func (p *propagator) logDrop(ctx context.Context, msg string, why reason, attrs 
 		d.skipped.Add(1)
 		return
 	}
-	attrs = append(attrs, slog.String("reason", why.String()))
+	attrs = append(attrs, slog.String("reason", why.String()), slog.String("rule", rule))
 	if n := d.skipped.Swap(0); n > 0 {
 		attrs = append(attrs, slog.Int64("left_out_before", n))
 	}
@@ -83,7 +83,7 @@ func (p *propagator) debugExtract(ctx context.Context, f fields, public bool, bb
 	}
 	if n := headersLen(vals); n > p.cfg.scanBytes() {
 		p.logDrop(ctx, "otelctx: inbound baggage header dropped unread", reasonIngressLimitBytes,
-			slog.String("source", src), slog.String("rule", "baggage headers over 4 times the size limit (WithMaxBytes, OTELCTX_MAX_BYTES) are not read"))
+			"baggage headers over 4 times the size limit (WithMaxBytes, OTELCTX_MAX_BYTES) are not read", slog.String("source", src))
 		vals = nil
 	}
 	for _, v := range vals {
@@ -95,14 +95,14 @@ func (p *propagator) debugExtract(ctx context.Context, f fields, public bool, bb
 				continue
 			}
 			if len(m) > p.cfg.maxRawMemberBytes() {
-				p.logDrop(ctx, msg, reasonIngressLimitMemberBytes, slog.String("source", src),
-					slog.String("rule", "the member is over the member size limit (WithMaxMemberBytes, OTELCTX_MAX_MEMBER_BYTES)"))
+				p.logDrop(ctx, msg, reasonIngressLimitMemberBytes,
+					"the member is over the member size limit (WithMaxMemberBytes, OTELCTX_MAX_MEMBER_BYTES)", slog.String("source", src))
 				continue
 			}
 			e, _, _, ok := parseBaggageMember(m)
 			if !ok {
-				p.logDrop(ctx, msg, reasonBaggageMalformed, slog.String("source", src),
-					slog.String("rule", "the member is not key=value as W3C Baggage defines it"))
+				p.logDrop(ctx, msg, reasonBaggageMalformed,
+					"the member is not key=value as W3C Baggage defines it", slog.String("source", src))
 				continue
 			}
 			p.debugIngress(ctx, msg, e, src, public, bb)
@@ -139,7 +139,7 @@ func (p *propagator) debugIngress(ctx context.Context, msg string, e bagEntry, s
 		default:
 			rule = "no WithIngressAllow or WithIngressPrefixes entry (OTELCTX_INGRESS_ALLOW, OTELCTX_INGRESS_PREFIXES) selects the key"
 		}
-		p.logDrop(ctx, msg, why, key, source, slog.String("rule", rule))
+		p.logDrop(ctx, msg, why, rule, key, source)
 		return
 	}
 	if bb.find(e.key) >= 0 {
@@ -147,14 +147,14 @@ func (p *propagator) debugIngress(ctx context.Context, msg string, e bagEntry, s
 	}
 	switch {
 	case e.size > c.maxMemberBytes:
-		p.logDrop(ctx, msg, reasonIngressLimitMemberBytes, key, source,
-			slog.String("rule", "the member is over the member size limit (WithMaxMemberBytes, OTELCTX_MAX_MEMBER_BYTES)"))
+		p.logDrop(ctx, msg, reasonIngressLimitMemberBytes,
+			"the member is over the member size limit (WithMaxMemberBytes, OTELCTX_MAX_MEMBER_BYTES)", key, source)
 	case bb.n >= c.maxMembers:
-		p.logDrop(ctx, msg, reasonIngressLimitMembers, key, source,
-			slog.String("rule", "the baggage is at the member limit (WithMaxMembers, OTELCTX_MAX_MEMBERS)"))
+		p.logDrop(ctx, msg, reasonIngressLimitMembers,
+			"the baggage is at the member limit (WithMaxMembers, OTELCTX_MAX_MEMBERS)", key, source)
 	default:
-		p.logDrop(ctx, msg, reasonIngressLimitBytes, key, source,
-			slog.String("rule", "the member would take the baggage over the size limit (WithMaxBytes, OTELCTX_MAX_BYTES)"))
+		p.logDrop(ctx, msg, reasonIngressLimitBytes,
+			"the member would take the baggage over the size limit (WithMaxBytes, OTELCTX_MAX_BYTES)", key, source)
 	}
 }
 
@@ -189,17 +189,17 @@ func (p *propagator) debugInject(ctx context.Context, bg string, httpHeaders boo
 		key := slog.String("key", k)
 		switch {
 		case !granted(grants, k) && !known:
-			p.logDrop(ctx, msg, reasonEgressDenied, key, dst,
-				slog.String("rule", `no egress rule for every destination ("*" in WithEgress, OTELCTX_EGRESS) grants the key`))
+			p.logDrop(ctx, msg, reasonEgressDenied,
+				`no egress rule for every destination ("*" in WithEgress, OTELCTX_EGRESS) grants the key`, key, dst)
 		case !granted(grants, k):
-			p.logDrop(ctx, msg, reasonEgressDenied, key, dst,
-				slog.String("rule", "no egress rule (WithEgress, OTELCTX_EGRESS) grants the key to this destination"))
+			p.logDrop(ctx, msg, reasonEgressDenied,
+				"no egress rule (WithEgress, OTELCTX_EGRESS) grants the key to this destination", key, dst)
 		case httpHeaders && t.n[reasonEgressUncheckedRedirects] > 0 && !granted(anyHost, k):
-			p.logDrop(ctx, msg, reasonEgressUncheckedRedirects, key, dst,
-				slog.String("rule", "headers injected by hand go only where every destination may go: send the request through NewTransport"))
+			p.logDrop(ctx, msg, reasonEgressUncheckedRedirects,
+				"headers injected by hand go only where every destination may go: send the request through NewTransport", key, dst)
 		default:
-			p.logDrop(ctx, msg, reasonEgressLimitBytes, key, dst,
-				slog.String("rule", "the member is malformed or over a limit (WithMaxMembers, WithMaxBytes, WithMaxMemberBytes)"))
+			p.logDrop(ctx, msg, reasonEgressLimitBytes,
+				"the member is malformed or over a limit (WithMaxMembers, WithMaxBytes, WithMaxMemberBytes)", key, dst)
 		}
 	}
 }
