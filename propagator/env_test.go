@@ -308,6 +308,7 @@ func TestEnvReadAtFirstUse(t *testing.T) {
 }
 
 func TestStockBaggageBesideIsReported(t *testing.T) {
+	setEnv(t, nil)
 	for propagators, want := range map[string]bool{
 		"tracecontext,otelctx": false, "otelctx, baggage": false, "baggage,otelctx": true, "otelctx,baggage": true,
 	} {
