@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/otelctx/otelctx/asynctrack"
+	"github.com/otelctx/otelctx/internal/envcheck"
 )
 
 // TypeHTTPRequest is the asynctrack resource type of the requests Middleware
@@ -69,6 +70,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !trace.SpanContextFromContext(ctx).IsValid() {
 		ctx = h.m.prop.Extract(ctx, propagation.HeaderCarrier(r.Header))
 	}
+	envcheck.Served() // the request's baggage is extracted, here or by otelhttp
 	res := asynctrack.NewResource(ctx, TypeHTTPRequest, r)
 	defer res.Destroy()
 	res.Run(func(ctx context.Context) {

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/stats"
 
 	"github.com/otelctx/otelctx/asynctrack"
+	"github.com/otelctx/otelctx/internal/envcheck"
 	"github.com/otelctx/otelctx/propagator"
 )
 
@@ -99,6 +100,7 @@ func (*serverHandler) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context
 func (*serverHandler) HandleConn(context.Context, stats.ConnStats) {}
 
 func unaryScope(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+	envcheck.Served() // TagRPC extracted
 	res := asynctrack.NewResource(ctx, TypeGRPCRequest, info.FullMethod)
 	defer res.Destroy()
 	res.Run(func(ctx context.Context) { resp, err = handler(ctx, req) })
@@ -106,6 +108,7 @@ func unaryScope(ctx context.Context, req any, info *grpc.UnaryServerInfo, handle
 }
 
 func streamScope(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
+	envcheck.Served() // TagRPC extracted
 	res := asynctrack.NewResource(ss.Context(), TypeGRPCRequest, info.FullMethod)
 	defer res.Destroy()
 	res.Run(func(ctx context.Context) { err = handler(srv, &scopedStream{ServerStream: ss, ctx: ctx}) })

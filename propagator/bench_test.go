@@ -166,3 +166,31 @@ func BenchmarkExtractHostile(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDrops is BenchmarkExtract and BenchmarkInject with a policy that
+// drops members both ways: ingress accepts two of the five keys, egress
+// grants one of them to the destination.
+func BenchmarkDrops(b *testing.B) {
+	p := New(WithIngressAllow("tenant.id", "user.id"),
+		WithEgress(EgressRule{Hosts: []string{"*.internal"}, Keys: []string{"user.id"}}))
+	benchDrops(b, p)
+}
+
+func benchDrops(b *testing.B, p propagation.TextMapPropagator) {
+	carrier := propagation.HeaderCarrier(benchHeader())
+	b.Run("extract", func(b *testing.B) {
+		b.ReportAllocs()
+		ctx := context.Background()
+		for b.Loop() {
+			_ = p.Extract(ctx, carrier)
+		}
+	})
+	b.Run("inject", func(b *testing.B) {
+		ctx := New(allEgress).Extract(context.Background(), carrier)
+		out := propagation.MapCarrier{}
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = InjectBaggage(ctx, p, out, "api.internal")
+		}
+	})
+}

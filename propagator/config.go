@@ -71,6 +71,8 @@ type config struct {
 	meterProvider   metric.MeterProvider
 	errorInterval   time.Duration
 	allowConfigured bool
+	ingressClosed   bool // an invalid ingress setting: accept no inbound key
+	debugDrops      bool
 }
 
 type legacyHeader struct {
@@ -216,21 +218,36 @@ func WithEgress(rules ...EgressRule) Option {
 	})
 }
 
+// maxLimit is the highest value the limits take: 16 MiB, so that the
+// multiples Extract derives from them (see scanBytes) fit an int on every
+// platform. Higher values are lowered to it and reported.
+const maxLimit = 1 << 24
+
+// clampLimit returns n, or maxLimit, reporting that, if n is higher.
+func clampLimit(option string, n int) int {
+	if n > maxLimit {
+		otel.Handle(fmt.Errorf("propagator: %s(%d) is above the highest limit, %d, which applies instead", option, n, maxLimit))
+		return maxLimit
+	}
+	return n
+}
+
 // WithMaxMembers caps the number of baggage members accepted by Extract and
-// sent by Inject. Values below the W3C minimum of 64 are raised to it.
+// sent by Inject. Values below the W3C minimum of 64 are raised to it,
+// values above 16 MiB lowered to that.
 func WithMaxMembers(n int) Option {
 	return optionFunc(func(c config) config {
-		c.maxMembers = max(n, w3cbaggage.MaxMembers)
+		c.maxMembers = clampLimit("WithMaxMembers", max(n, w3cbaggage.MaxMembers))
 		return c
 	})
 }
 
 // WithMaxBytes caps the size of the baggage, as encoded in one header, that
 // Extract accepts and Inject sends. Values below the W3C minimum of 8192 are
-// raised to it.
+// raised to it, values above 16 MiB lowered to that.
 func WithMaxBytes(n int) Option {
 	return optionFunc(func(c config) config {
-		c.maxBytes = max(n, w3cbaggage.MaxBytes)
+		c.maxBytes = clampLimit("WithMaxBytes", max(n, w3cbaggage.MaxBytes))
 		return c
 	})
 }
@@ -241,7 +258,7 @@ func WithMaxBytes(n int) Option {
 func WithMaxMemberBytes(n int) Option {
 	return optionFunc(func(c config) config {
 		if n > 0 {
-			c.maxMemberBytes = n
+			c.maxMemberBytes = clampLimit("WithMaxMemberBytes", n)
 		}
 		return c
 	})

@@ -26,17 +26,24 @@
 // baggage for the host it is sent to.
 //
 // The policy can also come from the environment (WithEnv), in these
-// variables; options given in code win over them (see WithEnv):
+// variables, read at the propagator's first use; options given in code win
+// over them (see WithEnv). Lists of keys take "prefix*" for a prefix and "*"
+// for every key, in every variable:
 //
-//	OTELCTX_INGRESS_ALLOW     user.id,tenant.id              WithIngressAllow
+//	OTELCTX_INGRESS_ALLOW     user.id,tenant.*               WithIngressAllow
 //	OTELCTX_INGRESS_PREFIXES  app.                           WithIngressPrefixes
-//	OTELCTX_INGRESS_DENY      secret                         WithIngressDeny
+//	OTELCTX_INGRESS_DENY      secret,internal.*              WithIngressDeny
 //	OTELCTX_PUBLIC_ENDPOINT   true                           WithPublicEndpoint
 //	OTELCTX_PUBLIC_ALLOW      request.id                     WithPublicAllow
 //	OTELCTX_LEGACY_HEADERS    userid=user.id,x-request-id=request.id   WithLegacyHeader
 //	OTELCTX_EGRESS            *.internal=user.id,tenant.*;partner.example=request.id   WithEgress
 //	OTELCTX_MERGE             local-wins | remote-wins       WithMerge
 //	OTELCTX_MAX_MEMBERS, OTELCTX_MAX_BYTES, OTELCTX_MAX_MEMBER_BYTES   the limits
+//	OTELCTX_DEBUG_DROPS       true                           WithDebugDrops
+//
+// An invalid ingress variable closes ingress: Extract then accepts no
+// baggage at all. Unknown OTELCTX_ names are reported with the closest
+// known one.
 //
 // The package github.com/otelctx/otelctx/propagator/autoprop, imported for
 // its side effect, registers New(WithEnv()) with contrib's autoprop under
@@ -104,5 +111,6 @@
 // otelctx.propagator.errors and otelctx.propagator.baggage.dropped counters,
 // with a "reason" attribute, on the MeterProvider of WithMeterProvider.
 // Errors are also reported through otel.Handle, at most once per interval and
-// reason (WithErrorInterval), without quoting the input.
+// reason (WithErrorInterval), without quoting the input. WithDebugDrops logs
+// each dropped member, with the rule that was missing, at debug level.
 package propagator

@@ -61,6 +61,9 @@ func (p *propagator) baggageFor(ctx context.Context, host string, unverified boo
 	var t tally
 	bg := p.baggageHeader(bag, host, unverified, &t)
 	t.flush(ctx, p.rep)
+	if t.dirty && p.cfg.debugDrops {
+		p.debugEgress(ctx, bg, host, unverified)
+	}
 	return bg
 }
 
@@ -114,7 +117,7 @@ func policyOf(p propagation.TextMapPropagator) *propagator {
 	if p == nil {
 		p = otel.GetTextMapPropagator()
 	}
-	if pp, ok := p.(*propagator); ok {
+	if pp, ok := ours(p); ok {
 		return pp
 	}
 	var pr policyProbe

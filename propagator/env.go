@@ -4,159 +4,337 @@
 package propagator
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
 
+	"github.com/otelctx/otelctx/internal/envcheck"
 	"github.com/otelctx/otelctx/internal/token"
 )
 
 // The environment variables WithEnv reads. They are not OTEL_ variables,
 // which the OpenTelemetry specification reserves for its own; the prefix
 // names this project, as OTEL_PROPAGATORS=otelctx does.
+//
+// A list of keys takes one syntax everywhere: keys separated by commas, a
+// key ending in * selects the keys with that prefix, and * alone selects
+// every key.
 const (
-	EnvIngressAllow    = "OTELCTX_INGRESS_ALLOW"    // keys, comma-separated: WithIngressAllow
-	EnvIngressPrefixes = "OTELCTX_INGRESS_PREFIXES" // prefixes, comma-separated: WithIngressPrefixes
-	EnvIngressDeny     = "OTELCTX_INGRESS_DENY"     // keys, comma-separated: WithIngressDeny
+	EnvIngressAllow    = "OTELCTX_INGRESS_ALLOW"    // keys: WithIngressAllow, WithIngressPrefixes
+	EnvIngressPrefixes = "OTELCTX_INGRESS_PREFIXES" // prefixes, with or without a trailing *: WithIngressPrefixes
+	EnvIngressDeny     = "OTELCTX_INGRESS_DENY"     // keys: WithIngressDeny
 	EnvPublicEndpoint  = "OTELCTX_PUBLIC_ENDPOINT"  // true or false: WithPublicEndpoint
-	EnvPublicAllow     = "OTELCTX_PUBLIC_ALLOW"     // keys, comma-separated: WithPublicAllow
+	EnvPublicAllow     = "OTELCTX_PUBLIC_ALLOW"     // keys: WithPublicAllow
 	EnvLegacyHeaders   = "OTELCTX_LEGACY_HEADERS"   // header=key, comma-separated: WithLegacyHeader
 	EnvEgress          = "OTELCTX_EGRESS"           // hosts=keys rules, ';'-separated: WithEgress
 	EnvMerge           = "OTELCTX_MERGE"            // local-wins or remote-wins: WithMerge
 	EnvMaxMembers      = "OTELCTX_MAX_MEMBERS"      // integer: WithMaxMembers
 	EnvMaxBytes        = "OTELCTX_MAX_BYTES"        // integer: WithMaxBytes
 	EnvMaxMemberBytes  = "OTELCTX_MAX_MEMBER_BYTES" // integer: WithMaxMemberBytes
+	EnvDebugDrops      = "OTELCTX_DEBUG_DROPS"      // true or false: WithDebugDrops
 )
 
 // WithEnv applies the policy set in the OTELCTX_* environment variables
-// (see the package documentation for the table), read when New is called.
-// Wherever WithEnv appears among New's options, the environment is applied
-// first and the other options after it: a setting given in code (merge mode,
-// public endpoint, limits) replaces the environment's, and lists (keys,
-// prefixes, legacy headers, egress rules) add to it.
+// (see the package documentation for the table). The environment is read
+// when the propagator is first used (Extract or Inject), not when New is
+// called, so that a propagator built during package initialisation, as
+// the autoprop registration is, reports through the error handler the
+// application installs in main. Wherever WithEnv appears among New's
+// options, the environment is applied first and the other options after
+// it: a setting given in code (merge mode, public endpoint, limits)
+// replaces the environment's, and lists (keys, prefixes, legacy headers,
+// egress rules) add to it.
 //
-// An invalid value is reported through otel.Handle with the variable's name
-// and never widens the policy: an invalid ingress list accepts no key, an
-// invalid public-endpoint flag makes the endpoint public, and an invalid
-// egress rule or legacy mapping is left out; an invalid merge mode or limit
-// keeps the default.
+// Everything WithEnv cannot apply as written is reported through
+// otel.Handle, naming the variable, and never widens the policy:
+//
+//   - an invalid ingress variable (OTELCTX_INGRESS_*, OTELCTX_PUBLIC_*; an
+//     empty OTELCTX_PUBLIC_ENDPOINT too) makes Extract accept no inbound
+//     baggage at all, whatever else allows it;
+//   - an invalid egress rule or legacy mapping is left out;
+//   - an invalid merge mode or limit keeps the default, and so does a limit
+//     above 16 MiB (16777216);
+//   - a variable the process environment holds more than once with
+//     different values (seen where /proc/self/environ lists the initial
+//     environment; Go itself keeps the first) is invalid;
+//   - a variable whose name starts with OTELCTX_, in any case, but is none
+//     of these is reported with the closest name and otherwise ignored;
+//   - OTEL_PROPAGATORS naming the stock "baggage" propagator beside
+//     "otelctx" is reported: that composition accepts and sends every
+//     member, past this policy.
 func WithEnv() Option { return envOption{} }
 
 type envOption struct{}
 
 func (envOption) apply(c config) config {
-	for _, o := range envOptions(os.LookupEnv) {
+	envcheck.MarkRead()
+	for _, o := range envOptions(processEnvironment()) {
 		c = o.apply(c)
 	}
 	return c
 }
 
-// envOptions returns the options the environment, read through lookup, sets.
-func envOptions(lookup func(string) (string, bool)) []Option {
-	var opts []Option
-	bad := func(name, why string) {
-		otel.Handle(fmt.Errorf("propagator: %s is invalid (%s); the policy stays closed", name, why))
-	}
-	get := func(name string) (string, bool) {
-		v, ok := lookup(name)
-		return strings.TrimSpace(v), ok
-	}
-	keys := func(name string, prefixes bool) ([]string, bool) {
-		v, ok := get(name)
-		if !ok || v == "" {
-			return nil, ok
-		}
-		var out []string
-		for k := range strings.SplitSeq(v, ",") {
-			k = strings.TrimSpace(k)
-			if k == "" || (!prefixes && !token.Valid(k)) || (prefixes && !token.Valid(k+"x")) {
-				bad(name, "want baggage keys separated by commas")
-				return nil, false
-			}
-			out = append(out, k)
-		}
-		return out, true
-	}
-	denyAll := WithIngressAllow() // allow configured, with no key
+// envPropagator is what New returns when WithEnv is among its options: the
+// propagator, built from the options at its first use.
+type envPropagator struct {
+	opts []Option
+	once sync.Once
+	p    *propagator
+}
 
-	if ks, ok := keys(EnvIngressAllow, false); ok {
-		opts = append(opts, WithIngressAllow(ks...))
-	} else if _, set := lookup(EnvIngressAllow); set {
-		opts = append(opts, denyAll)
+func (e *envPropagator) get() *propagator {
+	e.once.Do(func() { e.p = newPropagator(e.opts...) })
+	return e.p
+}
+
+func (e *envPropagator) Extract(ctx context.Context, carrier propagation.TextMapCarrier) context.Context {
+	return e.get().Extract(ctx, carrier)
+}
+
+func (e *envPropagator) Inject(ctx context.Context, carrier propagation.TextMapCarrier) {
+	e.get().Inject(ctx, carrier)
+}
+
+func (*envPropagator) Fields() []string { return (*propagator)(nil).Fields() }
+
+// ours returns the propagator behind p if New built it.
+func ours(p propagation.TextMapPropagator) (*propagator, bool) {
+	switch p := p.(type) {
+	case *propagator:
+		return p, true
+	case *envPropagator:
+		return p.get(), true
 	}
-	if ps, ok := keys(EnvIngressPrefixes, true); ok {
-		opts = append(opts, WithIngressPrefixes(ps...))
-	} else if _, set := lookup(EnvIngressPrefixes); set {
-		opts = append(opts, denyAll)
-	}
-	if ks, ok := keys(EnvIngressDeny, false); ok {
-		opts = append(opts, WithIngressDeny(ks...))
-	} else if _, set := lookup(EnvIngressDeny); set {
-		opts = append(opts, denyAll) // a deny list that cannot be read denies everything
-	}
-	if v, ok := get(EnvPublicEndpoint); ok && v != "" {
-		switch public, err := strconv.ParseBool(v); {
-		case err != nil:
-			bad(EnvPublicEndpoint, "want true or false")
-			opts = append(opts, WithPublicEndpoint())
-		case public:
-			opts = append(opts, WithPublicEndpoint())
+	return nil, false
+}
+
+// environment is what WithEnv reads: the variables, as os.Environ lists
+// them, and the initial environment as the kernel passed it, nil where
+// unknown.
+type environment struct {
+	vars    []string
+	initial []byte // NUL-separated name=value entries
+}
+
+func processEnvironment() environment {
+	initial, _ := os.ReadFile("/proc/self/environ")
+	return environment{vars: os.Environ(), initial: initial}
+}
+
+// envVar is an OTELCTX_ variable: parse returns the options its value sets
+// and, if the value is not valid (in part), what it should look like;
+// invalid is then applied too, and effect says what that does.
+type envVar struct {
+	name    string
+	parse   func(string) ([]Option, string)
+	invalid Option
+	effect  string
+}
+
+var (
+	closeIngress = optionFunc(func(c config) config {
+		c.ingressClosed = true
+		return c
+	})
+	publicEndpoint = WithPublicEndpoint()
+)
+
+const wantKeys = "want baggage keys separated by commas, a key ending in * for a prefix, * for every key"
+
+var envVars = []envVar{
+	{EnvIngressAllow, func(v string) ([]Option, string) {
+		keys, prefixes, ok := parseKeyList(v)
+		if !ok {
+			return nil, wantKeys
 		}
-	}
-	if ks, ok := keys(EnvPublicAllow, false); ok && len(ks) > 0 {
-		opts = append(opts, WithPublicAllow(ks...))
-	}
-	if v, ok := get(EnvLegacyHeaders); ok && v != "" {
+		return []Option{WithIngressAllow(keys...), WithIngressPrefixes(prefixes...)}, ""
+	}, closeIngress, "no inbound baggage is accepted"},
+	{EnvIngressPrefixes, func(v string) ([]Option, string) {
+		var prefixes []string
+		for p := range strings.SplitSeq(v, ",") {
+			p = strings.TrimSuffix(strings.TrimSpace(p), "*")
+			if !token.Valid(p + "x") {
+				return nil, "want key prefixes separated by commas"
+			}
+			prefixes = append(prefixes, p)
+		}
+		return []Option{WithIngressPrefixes(prefixes...)}, ""
+	}, closeIngress, "no inbound baggage is accepted"},
+	{EnvIngressDeny, func(v string) ([]Option, string) {
+		keys, prefixes, ok := parseKeyList(v)
+		if !ok {
+			return nil, wantKeys
+		}
+		return []Option{WithIngressDeny(keys...), optionFunc(func(c config) config {
+			c.ingressDeny = c.ingressDeny.withPrefixes(prefixes)
+			return c
+		})}, ""
+	}, closeIngress, "no inbound baggage is accepted"},
+	{EnvPublicEndpoint, func(v string) ([]Option, string) {
+		public, err := strconv.ParseBool(v)
+		if err != nil {
+			return nil, "want true or false"
+		}
+		if public {
+			return []Option{publicEndpoint}, ""
+		}
+		return nil, ""
+	}, closeIngress, "no inbound baggage is accepted"},
+	{EnvPublicAllow, func(v string) ([]Option, string) {
+		keys, prefixes, ok := parseKeyList(v)
+		if !ok {
+			return nil, wantKeys
+		}
+		return []Option{WithPublicAllow(keys...), optionFunc(func(c config) config {
+			c.publicAllow = c.publicAllow.withPrefixes(prefixes)
+			return c
+		})}, ""
+	}, closeIngress, "no inbound baggage is accepted"},
+	{EnvLegacyHeaders, func(v string) (opts []Option, bad string) {
 		for m := range strings.SplitSeq(v, ",") {
 			h, k, found := strings.Cut(strings.TrimSpace(m), "=")
 			h, k = strings.TrimSpace(h), strings.TrimSpace(k)
-			if !found || !token.Valid(h) || !token.Valid(k) {
-				bad(EnvLegacyHeaders, "want header=key mappings separated by commas")
+			if !found || !token.Valid(h) || !token.Valid(k) || strings.HasSuffix(k, "*") {
+				bad = "want header=key mappings separated by commas"
 				continue
 			}
 			opts = append(opts, WithLegacyHeader(h, k))
 		}
-	}
-	if v, ok := get(EnvEgress); ok && v != "" {
+		return opts, bad
+	}, nil, "the mappings that cannot be read are left out"},
+	{EnvEgress, func(v string) (opts []Option, bad string) {
 		for r := range strings.SplitSeq(v, ";") {
 			if r = strings.TrimSpace(r); r == "" {
 				continue
 			}
 			rule, ok := parseEgressRule(r)
 			if !ok {
-				bad(EnvEgress, "want hosts=keys rules separated by ';', hosts and keys separated by commas, a key ending in * for a prefix")
+				bad = "want hosts=keys rules separated by ';', hosts and keys separated by commas, " +
+					"a key ending in * for a prefix"
 				continue
 			}
 			opts = append(opts, WithEgress(rule))
 		}
-	}
-	if v, ok := get(EnvMerge); ok && v != "" {
+		return opts, bad
+	}, nil, "the rules that cannot be read are left out"},
+	{EnvMerge, func(v string) ([]Option, string) {
 		switch v {
 		case "local-wins":
-			opts = append(opts, WithMerge(MergeLocalWins))
+			return []Option{WithMerge(MergeLocalWins)}, ""
 		case "remote-wins":
-			opts = append(opts, WithMerge(MergeRemoteWins))
-		default:
-			bad(EnvMerge, "want local-wins or remote-wins")
+			return []Option{WithMerge(MergeRemoteWins)}, ""
+		}
+		return nil, "want local-wins or remote-wins"
+	}, nil, "the default, local-wins, applies"},
+	{EnvMaxMembers, parseLimit(WithMaxMembers), nil, "the default applies"},
+	{EnvMaxBytes, parseLimit(WithMaxBytes), nil, "the default applies"},
+	{EnvMaxMemberBytes, parseLimit(WithMaxMemberBytes), nil, "the default applies"},
+	{EnvDebugDrops, func(v string) ([]Option, string) {
+		on, err := strconv.ParseBool(v)
+		if err != nil {
+			return nil, "want true or false"
+		}
+		if on {
+			return []Option{WithDebugDrops()}, ""
+		}
+		return nil, ""
+	}, nil, "drops are not logged"},
+}
+
+func parseLimit(opt func(int) Option) func(string) ([]Option, string) {
+	return func(v string) ([]Option, string) {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 || n > maxLimit {
+			return nil, fmt.Sprintf("want a positive integer up to %d", maxLimit)
+		}
+		return []Option{opt(n)}, ""
+	}
+}
+
+// envOptions returns the options the environment e sets, and reports
+// through otel.Handle what it cannot apply as written (see WithEnv).
+func envOptions(e environment) []Option {
+	values := map[string]string{}
+	var propagators string
+	for _, kv := range e.vars {
+		name, value, _ := strings.Cut(kv, "=")
+		if _, seen := values[name]; !seen {
+			values[name] = value
+		}
+		if name == "OTEL_PROPAGATORS" {
+			propagators = value
 		}
 	}
-	for _, l := range []struct {
-		name string
-		opt  func(int) Option
-	}{{EnvMaxMembers, WithMaxMembers}, {EnvMaxBytes, WithMaxBytes}, {EnvMaxMemberBytes, WithMaxMemberBytes}} {
-		if v, ok := get(l.name); ok && v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n <= 0 {
-				bad(l.name, "want a positive integer")
-				continue
-			}
-			opts = append(opts, l.opt(n))
+	conflicting := conflicts(e.initial)
+	var opts []Option
+	for _, v := range envVars {
+		value, set := values[v.name]
+		if !set {
+			continue
 		}
+		value = strings.TrimSpace(value)
+		var o []Option
+		var why string
+		switch {
+		case conflicting[v.name]:
+			why = "given more than once, with different values"
+		case value == "" && v.name == EnvPublicEndpoint:
+			why = "empty; want true or false"
+		case value == "":
+			// An empty list or setting is the list or setting left empty:
+			// an empty allow list allows nothing.
+			if v.name == EnvIngressAllow || v.name == EnvIngressPrefixes {
+				o = []Option{WithIngressAllow()}
+			}
+		default:
+			o, why = v.parse(value)
+		}
+		opts = append(opts, o...)
+		if why == "" {
+			continue
+		}
+		if v.invalid != nil {
+			opts = append(opts, v.invalid)
+		}
+		otel.Handle(fmt.Errorf("propagator: %s is invalid (%s): %s", v.name, why, v.effect))
+	}
+	for _, name := range unknownNames(e.vars) {
+		otel.Handle(fmt.Errorf("propagator: %s is not a variable otelctx reads, and is ignored: did you mean %s?",
+			name, closestName(name)))
+	}
+	if stockBaggageBeside(propagators) {
+		otel.Handle(fmt.Errorf(`propagator: OTEL_PROPAGATORS=%q composes the stock "baggage" propagator beside %q: `+
+			`it accepts every inbound baggage member, past the ingress policy, and sends every member to every `+
+			`destination, past the egress rules; drop "baggage" from the list`, propagators, envcheck.Name))
 	}
 	return opts
+}
+
+// parseKeyList parses a list of keys: "user.id, tenant.*, *".
+func parseKeyList(v string) (keys, prefixes []string, ok bool) {
+	for k := range strings.SplitSeq(v, ",") {
+		k = strings.TrimSpace(k)
+		if p, isPrefix := strings.CutSuffix(k, "*"); isPrefix {
+			if p != "" && !token.Valid(p) {
+				return nil, nil, false
+			}
+			prefixes = append(prefixes, p)
+			continue
+		}
+		if !token.Valid(k) {
+			return nil, nil, false
+		}
+		keys = append(keys, k)
+	}
+	return keys, prefixes, true
 }
 
 // parseEgressRule parses "host,host=key,prefix*".
@@ -172,19 +350,94 @@ func parseEgressRule(s string) (EgressRule, bool) {
 		}
 		r.Hosts = append(r.Hosts, h)
 	}
-	for k := range strings.SplitSeq(keys, ",") {
-		k = strings.TrimSpace(k)
-		if p, ok := strings.CutSuffix(k, "*"); ok {
-			if p != "" && !token.Valid(p) {
-				return EgressRule{}, false
-			}
-			r.Prefixes = append(r.Prefixes, p)
-			continue
-		}
-		if !token.Valid(k) {
-			return EgressRule{}, false
-		}
-		r.Keys = append(r.Keys, k)
+	var ok bool
+	if r.Keys, r.Prefixes, ok = parseKeyList(keys); !ok {
+		return EgressRule{}, false
 	}
 	return r, len(r.Hosts) > 0
+}
+
+// conflicts returns the OTELCTX_ names the initial environment, as
+// /proc/self/environ lists it, holds more than once with different values.
+func conflicts(initial []byte) map[string]bool {
+	var out map[string]bool
+	first := map[string][]byte{}
+	for kv := range bytes.SplitSeq(initial, []byte{0}) {
+		name, value, _ := bytes.Cut(kv, []byte{'='})
+		if !bytes.HasPrefix(name, []byte(envcheck.Prefix)) {
+			continue
+		}
+		prev, seen := first[string(name)]
+		switch {
+		case !seen:
+			first[string(name)] = value
+		case !bytes.Equal(prev, value):
+			if out == nil {
+				out = map[string]bool{}
+			}
+			out[string(name)] = true
+		}
+	}
+	return out
+}
+
+// unknownNames returns the names in vars that start with OTELCTX_, in any
+// case, but are not the name of a variable WithEnv reads, sorted.
+func unknownNames(vars []string) []string {
+	var out []string
+	for _, kv := range vars {
+		name, _, _ := strings.Cut(kv, "=")
+		if len(name) < len(envcheck.Prefix) || !strings.EqualFold(name[:len(envcheck.Prefix)], envcheck.Prefix) {
+			continue
+		}
+		if !slices.ContainsFunc(envVars, func(v envVar) bool { return v.name == name }) {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// closestName returns the name of the variable closest to name, by edit
+// distance without regard to case.
+func closestName(name string) string {
+	best, bestD := "", -1
+	for _, v := range envVars {
+		if d := editDistance(strings.ToUpper(name), v.name); bestD < 0 || d < bestD {
+			best, bestD = v.name, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes.
+func editDistance(a, b string) int {
+	row := make([]int, len(b)+1)
+	for j := range row {
+		row[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		diag := row[0]
+		row[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			diag, row[j] = row[j], min(row[j]+1, row[j-1]+1, diag+cost)
+		}
+	}
+	return row[len(b)]
+}
+
+// stockBaggageBeside reports whether OTEL_PROPAGATORS, read as contrib's
+// autoprop reads it (names matched exactly), composes the stock "baggage"
+// propagator with otelctx's.
+func stockBaggageBeside(propagators string) bool {
+	var ours, stock bool
+	for p := range strings.SplitSeq(propagators, ",") {
+		ours = ours || p == envcheck.Name
+		stock = stock || p == "baggage"
+	}
+	return ours && stock
 }

@@ -4,12 +4,20 @@
 package propagator
 
 import (
+	"context"
+	"maps"
+	"math"
+	"math/rand/v2"
+	"os"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/baggage"
+	"go.opentelemetry.io/otel/propagation"
 )
 
 // envPolicy builds a propagator from env (and code options), extracts
@@ -17,12 +25,7 @@ import (
 func envPolicy(t *testing.T, env map[string]string, inbound, host string, code ...Option) (kept []string, sent string, reports []error) {
 	t.Helper()
 	errs := captureErrors(t)
-	for _, name := range []string{EnvIngressAllow, EnvIngressPrefixes, EnvIngressDeny, EnvPublicEndpoint, EnvPublicAllow,
-		EnvLegacyHeaders, EnvEgress, EnvMerge, EnvMaxMembers, EnvMaxBytes, EnvMaxMemberBytes} {
-		if v, ok := env[name]; ok {
-			t.Setenv(name, v)
-		}
-	}
+	setEnv(t, env)
 	p := New(append([]Option{WithEnv()}, code...)...)
 	kv := []string{"traceparent", suiteTraceparent, "baggage", inbound}
 	if v, ok := env["legacy"]; ok {
@@ -34,6 +37,24 @@ func envPolicy(t *testing.T, env map[string]string, inbound, host string, code .
 	}
 	sort.Strings(kept)
 	return kept, injectTo(p, ctx, host).Get("baggage"), errs()
+}
+
+// setEnv leaves in the environment, until the test ends, the OTELCTX_
+// variables of env (other keys are ignored) and no other.
+func setEnv(t *testing.T, env map[string]string) {
+	t.Helper()
+	for _, kv := range os.Environ() {
+		name, value, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(strings.ToUpper(name), "OTELCTX_") {
+			require.NoError(t, os.Unsetenv(name))
+			t.Cleanup(func() { _ = os.Setenv(name, value) })
+		}
+	}
+	for name, v := range env {
+		if strings.HasPrefix(strings.ToUpper(name), "OTELCTX_") {
+			t.Setenv(name, v)
+		}
+	}
 }
 
 func TestEnvPolicy(t *testing.T) {
@@ -54,7 +75,7 @@ func TestEnvPolicy(t *testing.T) {
 		{"invalid allow accepts nothing", map[string]string{EnvIngressAllow: "user id"}, nil, "x", nil, "", 1},
 		{"invalid deny accepts nothing", map[string]string{EnvIngressDeny: "sec ret"}, nil, "x", nil, "", 1},
 		{"public endpoint", map[string]string{EnvPublicEndpoint: "true", EnvPublicAllow: "tenant.id"}, nil, "x", []string{"tenant.id"}, "", 0},
-		{"invalid public flag is public", map[string]string{EnvPublicEndpoint: "maybe"}, nil, "x", nil, "", 1},
+		{"invalid public flag accepts nothing", map[string]string{EnvPublicEndpoint: "maybe"}, nil, "x", nil, "", 1},
 		{"egress", map[string]string{EnvEgress: "*.internal=user.id,tenant.*; partner.example=secret"}, nil, "api.internal", []string{"secret", "tenant.id", "user.id"}, "tenant.id=2,user.id=1", 0},
 		{"egress elsewhere", map[string]string{EnvEgress: "*.internal=user.id"}, nil, "evil.example", []string{"secret", "tenant.id", "user.id"}, "", 0},
 		{"invalid egress rule left out", map[string]string{EnvEgress: "*.internal; good.internal=user.id"}, nil, "good.internal", []string{"secret", "tenant.id", "user.id"}, "user.id=1", 1},
@@ -84,4 +105,215 @@ func TestEnvMergeAndLimits(t *testing.T) {
 	assert.Equal(t, 100, c.maxMembers)
 	c = newConfig(WithMerge(MergeLocalWins), WithEnv())
 	assert.Equal(t, MergeLocalWins, c.merge, "code wins wherever WithEnv is")
+}
+
+// TestEnvInvalidNeverWidens sets each variable, beside a test policy, to
+// invalid values, listed and generated, and checks that whatever the
+// propagator reports as invalid accepts and sends no member that it would
+// not with the variable unset: at a trusted and at a public endpoint, to a
+// granted host, another host and an unknown destination.
+func TestEnvInvalidNeverWidens(t *testing.T) {
+	base := map[string]string{
+		EnvIngressAllow: "user.id",
+		EnvPublicAllow:  "request.id",
+		EnvEgress:       "*.internal=user.id",
+	}
+	values := []string{"", " ", ",", ",,", "*", "user id", "user.id,,tenant.id", "user.id, bad key", "=", "==",
+		"user.id=", "=user.id", "*=*", "*.internal", "*.internal=user id", "a b=user.id", "x/y=user.id",
+		"maybe", "yes", "-1", "0", "1e3", "99999999999999999999", "4611686018427387904", "remote", "local-wins ,",
+		"user.id;secret", "tenant.*,bad key", "é", "\"user.id\"", "user.id\r\nsecret", "userid", "userid=",
+		"userid=user id", "userid=user.*"}
+	rng := rand.New(rand.NewPCG(1, 2))
+	const alphabet = "a.*=,; \t\"é/:[]-_"
+	for range 60 {
+		b := make([]byte, 1+rng.IntN(12))
+		for i := range b {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		values = append(values, string(b))
+	}
+	for _, v := range envVars {
+		without := maps.Clone(base)
+		delete(without, v.name)
+		want := observePolicy(t, without)
+		for _, value := range values {
+			with := maps.Clone(without)
+			with[v.name] = value
+			got := observePolicy(t, with)
+			if !slices.ContainsFunc(got.reports, func(err error) bool { return strings.Contains(err.Error(), v.name+" is invalid") }) {
+				continue // a valid value may widen the policy
+			}
+			for where, keys := range got.seen {
+				assert.Subset(t, want.seen[where], keys, "%s=%q widened %s", v.name, value, where)
+			}
+		}
+	}
+}
+
+type observed struct {
+	seen    map[string][]string // keys accepted ("in", "in public") or sent ("to <host>")
+	reports []error
+}
+
+// observePolicy builds a propagator from env and records what it accepts
+// and sends.
+func observePolicy(t *testing.T, env map[string]string) observed {
+	t.Helper()
+	errs := captureErrors(t)
+	setEnv(t, env)
+	p := New(WithEnv())
+	o := observed{seen: map[string][]string{}}
+	carrier := func() propagation.HeaderCarrier {
+		return propagation.HeaderCarrier(headers("baggage", "user.id=1,tenant.id=2,request.id=3,secret=4,role=5,x=6", "userid", "7"))
+	}
+	keys := func(ctx context.Context) []string {
+		var ks []string
+		for _, m := range baggage.FromContext(ctx).Members() {
+			ks = append(ks, m.Key())
+		}
+		return ks
+	}
+	o.seen["in"] = keys(p.Extract(context.Background(), carrier()))
+	o.seen["in public"] = keys(p.Extract(ContextWithPublicEndpoint(context.Background()), carrier()))
+	local, err := baggage.Parse("user.id=1,tenant.id=2,request.id=3,secret=4")
+	require.NoError(t, err)
+	ctx := baggage.ContextWithBaggage(context.Background(), local)
+	for _, host := range []string{"api.internal", "evil.example", ""} {
+		m := propagation.MapCarrier{}
+		require.NoError(t, InjectBaggage(ctx, p, m, host))
+		b, err := baggage.Parse(m["baggage"])
+		require.NoError(t, err)
+		o.seen["to "+host] = keys(baggage.ContextWithBaggage(context.Background(), b))
+	}
+	o.reports = errs()
+	return o
+}
+
+func TestEnvListSyntax(t *testing.T) {
+	const inbound = "user.id=1,user.name=2,tenant.id=3,secret=4"
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		kept []string
+	}{
+		{"deny * denies every key", map[string]string{EnvIngressDeny: "*"}, nil},
+		{"deny prefix*", map[string]string{EnvIngressDeny: "user.*"}, []string{"secret", "tenant.id"}},
+		{"allow prefix*", map[string]string{EnvIngressAllow: "user.*, secret"}, []string{"secret", "user.id", "user.name"}},
+		{"allow *", map[string]string{EnvIngressAllow: "*"}, []string{"secret", "tenant.id", "user.id", "user.name"}},
+		{"prefixes with or without *", map[string]string{EnvIngressPrefixes: "user.*,ten"}, []string{"tenant.id", "user.id", "user.name"}},
+		{"public allow prefix*", map[string]string{EnvPublicEndpoint: "true", EnvPublicAllow: "user.*"}, []string{"user.id", "user.name"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			kept, _, reports := envPolicy(t, tc.env, inbound, "x")
+			assert.Equal(t, tc.kept, kept)
+			assert.Empty(t, reports)
+		})
+	}
+}
+
+// TestEnvInvalidDenyClosesIngress: a deny list that cannot be read accepts
+// no key, beside an allow list and at a public endpoint too; so does a
+// prefix list that cannot be read.
+func TestEnvInvalidDenyClosesIngress(t *testing.T) {
+	const inbound = "user.id=1,tenant.id=2,request.id=3"
+	kept, _, reports := envPolicy(t, map[string]string{EnvIngressAllow: "user.id,tenant.id", EnvIngressDeny: "tenant.id,bad key"}, inbound, "x")
+	assert.Empty(t, kept)
+	assert.Len(t, reports, 1)
+	kept, _, _ = envPolicy(t, map[string]string{EnvPublicEndpoint: "true", EnvPublicAllow: "request.id", EnvIngressDeny: "request.id,bad key"}, inbound, "x")
+	assert.Empty(t, kept)
+	kept, _, _ = envPolicy(t, map[string]string{EnvIngressAllow: "user.id", EnvIngressPrefixes: "bad prefix"}, inbound, "x")
+	assert.Empty(t, kept)
+	kept, _, _ = envPolicy(t, map[string]string{EnvIngressAllow: "user.id"}, inbound, "x", WithIngressAllow("tenant.id"), WithIngressPrefixes(""))
+	assert.Equal(t, []string{"request.id", "tenant.id", "user.id"}, kept, "code still widens a valid environment")
+}
+
+func TestEnvReportsWhatItCannotApply(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want string
+		kept []string
+	}{
+		{"empty public endpoint", map[string]string{EnvPublicEndpoint: ""}, EnvPublicEndpoint + " is invalid (empty", nil},
+		{"overflowing limit", map[string]string{EnvMaxBytes: "4611686018427387904"}, EnvMaxBytes + " is invalid", []string{"user.id"}},
+		{"misspelled: ALLOWED", map[string]string{"OTELCTX_INGRESS_ALLOWED": "user.id"}, "OTELCTX_INGRESS_ALLOWED is not a variable otelctx reads, and is ignored: did you mean OTELCTX_INGRESS_ALLOW?", []string{"user.id"}},
+		{"misspelled: INGRES", map[string]string{"OTELCTX_INGRES_ALLOW": "user.id"}, "did you mean OTELCTX_INGRESS_ALLOW?", []string{"user.id"}},
+		{"misspelled: case", map[string]string{"otelctx_ingress_allow": "user.id"}, "otelctx_ingress_allow is not a variable otelctx reads, and is ignored: did you mean OTELCTX_INGRESS_ALLOW?", []string{"user.id"}},
+		{"misspelled: PUBLIC", map[string]string{"OTELCTX_PUBLIC": "true"}, "did you mean OTELCTX_PUBLIC_ALLOW?", []string{"user.id"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			kept, _, reports := envPolicy(t, tc.env, "user.id=1", "x")
+			assert.Equal(t, tc.kept, kept)
+			require.Len(t, reports, 1)
+			assert.ErrorContains(t, reports[0], tc.want)
+		})
+	}
+}
+
+// TestEnvLimitsWork: the highest limit still accepts baggage.
+func TestEnvLimitsWork(t *testing.T) {
+	errs := captureErrors(t)
+	p := New(WithMaxBytes(math.MaxInt), WithMaxMemberBytes(math.MaxInt), WithMaxMembers(math.MaxInt))
+	assert.Equal(t, []string{"user.id"}, keysOf(extract(p, "baggage", "user.id=1")))
+	assert.Len(t, errs(), 3, "each clamped limit is reported")
+}
+
+func keysOf(ctx context.Context) []string {
+	var ks []string
+	for _, m := range baggage.FromContext(ctx).Members() {
+		ks = append(ks, m.Key())
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+// TestEnvGivenTwice: a variable the initial environment holds twice with
+// different values is reported and invalid; Go's os.Getenv would return
+// the first.
+func TestEnvGivenTwice(t *testing.T) {
+	errs := captureErrors(t)
+	initial := []byte("PATH=/bin\x00OTELCTX_INGRESS_DENY=secret\x00OTELCTX_EGRESS=*=user.id\x00OTELCTX_INGRESS_DENY=other\x00OTELCTX_EGRESS=*=user.id\x00")
+	c := newConfig(WithIngressAllow("user.id", "secret"))
+	for _, o := range envOptions(environment{vars: []string{"OTELCTX_INGRESS_DENY=secret", "OTELCTX_EGRESS=*=user.id"}, initial: initial}) {
+		c = o.apply(c)
+	}
+	reports := errs()
+	require.Len(t, reports, 1, "identical values are one value")
+	assert.ErrorContains(t, reports[0], "OTELCTX_INGRESS_DENY is invalid (given more than once, with different values)")
+	ok, _ := c.ingressOK("user.id", false)
+	assert.False(t, ok, "the ingress policy is closed")
+	assert.Len(t, c.egress, 1)
+}
+
+// TestEnvReadAtFirstUse: New(WithEnv()) in a package init reads nothing; the
+// first Extract or Inject reads the environment, and what it reports
+// reaches the error handler installed since.
+func TestEnvReadAtFirstUse(t *testing.T) {
+	setEnv(t, map[string]string{EnvIngressAllow: "bad key"})
+	before := captureErrors(t)
+	p := New(WithEnv())
+	assert.Empty(t, before())
+	setEnv(t, map[string]string{EnvIngressAllow: "user.id, bad key"})
+	errs := captureErrors(t)
+	assert.Empty(t, keysOf(extract(p, "baggage", "user.id=1")))
+	require.Len(t, errs(), 1)
+	assert.ErrorContains(t, errs()[0], EnvIngressAllow)
+	assert.Equal(t, []string{"traceparent", "tracestate", "baggage"}, p.Fields())
+}
+
+func TestStockBaggageBesideIsReported(t *testing.T) {
+	setEnv(t, nil)
+	for propagators, want := range map[string]bool{
+		"tracecontext,otelctx": false, "otelctx, baggage": false, "baggage,otelctx": true, "otelctx,baggage": true,
+	} {
+		t.Setenv("OTEL_PROPAGATORS", propagators)
+		errs := captureErrors(t)
+		extract(New(WithEnv()), "baggage", "user.id=1")
+		if !want {
+			assert.Empty(t, errs(), propagators)
+			continue
+		}
+		require.Len(t, errs(), 1, propagators)
+		assert.ErrorContains(t, errs()[0], "accepts every inbound baggage member, past the ingress policy, and sends every member to every destination")
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -128,4 +129,29 @@ func ExampleWithLegacyHeader() {
 	in.Set("X-Request-Id", "9f2c")
 	fmt.Println(baggage.FromContext(p.Extract(context.Background(), in)).Member("request.id").Value())
 	// Output: 9f2c
+}
+
+// A local test dials 127.0.0.1 while the rule grants *.internal: the
+// server gets no user.id, and WithDebugDrops says why.
+func ExampleWithDebugDrops() {
+	prev := slog.Default()
+	defer slog.SetDefault(prev)
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{
+		Level: slog.LevelDebug,
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey {
+				return slog.Attr{} // a stable output for the example
+			}
+			return a
+		},
+	})))
+
+	p := propagator.New(propagator.WithDebugDrops(),
+		propagator.WithEgress(propagator.EgressRule{Hosts: []string{"*.internal"}, Keys: []string{"user.id"}}))
+	m, _ := baggage.NewMemberRaw("user.id", "42")
+	b, _ := baggage.New(m)
+	ctx := baggage.ContextWithBaggage(context.Background(), b)
+	_ = propagator.InjectBaggage(ctx, p, propagation.MapCarrier{}, "127.0.0.1:8080") // as NewTransport does
+	// Output:
+	// level=DEBUG msg="otelctx: outbound baggage member withheld" key=user.id destination=127.0.0.1:8080 reason=egress.denied rule="no egress rule (WithEgress, OTELCTX_EGRESS) grants the key to this destination"
 }

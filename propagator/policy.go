@@ -52,7 +52,7 @@ func (s keySet) has(key string) bool {
 // ingressOK reports whether Extract accepts the baggage key, and if not, why.
 func (c *config) ingressOK(key string, public bool) (bool, reason) {
 	switch {
-	case c.ingressDeny.has(key):
+	case c.ingressClosed, c.ingressDeny.has(key):
 		return false, reasonIngressDenied
 	case public:
 		if c.publicAllow.has(key) {

@@ -47,6 +47,15 @@ var _ propagation.TextMapPropagator = (*propagator)(nil)
 // Without options it extracts and injects the trace context, accepts inbound
 // baggage within the W3C limits, and sends no baggage: see WithEgress.
 func New(opts ...Option) propagation.TextMapPropagator {
+	for _, o := range opts {
+		if _, ok := o.(envOption); ok {
+			return &envPropagator{opts: opts}
+		}
+	}
+	return newPropagator(opts...)
+}
+
+func newPropagator(opts ...Option) *propagator {
 	cfg := newConfig(opts...)
 	return &propagator{cfg: cfg, rep: newReporter(cfg.meterProvider, cfg.errorInterval)}
 }
@@ -327,6 +336,9 @@ func (p *propagator) extractBaggage(ctx context.Context, f fields, vals []string
 		p.rep.fail(ctx, reasonBaggageInvalidUTF8)
 	}
 	t.flush(ctx, p.rep)
+	if t.dirty && p.cfg.debugDrops {
+		p.debugExtract(ctx, f, public, &bb)
+	}
 	if bb.remote == 0 {
 		return ctx
 	}

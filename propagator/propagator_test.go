@@ -77,7 +77,8 @@ func inject(p propagation.TextMapPropagator, ctx context.Context) http.Header {
 // p's rules.
 func injectTo(p propagation.TextMapPropagator, ctx context.Context, host string) http.Header {
 	h := inject(p, ctx)
-	p.(*propagator).injectBaggage(ctx, propagation.HeaderCarrier(h), host)
+	pp, _ := ours(p)
+	pp.injectBaggage(ctx, propagation.HeaderCarrier(h), host)
 	return h
 }
 

@@ -103,6 +103,7 @@ type reporter struct {
 	now      func() time.Time // time.Now; tests replace it
 	opts     [numReasons][]metric.AddOption
 	state    [numReasons]reasonState
+	debug    dropLog // WithDebugDrops
 }
 
 type reasonState struct {

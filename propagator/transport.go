@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 
 	"github.com/otelctx/otelctx/asynctrack"
+	"github.com/otelctx/otelctx/internal/envcheck"
 )
 
 // NewTransport returns an http.RoundTripper that sends each request's
@@ -79,6 +80,7 @@ type transport struct {
 // counts and reports at a bounded rate what the host was granted beyond it
 // (reason "egress.unverified_transport"), with the fix.
 func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
+	defer envcheck.Served() // base injected
 	ctx := r.Context()
 	bag := baggage.FromContext(ctx)
 	if bag.Len() == 0 && !hasHeader(r.Header, baggageCanon) {

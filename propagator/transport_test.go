@@ -6,12 +6,15 @@ package propagator
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/propagation"
+
+	"github.com/otelctx/otelctx/internal/envcheck"
 )
 
 // roundTripFunc records the requests a transport passes on.
@@ -103,4 +106,26 @@ func BenchmarkTransport(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestTransportReportsUnreadEnv: OTELCTX_* variables that no propagator
+// reads are reported after the first request NewTransport sends.
+func TestTransportReportsUnreadEnv(t *testing.T) {
+	errs := captureErrors(t)
+	envcheck.Reset(func() []string {
+		return []string{"OTELCTX_EGRESS=*.internal=user.id", "OTEL_PROPAGATORS=tracecontext,baggage"}
+	})
+	t.Cleanup(func() { envcheck.Reset(nil) })
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer srv.Close()
+	client := &http.Client{Transport: NewTransport(srv.Client().Transport, nil)}
+	defer client.CloseIdleConnections()
+	for range 2 {
+		resp, err := client.Get(srv.URL)
+		require.NoError(t, err)
+		require.NoError(t, resp.Body.Close())
+	}
+	reports := errs()
+	require.Len(t, reports, 1)
+	assert.ErrorContains(t, reports[0], "OTELCTX_EGRESS is set, but no otelctx propagator reads them")
 }

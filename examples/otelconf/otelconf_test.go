@@ -26,9 +26,9 @@ import (
 // allowed value reaches spans and log records through the bridge's
 // processors, and only the granted host would get it.
 func TestFromConfigurationFile(t *testing.T) {
-	if os.Getenv("OTELCTX_TEST_OTELCONF") == "" {
+	if os.Getenv("OTELCTXTEST_OTELCONF") == "" {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestFromConfigurationFile$", "-test.v")
-		cmd.Env = append(os.Environ(), "OTELCTX_TEST_OTELCONF=1",
+		cmd.Env = append(os.Environ(), "OTELCTXTEST_OTELCONF=1",
 			"OTELCTX_INGRESS_ALLOW=user.id", "OTELCTX_EGRESS=*.internal=user.id", "OTEL_PROPAGATORS=")
 		out, err := cmd.CombinedOutput()
 		require.NoError(t, err, "%s", out)

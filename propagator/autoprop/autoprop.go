@@ -10,22 +10,25 @@
 //	otel.SetTextMapPropagator(autoprop.NewTextMapPropagator()) // OTEL_PROPAGATORS=otelctx
 //
 // The propagator is propagator.New(propagator.WithEnv()): its policy comes
-// from the OTELCTX_* variables (see the propagator package). To register a
-// propagator configured in code instead, do not import this package and
-// call autoprop.RegisterTextMapPropagator("otelctx", p) yourself.
+// from the OTELCTX_* variables (see the propagator package), read when it is
+// first used, so that what they hold wrong is reported through the error
+// handler the application installs in main. Importing the package does
+// nothing else. To register a propagator configured in code instead, do not
+// import this package and call autoprop.RegisterTextMapPropagator("otelctx",
+// p) yourself.
 //
-// The stock "baggage" propagator beside it (OTEL_PROPAGATORS=otelctx,baggage)
-// would send every baggage member everywhere, past the egress policy: that
-// is reported through otel.Handle when this package is initialised.
+// Names in OTEL_PROPAGATORS are matched as contrib's autoprop matches them,
+// exactly: " otelctx " or "OTELCTX" name no propagator, and autoprop falls
+// back to the stock tracecontext,baggage. When the OTELCTX_* variables are
+// set but no otelctx propagator reads them, the first request through the
+// otelctx middleware, transport or gRPC server options reports it through
+// otel.Handle, with the fix; and the stock "baggage" propagator beside
+// otelctx (OTEL_PROPAGATORS=otelctx,baggage), which accepts and sends every
+// member past the policy, is reported when the propagator is first used.
 package autoprop
 
 import (
-	"errors"
-	"os"
-	"strings"
-
 	"go.opentelemetry.io/contrib/propagators/autoprop"
-	"go.opentelemetry.io/otel"
 
 	"github.com/otelctx/otelctx/propagator"
 )
@@ -33,7 +36,7 @@ import (
 // Name is the OTEL_PROPAGATORS value that selects the propagator.
 const Name = "otelctx"
 
-func init() { register(os.Getenv("OTEL_PROPAGATORS")) }
+func init() { register() }
 
 // register adds New(WithEnv()) to the autoprop registry unless the name is
 // taken: autoprop panics on a duplicate, and the name is taken when the
@@ -41,26 +44,9 @@ func init() { register(os.Getenv("OTEL_PROPAGATORS")) }
 // or when the program registered its own. Package initialisation is
 // sequential, so nothing takes the name between the check and the
 // registration.
-func register(propagators string) {
-	warnStockBaggage(propagators)
+func register() {
 	if _, err := autoprop.TextMapPropagator(Name); err == nil {
 		return
 	}
 	autoprop.RegisterTextMapPropagator(Name, propagator.New(propagator.WithEnv()))
-}
-
-func warnStockBaggage(propagators string) {
-	var ours, stock bool
-	for p := range strings.SplitSeq(propagators, ",") {
-		switch strings.TrimSpace(p) {
-		case Name:
-			ours = true
-		case "baggage":
-			stock = true
-		}
-	}
-	if ours && stock {
-		otel.Handle(errors.New(`propagator: OTEL_PROPAGATORS composes the stock "baggage" propagator beside "otelctx": ` +
-			`it sends every baggage member to every destination, past the egress policy; drop "baggage" from the list`))
-	}
 }

@@ -29,7 +29,7 @@ import (
 // policy allows, and calls two loopback hosts; only the granted one gets the
 // granted key, and both get the trace context.
 func TestServiceConfiguredByEnvironment(t *testing.T) {
-	if os.Getenv("OTELCTX_TEST_SERVICE") != "" {
+	if os.Getenv("OTELCTXTEST_SERVICE") != "" {
 		serve(t)
 		return
 	}
@@ -48,8 +48,8 @@ func TestServiceConfiguredByEnvironment(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestServiceConfiguredByEnvironment$", "-test.v")
 	cmd.Env = append(os.Environ(),
-		"OTELCTX_TEST_SERVICE=1",
-		"OTELCTX_TEST_DOWNSTREAM_PORT="+port,
+		"OTELCTXTEST_SERVICE=1",
+		"OTELCTXTEST_DOWNSTREAM_PORT="+port,
 		"OTEL_PROPAGATORS=otelctx",
 		"OTELCTX_INGRESS_ALLOW=user.id,tenant.id",
 		"OTELCTX_EGRESS=127.0.0.1=user.id",
@@ -77,7 +77,7 @@ func serve(t *testing.T) {
 	base := &http.Transport{}
 	defer base.CloseIdleConnections()
 	client := &http.Client{Transport: propagator.NewTransport(base, nil)}
-	port := os.Getenv("OTELCTX_TEST_DOWNSTREAM_PORT")
+	port := os.Getenv("OTELCTXTEST_DOWNSTREAM_PORT")
 	for _, host := range []string{"127.0.0.1", "localhost"} {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+host+":"+port+"/", nil)
 		require.NoError(t, err)
