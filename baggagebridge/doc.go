@@ -17,13 +17,12 @@
 // ctx, Current from code that holds none, Delete removes them. A value
 // extracted from an inbound request reads exactly like one set here.
 //
-// Local values are typed Go values that never leave the process: a Local
-// (an asynctrack.Store) holds one per scope of work.
+// Set returns a new context. Code that holds it sees the values, and so
+// does work started from it through asynctrack; to make them ambient for
+// code without a ctx, run that code through asynctrack.Run(ctx, fn).
 //
-// Set and Local.With return a new context. Code that holds it sees the
-// values, and so does work started from it through asynctrack; to make
-// them ambient for code without a ctx, run that code through
-// asynctrack.Run(ctx, fn).
+// A value that must never leave the process belongs in an asynctrack.Store,
+// which carries typed Go values the same way; this package never reads one.
 //
 // # HTTP
 //
