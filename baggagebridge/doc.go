@@ -17,9 +17,10 @@
 // ctx, Current from code that holds none, Delete removes them. A value
 // extracted from an inbound request reads exactly like one set here.
 //
-// Set returns a new context. Code that holds it sees the values, and so
-// does work started from it through asynctrack; to make them ambient for
-// code without a ctx, run that code through asynctrack.Run(ctx, fn).
+// Set is Node.js's AsyncLocalStorage.enterWith: the value holds, from then
+// on, for the rest of the work ctx belongs to, its goroutines and code
+// without a ctx included (Set says exactly what sees it). With changes the
+// returned context only, for one call made on behalf of someone else.
 //
 // A value that must never leave the process belongs in an asynctrack.Store,
 // which carries typed Go values the same way; this package never reads one.
