@@ -78,12 +78,12 @@ func NewSpanProcessor(opts ...Option) *SpanProcessor {
 // that, as when spans are started and never ended, the spans in flight the
 // longest may be exported without values, never with another span's, so
 // that at most 131072 references are held, and spans started later get
-// theirs as before. A span is told from the others by its span ID and start
-// time: spans in flight that share a span ID, which only a non-random
-// sdktrace.IDGenerator makes, get none, and a span whose values were
-// forgotten could get a later span's only if both had the same span ID and
-// start time. Spans exported without their values are reported through
-// otel.Handle, at most once a minute.
+// theirs as before. Spans in flight that share a span ID, which only a
+// non-random sdktrace.IDGenerator makes, get none, and a span whose values
+// were forgotten never gets those of a later span unless both have the same
+// trace ID and span ID too, which makes them one span to any backend. Spans
+// exported without their values are reported through otel.Handle, at most
+// once a minute.
 func WrapSpanProcessor(next sdktrace.SpanProcessor, opts ...Option) *SpanProcessor {
 	spanValues.wanted.Store(true)
 	return &SpanProcessor{e: newEnricher(newConfig(opts...), false), next: next, pending: &pendingSpans{}}
@@ -97,7 +97,8 @@ func (p *SpanProcessor) OnStart(parent context.Context, s sdktrace.ReadWriteSpan
 		return
 	}
 	// Every span gets an entry, with or without a baggage: see pendingSpans.
-	p.pending.add(s.SpanContext().SpanID(), s.StartTime().UnixNano(), baggage.FromContext(parent))
+	sc := s.SpanContext()
+	p.pending.add(sc.TraceID(), sc.SpanID(), baggage.FromContext(parent))
 	p.next.OnStart(parent, s)
 }
 
@@ -114,7 +115,7 @@ func (p *SpanProcessor) OnEnd(s sdktrace.ReadOnlySpan) {
 		return
 	}
 	sc := s.SpanContext()
-	bag := p.pending.take(sc.SpanID(), s.StartTime().UnixNano())
+	bag := p.pending.take(sc.TraceID(), sc.SpanID())
 	if set, ok := spanValues.take(sc.TraceID(), sc.SpanID()); ok {
 		bag = set // the values Set gave the scope opened under s
 	}
@@ -188,8 +189,9 @@ const (
 // ended is kept as before.
 //
 // An entry gives its baggage only to the span it was made for, known at its
-// end by its span ID and start time: a forgotten span never takes the entry
-// of a later one of the same span ID. Spans in flight that share a span ID,
+// end by its span ID and trace ID: a forgotten span never takes the entry of
+// a later one of the same span ID in another trace. Spans in flight that
+// share a span ID,
 // which only a non-random sdktrace.IDGenerator makes, share one entry, which
 // gives none of them a baggage.
 type pendingSpans struct {
@@ -203,12 +205,12 @@ type pendingShard struct {
 	_        [40]byte // keeps shards on cache lines of their own
 }
 
-// pendingSpan is the baggage of the span in flight of its span ID, started
-// at start, or, if shared, the entry of the n spans in flight of that ID,
-// none of which gets a baggage from here.
+// pendingSpan is the baggage of the span in flight of its span ID, in the
+// trace of traceKey trace, or, if shared, the entry of the n spans in flight
+// of that ID, none of which gets a baggage from here.
 type pendingSpan struct {
 	bag    baggage.Baggage
-	start  int64 // Unix nanoseconds
+	trace  uint64
 	n      int32
 	shared bool
 }
@@ -216,13 +218,18 @@ type pendingSpan struct {
 // pendingKey is the map key of a span ID.
 func pendingKey(sid trace.SpanID) uint64 { return binary.LittleEndian.Uint64(sid[:]) }
 
+// traceKey folds a trace ID into 64 bits: trace IDs that differ in one half
+// differ in it.
+func traceKey(tid trace.TraceID) uint64 {
+	return binary.LittleEndian.Uint64(tid[:8]) ^ binary.LittleEndian.Uint64(tid[8:])
+}
+
 func (ps *pendingSpans) shard(k uint64) *pendingShard {
 	return &ps.shards[k>>(64-pendingShardBits)]
 }
 
-// add keeps bag, which may be empty, for the span of span ID sid started at
-// start (Unix nanoseconds).
-func (ps *pendingSpans) add(sid trace.SpanID, start int64, bag baggage.Baggage) {
+// add keeps bag, which may be empty, for the span of IDs tid and sid.
+func (ps *pendingSpans) add(tid trace.TraceID, sid trace.SpanID, bag baggage.Baggage) {
 	k := pendingKey(sid)
 	sh := ps.shard(k)
 	sh.mu.Lock()
@@ -236,7 +243,7 @@ func (ps *pendingSpans) add(sid trace.SpanID, start int64, bag baggage.Baggage) 
 		// Which of the spans ends first cannot be told: none of them
 		// gets a baggage from here.
 		dropped := 1
-		if !e.shared && e.bag.Len() > 0 {
+		if !e.shared {
 			dropped++
 		}
 		m[k] = pendingSpan{n: e.n + 1, shared: true}
@@ -252,16 +259,16 @@ func (ps *pendingSpans) add(sid trace.SpanID, start int64, bag baggage.Baggage) 
 	if sh.cur == nil {
 		sh.cur = make(map[uint64]pendingSpan)
 	}
-	sh.cur[k] = pendingSpan{bag: bag, start: start, n: 1}
+	sh.cur[k] = pendingSpan{bag: bag, trace: traceKey(tid), n: 1}
 	sh.mu.Unlock()
 	if forgotten > 0 {
 		ps.dropped.add(forgotten)
 	}
 }
 
-// take returns the baggage kept for the span of span ID sid started at
-// start, which has ended, and forgets it; an empty baggage for none.
-func (ps *pendingSpans) take(sid trace.SpanID, start int64) baggage.Baggage {
+// take returns the baggage kept for the span of IDs tid and sid, which has
+// ended, and forgets it; an empty baggage for none.
+func (ps *pendingSpans) take(tid trace.TraceID, sid trace.SpanID) baggage.Baggage {
 	k := pendingKey(sid)
 	sh := ps.shard(k)
 	sh.mu.Lock()
@@ -281,7 +288,7 @@ func (ps *pendingSpans) take(sid trace.SpanID, start int64) baggage.Baggage {
 		e.n--
 		m[k] = e
 		return baggage.Baggage{}
-	case !e.shared && e.start != start:
+	case !e.shared && e.trace != traceKey(tid):
 		return baggage.Baggage{} // another span's: this one's was forgotten
 	}
 	delete(m, k)
@@ -291,9 +298,9 @@ func (ps *pendingSpans) take(sid trace.SpanID, start int64) baggage.Baggage {
 	return e.bag
 }
 
-// dropReport reports through otel.Handle the spans that get no values:
-// the first at once, then at most once per reportInterval, with the number
-// since the last report.
+// dropReport reports through otel.Handle the spans whose baggage is not
+// kept: the first at once, then at most once per reportInterval, with the
+// number since the last report.
 type dropReport struct {
 	last atomic.Int64 // Unix nanoseconds of the last report, 0 for none
 	n    atomic.Int64 // spans since the last report
@@ -306,7 +313,7 @@ func (r *dropReport) add(n int) {
 	if last != 0 && now-last < int64(reportInterval) || !r.last.CompareAndSwap(last, now) {
 		return
 	}
-	otel.Handle(fmt.Errorf("baggagebridge: WrapSpanProcessor: %d spans exported without their values "+
-		"(over %d spans in flight, as when spans are started and never ended, or spans in flight sharing a span ID)",
+	otel.Handle(fmt.Errorf("baggagebridge: WrapSpanProcessor: %d spans will be exported without their values "+
+		"(about %d spans in flight, as when spans are started and never ended, or spans in flight sharing a span ID)",
 		r.n.Swap(0), generation<<pendingShardBits))
 }

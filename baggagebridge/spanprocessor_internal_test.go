@@ -18,8 +18,8 @@ import (
 // TestPendingSpansBound starts spans that never end, far past the bound,
 // as a leak would: pendingSpans keeps no more than maxPending, forgets the
 // spans in flight longest, each of which then gets no baggage, not even one
-// kept for a later span of its ID, reports them, and keeps every span
-// started later.
+// kept for a later span of its span ID in another trace, reports them, and
+// keeps the spans started last.
 func TestPendingSpansBound(t *testing.T) {
 	m, err := baggage.NewMemberRaw("k", "v")
 	require.NoError(t, err)
@@ -28,6 +28,10 @@ func TestPendingSpansBound(t *testing.T) {
 	sid := func(i uint64) (s trace.SpanID) {
 		binary.BigEndian.PutUint64(s[:], i*0x9e3779b97f4a7c15) // spread over the shards
 		return s
+	}
+	tid := func(i uint64) (t trace.TraceID) {
+		binary.BigEndian.PutUint64(t[8:], i)
+		return t
 	}
 
 	var reports []error
@@ -44,25 +48,25 @@ func TestPendingSpansBound(t *testing.T) {
 	}
 	const leaked = 2 * maxPending
 	for i := range uint64(leaked) {
-		ps.add(sid(i), int64(i), bag)
+		ps.add(tid(i), sid(i), bag)
 		if i%1024 == 0 {
 			require.LessOrEqual(t, kept(), maxPending)
 		}
 	}
 	require.LessOrEqual(t, kept(), maxPending)
 	require.Len(t, reports, 1, "reported once within the interval")
-	assert.ErrorContains(t, reports[0], "spans exported without their values")
+	assert.ErrorContains(t, reports[0], "spans will be exported without their values")
 	assert.Equal(t, int64(leaked-kept()), ps.dropped.n.Load()+reportedCount(t, reports[0]), "every span forgotten is counted")
 
-	assert.Zero(t, ps.take(sid(0), 0).Len(), "the first span was forgotten")
-	assert.Equal(t, "v", ps.take(sid(leaked-1), leaked-1).Member("k").Value(), "the last is kept")
-	assert.Zero(t, ps.take(sid(leaked-1), leaked-1).Len(), "taken once")
+	assert.Zero(t, ps.take(tid(0), sid(0)).Len(), "the first span was forgotten")
+	assert.Equal(t, "v", ps.take(tid(leaked-1), sid(leaked-1)).Member("k").Value(), "the last is kept")
+	assert.Zero(t, ps.take(tid(leaked-1), sid(leaked-1)).Len(), "taken once")
 
-	// A later span of a forgotten span's ID and another start time: the
+	// A later span of a forgotten span's span ID in another trace: the
 	// forgotten one ends first and gets nothing, the later one its own.
-	ps.add(sid(1), 1_000_000, bag)
-	assert.Zero(t, ps.take(sid(1), 1).Len(), "the forgotten span")
-	assert.Equal(t, "v", ps.take(sid(1), 1_000_000).Member("k").Value(), "the later span")
+	ps.add(tid(leaked), sid(1), bag)
+	assert.Zero(t, ps.take(tid(1), sid(1)).Len(), "the forgotten span")
+	assert.Equal(t, "v", ps.take(tid(leaked), sid(1)).Member("k").Value(), "the later span")
 }
 
 // reportedCount returns the number of spans a report of dropReport gives.
@@ -89,14 +93,14 @@ func TestPendingSpansSharedID(t *testing.T) {
 
 	var ps pendingSpans
 	id := trace.SpanID{1}
-	ps.add(id, 1, bag)
-	ps.add(id, 2, bag)
-	ps.add(id, 2, baggage.Baggage{})
+	ps.add(trace.TraceID{1}, id, bag)
+	ps.add(trace.TraceID{2}, id, bag)
+	ps.add(trace.TraceID{2}, id, baggage.Baggage{})
 	require.Len(t, reports, 1)
 	assert.Equal(t, int64(3), reportedCount(t, reports[0])+ps.dropped.n.Load(), "the three spans counted")
-	for _, start := range []int64{2, 1, 2} {
-		assert.Zero(t, ps.take(id, start).Len())
+	for _, tr := range []byte{2, 1, 2} {
+		assert.Zero(t, ps.take(trace.TraceID{tr}, id).Len())
 	}
-	ps.add(id, 3, bag)
-	assert.Equal(t, "v", ps.take(id, 3).Member("k").Value(), "free again")
+	ps.add(trace.TraceID{3}, id, bag)
+	assert.Equal(t, "v", ps.take(trace.TraceID{3}, id).Member("k").Value(), "free again")
 }
