@@ -191,9 +191,8 @@ const (
 // An entry gives its baggage only to the span it was made for, known at its
 // end by its span ID and trace ID: a forgotten span never takes the entry of
 // a later one of the same span ID in another trace. Spans in flight that
-// share a span ID,
-// which only a non-random sdktrace.IDGenerator makes, share one entry, which
-// gives none of them a baggage.
+// share a span ID, which only a non-random sdktrace.IDGenerator makes, share
+// one entry, which gives none of them a baggage.
 type pendingSpans struct {
 	shards  [1 << pendingShardBits]pendingShard
 	dropped dropReport
@@ -205,9 +204,9 @@ type pendingShard struct {
 	_        [40]byte // keeps shards on cache lines of their own
 }
 
-// pendingSpan is the baggage of the span in flight of its span ID, in the
-// trace of traceKey trace, or, if shared, the entry of the n spans in flight
-// of that ID, none of which gets a baggage from here.
+// pendingSpan is the baggage of the span in flight of its span ID, whose
+// trace ID folds to trace (traceKey), or, if shared, the entry of the n
+// spans in flight of that span ID, none of which gets a baggage from here.
 type pendingSpan struct {
 	bag    baggage.Baggage
 	trace  uint64
