@@ -33,10 +33,10 @@ func Go(ctx context.Context, fn func(ctx context.Context)) {
 // A Group from NewGroup starts every goroutine from the context NewGroup
 // derived. The zero Group is valid too: it has no limit, cancels nothing on
 // an error, and starts each goroutine from the ambient scope of the goroutine
-// that calls Go or TryGo (Ambient()), so that the goroutine carries, in its
-// ctx and ambiently, exactly what a plain go statement there would: the
-// values and execution of the work that goroutine runs in, or none outside
-// any scope.
+// that calls Go or TryGo: fn's ctx is derived from Ambient() there, so that
+// the goroutine carries, in its ctx and ambiently, what a plain go statement
+// there would: the values and execution of the work that goroutine runs in
+// (and that work's cancellation, in the ctx), or none outside any scope.
 //
 // A Group must not be copied after first use.
 type Group struct {
@@ -73,8 +73,8 @@ func (g *Group) Wait() error {
 // Go calls fn in a new tracked goroutine, with a context derived from the
 // group's (see Group). The first call to return a non-nil error cancels the
 // group's context, if the group was created by NewGroup; its error will be
-// returned by Wait. Go blocks until the new goroutine can
-// be added without the number of active goroutines exceeding the limit.
+// returned by Wait. Go blocks until the new goroutine can be added without
+// the number of active goroutines exceeding the limit.
 func (g *Group) Go(fn func(ctx context.Context) error) {
 	if g.sem != nil {
 		g.sem <- struct{}{}
