@@ -38,7 +38,7 @@ import (
 type SpanProcessor struct {
 	e *enricher
 	// next, for WrapSpanProcessor, receives the spans; pending holds the
-	// baggage of each span started and not yet ended.
+	// baggage of the spans started and not yet ended, within its bound.
 	next    sdktrace.SpanProcessor
 	pending *pendingSpans
 }
