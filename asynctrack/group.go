@@ -26,6 +26,19 @@ func Go(ctx context.Context, fn func(ctx context.Context)) {
 	go newExecution(ctx, TypeGoroutine, fn, fn, false).start()
 }
 
+// A Group is errgroup.Group for tracked goroutines: a collection of
+// goroutines working on subtasks of a common task, each a resource of type
+// "goroutine" started as Go starts one.
+//
+// A Group from NewGroup starts every goroutine from the context NewGroup
+// derived. The zero Group is valid too: it has no limit, cancels nothing on
+// an error, and starts each goroutine from the ambient scope of the goroutine
+// that calls Go or TryGo: fn's ctx is derived from Ambient() there, so that
+// the goroutine carries, in its ctx and ambiently, what a plain go statement
+// there would: the values and execution of the work that goroutine runs in
+// (and that work's cancellation, in the ctx), or none outside any scope.
+//
+// A Group must not be copied after first use.
 type Group struct {
 	ctx    context.Context // the parent of every goroutine; nil for a zero Group
 	cancel func(error)
@@ -57,10 +70,11 @@ func (g *Group) Wait() error {
 	return g.err
 }
 
-// Go calls fn in a new tracked goroutine. The first call to return a non-nil
-// error cancels the group's context, if the group was created by NewGroup;
-// its error will be returned by Wait. Go blocks until the new goroutine can
-// be added without the number of active goroutines exceeding the limit.
+// Go calls fn in a new tracked goroutine, with a context derived from the
+// group's (see Group). The first call to return a non-nil error cancels the
+// group's context, if the group was created by NewGroup; its error will be
+// returned by Wait. Go blocks until the new goroutine can be added without
+// the number of active goroutines exceeding the limit.
 func (g *Group) Go(fn func(ctx context.Context) error) {
 	if g.sem != nil {
 		g.sem <- struct{}{}
@@ -87,7 +101,7 @@ func (g *Group) start(fn func(ctx context.Context) error) {
 	g.wg.Add(1)
 	ctx := g.ctx
 	if ctx == nil {
-		ctx = context.Background()
+		ctx = Ambient()
 	}
 	e := newExecution(ctx, TypeGoroutine, fn, func(ctx context.Context) {
 		if err := fn(ctx); err != nil {

@@ -49,6 +49,40 @@ func TestGroupTracksGoroutines(t *testing.T) {
 	}
 }
 
+// TestZeroGroupStartsFromTheAmbientScope: a zero Group's goroutines carry
+// what a plain go statement on the calling goroutine would, in their ctx and
+// ambiently, and nothing outside any scope.
+func TestZeroGroupStartsFromTheAmbientScope(t *testing.T) {
+	requireAmbient(t)
+	s := NewStore[string]()
+	var g Group
+	var caller uint64
+	got := make(chan string, 4)
+	s.Run(context.Background(), "request", func(ctx context.Context) {
+		caller = ExecutionID(ctx)
+		g.Go(func(ctx context.Context) error {
+			got <- value(s.Value(ctx))
+			got <- value(s.Current())
+			assert.Equal(t, caller, TriggerID(ctx), "triggered by the caller's execution")
+			return nil
+		})
+		require.NoError(t, g.Wait())
+	})
+	g.Go(func(ctx context.Context) error { // outside any scope: a root
+		got <- value(s.Value(ctx))
+		got <- value(s.Current())
+		assert.Zero(t, TriggerID(ctx))
+		return nil
+	})
+	require.NoError(t, g.Wait())
+	close(got)
+	var all []string
+	for v := range got {
+		all = append(all, v)
+	}
+	assert.Equal(t, []string{"request", "request", "", ""}, all)
+}
+
 func TestGroupLimit(t *testing.T) {
 	var g Group // the zero Group is valid
 	g.SetLimit(2)

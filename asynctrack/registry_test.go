@@ -71,8 +71,9 @@ func TestRegistryDisableForgets(t *testing.T) {
 	assert.Zero(t, reg.Len(), "a resource from before the re-enable is not recorded")
 }
 
-// TestRegistryLiveInCreationOrder: IDs from different CPUs' blocks do not
-// follow creation order, so Live orders by creation time first.
+// TestRegistryLiveInCreationOrder: IDs do not follow creation order (a
+// resource created while no hook was enabled takes its ID when first asked,
+// see frame.ID), so Live orders by creation time first.
 func TestRegistryLiveInCreationOrder(t *testing.T) {
 	reg := NewRegistry() // never enabled: the records come from its Init
 	for _, id := range []uint64{3000, 1000, 2000} {

@@ -17,13 +17,13 @@
 // ctx, Current from code that holds none, Delete removes them. A value
 // extracted from an inbound request reads exactly like one set here.
 //
-// Local values are typed Go values that never leave the process: a Local
-// (an asynctrack.Store) holds one per scope of work.
+// Set is Node.js's AsyncLocalStorage.enterWith: the value holds, from then
+// on, for the rest of the work ctx belongs to, its goroutines and code
+// without a ctx included (Set says exactly what sees it). With changes the
+// returned context only, for one call made on behalf of someone else.
 //
-// Set and Local.With return a new context. Code that holds it sees the
-// values, and so does work started from it through asynctrack; to make
-// them ambient for code without a ctx, run that code through
-// asynctrack.Run(ctx, fn).
+// A value that must never leave the process belongs in an asynctrack.Store,
+// which carries typed Go values the same way; this package never reads one.
 //
 // # HTTP
 //
@@ -37,11 +37,12 @@
 //
 // A SpanProcessor copies selected values onto spans, as they start
 // (NewSpanProcessor) or, wrapping the exporting processor, onto the spans
-// it exports (WrapSpanProcessor), which costs a span's start far less; a
-// LogHandler adds them and the span IDs to slog records, and Middleware can
-// put them on the request's goroutines as pprof labels. The same options
-// select values for all three (WithKeys, WithKeyPrefixes), name them
-// (WithAttributePrefix) and hide sensitive ones (WithRedacted, WithHashed).
+// it exports (WrapSpanProcessor), which costs a span's start far less and
+// never takes the place of an attribute of the span's own; a LogHandler adds
+// them and the span IDs to slog records, and Middleware can put them on the
+// request's goroutines as pprof labels. The same options select values for
+// all three (WithKeys, WithKeyPrefixes), name them (WithAttributePrefix) and
+// hide sensitive ones (WithRedacted, WithHashed).
 package baggagebridge
 
 import _ "github.com/otelctx/otelctx/internal/otelhandle" // hook panics reach otel.Handle

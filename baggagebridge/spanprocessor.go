@@ -5,10 +5,12 @@ package baggagebridge
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -21,12 +23,13 @@ import (
 // sdktrace.WithSpanProcessor. A span gets the values of the baggage in the
 // context it is started from (WithKeys, WithKeyPrefixes,
 // WithAttributePrefix, WithRedacted, WithHashed, WithMaxAttributes), as
-// string attributes in key order. Values Set kept out of a full baggage and
-// Local values are never copied.
+// string attributes in key order. Values Set kept out of a full baggage are
+// never copied.
 //
 // A SpanProcessor from NewSpanProcessor sets the values on every span as it
 // starts; one from WrapSpanProcessor adds them to the spans it hands the
-// exporting processor as they end, which costs the span's start far less.
+// exporting processor as they end, which costs the span's start far less
+// and never costs a span an attribute of its own.
 //
 // The attributes are computed once per distinct baggage and reused for every
 // span started under it.
@@ -35,7 +38,7 @@ import (
 type SpanProcessor struct {
 	e *enricher
 	// next, for WrapSpanProcessor, receives the spans; pending holds the
-	// baggage of each span started and not yet ended.
+	// baggage of the spans started and not yet ended, within its bound.
 	next    sdktrace.SpanProcessor
 	pending *pendingSpans
 }
@@ -44,7 +47,10 @@ var _ sdktrace.SpanProcessor = (*SpanProcessor)(nil)
 
 // NewSpanProcessor returns a SpanProcessor configured by opts that sets the
 // values on every span as it starts, where every processor and the span's
-// own code see them.
+// own code see them. They are then attributes like the span's own and count
+// against the SDK's attribute count limit (sdktrace.SpanLimits): a span that
+// reaches it loses the attributes its code sets last. WrapSpanProcessor's
+// values never take an attribute's place.
 func NewSpanProcessor(opts ...Option) *SpanProcessor {
 	return &SpanProcessor{e: newEnricher(newConfig(opts...), false)}
 }
@@ -60,17 +66,24 @@ func NewSpanProcessor(opts ...Option) *SpanProcessor {
 // span's attributes, on the exporter's goroutine for a batch processor, and
 // they are on the spans next and its exporter receive only: the span's own
 // code and other processors do not see them. An attribute the span itself
-// has takes precedence over a value of the same key. The values do not
-// count against the SDK's attribute count limit; WithMaxAttributes bounds
-// them.
+// has takes precedence over a value of the same key. The values come after
+// the span's own attributes and do not count against the SDK's attribute
+// count limit, so a span keeps every attribute the limit let it keep and
+// DroppedAttributes counts its own only; WithMaxAttributes bounds the
+// values.
 //
-// Each span started and not yet ended holds a reference to its baggage.
-// From the first time about 65536 such spans are in flight on, as when
-// spans are started and never ended, the values are set as spans start, as
-// with NewSpanProcessor, and this is reported once through otel.Handle. So
-// they are for a span whose span ID another span in flight has, which only
-// a non-random sdktrace.IDGenerator makes, and then that other span gets
-// none.
+// Each span started and not yet ended holds a reference to its baggage, in
+// one of 16 shards by span ID. Every span gets its values while no more than
+// 4096 spans of its shard are in flight (about 63,000 spans in all); past
+// that, as when spans are started and never ended, the spans in flight the
+// longest may be exported without values, never with another span's, so
+// that at most 131072 references are held, and spans started later get
+// theirs as before. Spans in flight that share a span ID, which only a
+// non-random sdktrace.IDGenerator makes, get none, and a span whose values
+// were forgotten never gets those of a later span unless both have the same
+// trace ID and span ID too, which makes them one span to any backend. Spans
+// exported without their values are reported through otel.Handle, at most
+// once a minute.
 func WrapSpanProcessor(next sdktrace.SpanProcessor, opts ...Option) *SpanProcessor {
 	spanValues.wanted.Store(true)
 	return &SpanProcessor{e: newEnricher(newConfig(opts...), false), next: next, pending: &pendingSpans{}}
@@ -84,9 +97,8 @@ func (p *SpanProcessor) OnStart(parent context.Context, s sdktrace.ReadWriteSpan
 		return
 	}
 	// Every span gets an entry, with or without a baggage: see pendingSpans.
-	if bag := baggage.FromContext(parent); !p.pending.add(s.SpanContext().SpanID(), bag) {
-		p.setAttributes(parent, s)
-	}
+	sc := s.SpanContext()
+	p.pending.add(sc.TraceID(), sc.SpanID(), baggage.FromContext(parent))
 	p.next.OnStart(parent, s)
 }
 
@@ -103,7 +115,7 @@ func (p *SpanProcessor) OnEnd(s sdktrace.ReadOnlySpan) {
 		return
 	}
 	sc := s.SpanContext()
-	bag := p.pending.take(sc.SpanID())
+	bag := p.pending.take(sc.TraceID(), sc.SpanID())
 	if set, ok := spanValues.take(sc.TraceID(), sc.SpanID()); ok {
 		bag = set // the values Set gave the scope opened under s
 	}
@@ -157,80 +169,150 @@ func (s *enrichedSpan) Attributes() []attribute.KeyValue {
 
 const (
 	pendingShardBits = 4
+	// generation is the number of spans in flight a shard keeps in each of
+	// its two generations: all of them while it has no more in flight.
+	generation = 4096
 	// maxPending bounds the spans in flight whose baggage is kept.
-	maxPending = 1 << 16
+	maxPending = 2 * generation << pendingShardBits
+	// reportInterval is the least time between two reports of spans
+	// exported without their values.
+	reportInterval = time.Minute
 )
 
-// pendingSpans maps the spans started and not yet ended to their baggage,
-// by span ID, in shards of their own lock. Every span in flight that
-// started before the bound was first reached has an entry, so that a span
-// never takes the entry of another.
+// pendingSpans maps the spans started and not yet ended to their baggage, by
+// span ID, in shards of their own lock. Each shard keeps its spans in two
+// generations: a span starts in the current one; when that holds generation
+// spans in flight it becomes the old one, and the spans of the old one, in
+// flight the longest (never ended, as likely as not), are forgotten. So at
+// most maxPending spans are kept, every span is kept while its shard has no
+// more than generation spans in flight, and a span started once spans have
+// ended is kept as before.
+//
+// An entry gives its baggage only to the span it was made for, known at its
+// end by its span ID and trace ID: a forgotten span never takes the entry of
+// a later one of the same span ID in another trace. Spans in flight that
+// share a span ID, which only a non-random sdktrace.IDGenerator makes, share
+// one entry, which gives none of them a baggage.
 type pendingSpans struct {
-	full   atomic.Bool // set for good when maxPending spans are in flight
-	shards [1 << pendingShardBits]pendingShard
+	shards  [1 << pendingShardBits]pendingShard
+	dropped dropReport
 }
 
 type pendingShard struct {
-	mu sync.Mutex
-	m  map[trace.SpanID]pendingSpan
-	_  [48]byte // keeps shards on cache lines of their own
+	mu       sync.Mutex
+	cur, old map[uint64]pendingSpan
+	_        [40]byte // keeps shards on cache lines of their own
 }
 
-// pendingSpan is the baggage of the span in flight of its span ID or, with
-// n > 1, the n spans of that ID, none of which gets a baggage from here.
+// pendingSpan is the baggage of the span in flight of its span ID, whose
+// trace ID folds to trace (traceKey), or, if shared, the entry of the n
+// spans in flight of that span ID, none of which gets a baggage from here.
 type pendingSpan struct {
-	bag baggage.Baggage
-	n   int
+	bag    baggage.Baggage
+	trace  uint64
+	n      int32
+	shared bool
 }
 
-func (ps *pendingSpans) shard(sid trace.SpanID) *pendingShard {
-	return &ps.shards[sid[7]&(1<<pendingShardBits-1)]
+// pendingKey is the map key of a span ID.
+func pendingKey(sid trace.SpanID) uint64 { return binary.LittleEndian.Uint64(sid[:]) }
+
+// traceKey folds a trace ID into 64 bits: trace IDs that differ in one half
+// differ in it.
+func traceKey(tid trace.TraceID) uint64 {
+	return binary.LittleEndian.Uint64(tid[:8]) ^ binary.LittleEndian.Uint64(tid[8:])
 }
 
-// add keeps bag, which may be empty, for the span of span ID sid, and
-// reports whether it did. It does not for a span whose span ID another span
-// in flight has, nor from the first time maxPending spans are in flight on.
-func (ps *pendingSpans) add(sid trace.SpanID, bag baggage.Baggage) bool {
-	sh := ps.shard(sid)
+func (ps *pendingSpans) shard(k uint64) *pendingShard {
+	return &ps.shards[k>>(64-pendingShardBits)]
+}
+
+// add keeps bag, which may be empty, for the span of IDs tid and sid.
+func (ps *pendingSpans) add(tid trace.TraceID, sid trace.SpanID, bag baggage.Baggage) {
+	k := pendingKey(sid)
+	sh := ps.shard(k)
 	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	if e, ok := sh.m[sid]; ok {
+	m := sh.cur
+	e, ok := m[k]
+	if !ok && sh.old != nil {
+		m = sh.old
+		e, ok = m[k]
+	}
+	if ok {
 		// Which of the spans ends first cannot be told: none of them
 		// gets a baggage from here.
-		sh.m[sid] = pendingSpan{n: e.n + 1}
-		return false
-	}
-	if ps.full.Load() {
-		return false
-	}
-	if len(sh.m) >= maxPending>>pendingShardBits {
-		if !ps.full.Swap(true) {
-			otel.Handle(fmt.Errorf("baggagebridge: WrapSpanProcessor: %d spans in flight (spans started and never ended?): "+
-				"values are set as spans start from now on", maxPending))
+		dropped := 1
+		if !e.shared {
+			dropped++
 		}
-		return false
+		m[k] = pendingSpan{n: e.n + 1, shared: true}
+		sh.mu.Unlock()
+		ps.dropped.add(dropped)
+		return
 	}
-	if sh.m == nil {
-		sh.m = make(map[trace.SpanID]pendingSpan)
+	forgotten := 0
+	if len(sh.cur) >= generation {
+		forgotten = len(sh.old)
+		sh.old, sh.cur = sh.cur, nil
 	}
-	sh.m[sid] = pendingSpan{bag: bag, n: 1}
-	return true
+	if sh.cur == nil {
+		sh.cur = make(map[uint64]pendingSpan)
+	}
+	sh.cur[k] = pendingSpan{bag: bag, trace: traceKey(tid), n: 1}
+	sh.mu.Unlock()
+	if forgotten > 0 {
+		ps.dropped.add(forgotten)
+	}
 }
 
-// take returns the baggage kept for the span of span ID sid, which has
+// take returns the baggage kept for the span of IDs tid and sid, which has
 // ended, and forgets it; an empty baggage for none.
-func (ps *pendingSpans) take(sid trace.SpanID) baggage.Baggage {
-	sh := ps.shard(sid)
+func (ps *pendingSpans) take(tid trace.TraceID, sid trace.SpanID) baggage.Baggage {
+	k := pendingKey(sid)
+	sh := ps.shard(k)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	e, ok := sh.m[sid]
+	m := sh.cur
+	e, ok := m[k]
 	if !ok {
-		return baggage.Baggage{}
+		if m = sh.old; m == nil {
+			return baggage.Baggage{}
+		}
+		if e, ok = m[k]; !ok {
+			return baggage.Baggage{}
+		}
 	}
-	if e.n--; e.n == 0 {
-		delete(sh.m, sid)
-	} else {
-		sh.m[sid] = e
+	switch {
+	case e.shared && e.n > 1:
+		e.n--
+		m[k] = e
+		return baggage.Baggage{}
+	case !e.shared && e.trace != traceKey(tid):
+		return baggage.Baggage{} // another span's: this one's was forgotten
+	}
+	delete(m, k)
+	if len(sh.old) == 0 {
+		sh.old = nil // its spans have all ended: the memory goes
 	}
 	return e.bag
+}
+
+// dropReport reports through otel.Handle the spans whose baggage is not
+// kept: the first at once, then at most once per reportInterval, with the
+// number since the last report.
+type dropReport struct {
+	last atomic.Int64 // Unix nanoseconds of the last report, 0 for none
+	n    atomic.Int64 // spans since the last report
+}
+
+func (r *dropReport) add(n int) {
+	r.n.Add(int64(n))
+	now := time.Now().UnixNano()
+	last := r.last.Load()
+	if last != 0 && now-last < int64(reportInterval) || !r.last.CompareAndSwap(last, now) {
+		return
+	}
+	otel.Handle(fmt.Errorf("baggagebridge: WrapSpanProcessor: %d spans will be exported without their values "+
+		"(about %d spans in flight, as when spans are started and never ended, or spans in flight sharing a span ID)",
+		r.n.Swap(0), generation<<pendingShardBits))
 }

@@ -5,6 +5,7 @@ package baggagebridge
 
 import (
 	"encoding/binary"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -14,18 +15,23 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
-// TestPendingSpansBound fills pendingSpans to its bound, as spans started
-// and never ended would: from then on no span is kept, a span of an ID in
-// flight still makes that ID's entry give nothing, and the spans kept before
-// still get their baggage.
+// TestPendingSpansBound starts spans that never end, far past the bound,
+// as a leak would: pendingSpans keeps no more than maxPending, forgets the
+// spans in flight longest, each of which then gets no baggage, not even one
+// kept for a later span of its span ID in another trace, reports them, and
+// keeps the spans started last.
 func TestPendingSpansBound(t *testing.T) {
 	m, err := baggage.NewMemberRaw("k", "v")
 	require.NoError(t, err)
 	bag, err := baggage.New(m)
 	require.NoError(t, err)
 	sid := func(i uint64) (s trace.SpanID) {
-		binary.LittleEndian.PutUint64(s[:], i)
+		binary.BigEndian.PutUint64(s[:], i*0x9e3779b97f4a7c15) // spread over the shards
 		return s
+	}
+	tid := func(i uint64) (t trace.TraceID) {
+		binary.BigEndian.PutUint64(t[8:], i)
+		return t
 	}
 
 	var reports []error
@@ -34,23 +40,67 @@ func TestPendingSpansBound(t *testing.T) {
 	t.Cleanup(func() { otel.SetErrorHandler(prev) })
 
 	var ps pendingSpans
-	kept := uint64(0)
-	for ; ps.add(sid(kept), bag); kept++ {
-		require.Less(t, kept, uint64(maxPending), "past the bound")
+	kept := func() (n int) {
+		for i := range ps.shards {
+			n += len(ps.shards[i].cur) + len(ps.shards[i].old)
+		}
+		return n
 	}
-	assert.True(t, ps.full.Load())
-	require.Len(t, reports, 1, "the bound reported once")
-	assert.ErrorContains(t, reports[0], "spans in flight")
-	assert.GreaterOrEqual(t, kept, uint64(maxPending>>pendingShardBits), "a shard full")
+	const leaked = 2 * maxPending
+	for i := range uint64(leaked) {
+		ps.add(tid(i), sid(i), bag)
+		if i%1024 == 0 {
+			require.LessOrEqual(t, kept(), maxPending)
+		}
+	}
+	require.LessOrEqual(t, kept(), maxPending)
+	require.Len(t, reports, 1, "reported once within the interval")
+	assert.ErrorContains(t, reports[0], "spans will be exported without their values")
+	assert.Equal(t, int64(leaked-kept()), ps.dropped.n.Load()+reportedCount(t, reports[0]), "every span forgotten is counted")
 
-	assert.False(t, ps.add(sid(kept+1000), bag), "no span kept once full")
-	assert.Zero(t, ps.take(sid(kept+1000)).Len())
+	assert.Zero(t, ps.take(tid(0), sid(0)).Len(), "the first span was forgotten")
+	assert.Equal(t, "v", ps.take(tid(leaked-1), sid(leaked-1)).Member("k").Value(), "the last is kept")
+	assert.Zero(t, ps.take(tid(leaked-1), sid(leaked-1)).Len(), "taken once")
 
-	assert.False(t, ps.add(sid(1), bag), "an ID in flight")
-	assert.Zero(t, ps.take(sid(1)).Len(), "neither of the two")
-	assert.Zero(t, ps.take(sid(1)).Len())
-	assert.Equal(t, "v", ps.take(sid(2)).Member("k").Value(), "kept before")
-	assert.Zero(t, ps.take(sid(2)).Len(), "taken once")
-	assert.False(t, ps.add(sid(2), bag), "full for good")
-	assert.Len(t, reports, 1, "reported once only")
+	// A later span of a forgotten span's span ID in another trace: the
+	// forgotten one ends first and gets nothing, the later one its own.
+	ps.add(tid(leaked), sid(1), bag)
+	assert.Zero(t, ps.take(tid(1), sid(1)).Len(), "the forgotten span")
+	assert.Equal(t, "v", ps.take(tid(leaked), sid(1)).Member("k").Value(), "the later span")
+}
+
+// reportedCount returns the number of spans a report of dropReport gives.
+func reportedCount(t *testing.T, err error) int64 {
+	t.Helper()
+	var n int64
+	_, scanErr := fmt.Sscanf(err.Error(), "baggagebridge: WrapSpanProcessor: %d spans", &n)
+	require.NoError(t, scanErr)
+	return n
+}
+
+// TestPendingSpansSharedID: spans in flight that share a span ID get no
+// baggage, whichever ends first, and the ID is free again once none is in
+// flight.
+func TestPendingSpansSharedID(t *testing.T) {
+	m, err := baggage.NewMemberRaw("k", "v")
+	require.NoError(t, err)
+	bag, err := baggage.New(m)
+	require.NoError(t, err)
+	var reports []error
+	prev := otel.GetErrorHandler()
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { reports = append(reports, err) }))
+	t.Cleanup(func() { otel.SetErrorHandler(prev) })
+
+	var ps pendingSpans
+	id := trace.SpanID{1}
+	ps.add(trace.TraceID{1}, id, bag)
+	ps.add(trace.TraceID{2}, id, bag)
+	ps.add(trace.TraceID{2}, id, baggage.Baggage{})
+	require.Len(t, reports, 1)
+	assert.Equal(t, int64(3), reportedCount(t, reports[0])+ps.dropped.n.Load(), "the three spans counted")
+	for _, tr := range []byte{2, 1, 2} {
+		assert.Zero(t, ps.take(trace.TraceID{tr}, id).Len())
+	}
+	ps.add(trace.TraceID{3}, id, bag)
+	assert.Equal(t, "v", ps.take(trace.TraceID{3}, id).Member("k").Value(), "free again")
 }

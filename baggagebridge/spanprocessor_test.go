@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -318,8 +319,7 @@ func (sameIDs) NewIDs(context.Context) (trace.TraceID, trace.SpanID) {
 func (sameIDs) NewSpanID(context.Context, trace.TraceID) trace.SpanID { return trace.SpanID{1} }
 
 // TestWrapSpanProcessorSameIDs checks that spans in flight with the same
-// IDs never get one another's values, whichever ends first: the later gets
-// its own as it starts, the earlier none.
+// IDs never get one another's values, whichever ends first: they get none.
 func TestWrapSpanProcessorSameIDs(t *testing.T) {
 	for _, firstEnds := range []bool{true, false} {
 		t.Run(fmt.Sprintf("first ends first %v", firstEnds), func(t *testing.T) {
@@ -340,7 +340,7 @@ func TestWrapSpanProcessorSameIDs(t *testing.T) {
 			for _, s := range ends {
 				s.End()
 			}
-			want := map[string]map[string]string{"first": {}, "second": {"a": "2"}, "third": {}}
+			want := map[string]map[string]string{"first": {}, "second": {}, "third": {}}
 			got := map[string]map[string]string{}
 			for _, s := range rec.Ended() {
 				got[s.Name()] = attrMap(s.Attributes())
@@ -383,4 +383,57 @@ func TestWrapSpanProcessorPassesOn(t *testing.T) {
 	assert.ErrorIs(t, p.ForceFlush(context.Background()), next.err)
 	assert.ErrorIs(t, tp.Shutdown(context.Background()), next.err)
 	assert.Equal(t, lifecycleProcessor{starts: 1, ends: 1, flushes: 1, shutdowns: 1, err: next.err}, *next)
+}
+
+// TestWrapSpanProcessorManyInFlight starts 70,000 long-running spans, each
+// under a value of its own, with the SDK's attribute count limit at 4. Spans
+// at the limit, started while they are in flight and after they all ended,
+// keep every attribute of their own and get their value at export only; the
+// long-running spans are exported with their own value.
+func TestWrapSpanProcessorManyInFlight(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(
+		sdktrace.WithSpanLimits(sdktrace.SpanLimits{AttributeCountLimit: 4, AttributeValueLengthLimit: -1,
+			EventCountLimit: -1, LinkCountLimit: -1, AttributePerEventCountLimit: -1, AttributePerLinkCountLimit: -1}),
+		sdktrace.WithSpanProcessor(baggagebridge.WrapSpanProcessor(rec, baggagebridge.WithKeys("n"))),
+	)
+	defer func() { _ = tp.Shutdown(context.Background()) }()
+	tracer := tp.Tracer("test")
+
+	own := map[string]string{"a": "1", "b": "2", "c": "3", "d": "4"}
+	// atLimit starts and ends n spans with 4 attributes of their own, the
+	// last set after start, checking that the live span has its own only.
+	atLimit := func(name string, n int) {
+		t.Helper()
+		for i := range n {
+			_, span := tracer.Start(withValues(t, context.Background(), "n", fmt.Sprint(i)), fmt.Sprintf("%s/%d", name, i),
+				trace.WithAttributes(attribute.String("a", "1"), attribute.String("b", "2"), attribute.String("c", "3")))
+			span.SetAttributes(attribute.String("d", "4"))
+			require.Equal(t, own, attrMap(span.(sdktrace.ReadOnlySpan).Attributes()), "the live span has its own only")
+			span.End()
+		}
+	}
+
+	const long = 70_000
+	spans := make([]trace.Span, long)
+	for i := range spans {
+		_, spans[i] = tracer.Start(withValues(t, context.Background(), "n", fmt.Sprint(i)), fmt.Sprintf("long/%d", i))
+	}
+	atLimit("during", 100)
+	for _, s := range spans {
+		s.End()
+	}
+	atLimit("after", 1000)
+
+	ended := rec.Ended()
+	require.Len(t, ended, long+1100)
+	for _, s := range ended {
+		kind, n, _ := strings.Cut(s.Name(), "/")
+		want := map[string]string{"n": n}
+		if kind != "long" {
+			maps.Copy(want, own)
+		}
+		require.Equal(t, want, attrMap(s.Attributes()), s.Name())
+		require.Zero(t, s.DroppedAttributes(), s.Name())
+	}
 }
