@@ -22,6 +22,7 @@
 //	resource.emitDestroy()                                   (*Resource).Destroy()
 //	new AsyncLocalStorage()                                  NewStore[T]()
 //	als.run(store, fn)                                       (*Store[T]).Run(ctx, v, fn)
+//	als.enterWith(store)                                     baggagebridge.Set, for baggage values
 //	als.getStore()                                           (*Store[T]).Value(ctx), or Current() without a ctx
 //	AsyncLocalStorage.bind(fn)                               Bind(ctx, fn)
 //	AsyncLocalStorage.snapshot()                             keep the ctx: frames are immutable snapshots
@@ -65,6 +66,11 @@
 // CurrentExecutionID returns that scope's execution, not the goroutine's own
 // (ExecutionID(ctx) always returns its own). Wrap the goroutine's body in a
 // Resource's Run where an exact ambient ID matters.
+//
+// What a scope shows can change while it is open: baggagebridge.Set makes a
+// value visible, from then on, to every goroutine that runs in the scope of
+// the ctx it is given (Node.js's enterWith), without touching other scopes
+// or contexts already handed out.
 //
 // A scope is open while the call that opened it runs and while any tracked
 // goroutine, task or timer that shares it runs; when the last of them ends it

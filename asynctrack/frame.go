@@ -178,7 +178,7 @@ func newExecution(ctx context.Context, typ string, value any, fn func(context.Co
 		}
 	}
 	if ambientSupported && !f.ownScope && parent != nil {
-		if sc := parent.scope; sc != nil && sc.frame.values == f.values && sc.acquire() {
+		if sc := parent.scope; sc != nil && sc.shows(f.values) && sc.acquire() {
 			f.scope = sc
 		}
 	}
@@ -317,7 +317,8 @@ func TriggerID(ctx context.Context) uint64 {
 // scope and for the gaps.
 func Ambient() context.Context {
 	if s := ambientScope(); s != nil {
-		return s.frame
+		ctx, _ := s.current()
+		return ctx
 	}
 	return context.Background()
 }

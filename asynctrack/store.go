@@ -86,7 +86,8 @@ func (s *Store[T]) Value(ctx context.Context) (T, bool) {
 // AsyncLocalStorage.getStore, for code that holds no ctx.
 func (s *Store[T]) Current() (T, bool) {
 	if sc := ambientScope(); sc != nil {
-		return s.lookup(sc.frame.values)
+		_, f := sc.current()
+		return s.lookup(f.values)
 	}
 	var zero T
 	return zero, false
