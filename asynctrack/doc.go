@@ -168,12 +168,14 @@
 // trigger), which most goroutines never do.
 //
 // With no hook enabled, the lifecycle costs one atomic load per resource,
-// and Go adds one allocation of 96 bytes to the go statement's own: the
+// and Go adds one allocation of 80 bytes to the go statement's own: the
 // execution its callback receives as ctx. That allocation is most of what Go
 // costs over a go statement (BenchmarkGo's plain_frame row prices it alone).
 // Goroutines that share their creator's scope add an atomic add on the
 // scope at start and at end.
 //
 // Registry, a hook underneath, keeps the live resources with their trigger
-// chains and ages for exporters and debug pages.
+// chains (the MaxTriggers nearest links of each, and its length) and ages
+// for exporters and debug pages; it keeps nothing of a resource that ended
+// but those links.
 package asynctrack

@@ -41,12 +41,9 @@ func newID() uint64 { return nextID.Add(1) }
 type frame struct {
 	// Context is what lookups of keys other than this package's go to: the
 	// context the frame was derived from, without its frames, with what the
-	// hooks added for the resource (see HookFuncs.Context). It is never a
-	// *frame.
+	// hooks added for the resource (a *hooked; see HookFuncs.Context). It is
+	// never a *frame.
 	context.Context
-	// base is Context without what the hooks added for f's resource: what
-	// a resource created from f starts from.
-	base context.Context
 	// res is the frame that holds the identity of f's resource: f itself for
 	// the frame a resource was created with, the resource's for a frame that
 	// Run, Store.With or Store.Run derived, nil for a frame of no resource.
@@ -83,6 +80,22 @@ func (f *frame) ID() uint64 {
 	}
 	r.id.CompareAndSwap(0, newID()) // if another goroutine won, its ID is r's
 	return r.id.Load()
+}
+
+// hooked is the Context of a frame whose resource's hooks added to it: what
+// they derived, and what they derived it from.
+type hooked struct {
+	context.Context
+	base context.Context
+}
+
+// base returns f's Context without what the hooks added for f's resource:
+// what a resource created from f starts from.
+func (f *frame) base() context.Context {
+	if h, ok := f.Context.(*hooked); ok {
+		return h.base
+	}
+	return f.Context
 }
 
 // trigger returns the ID of the execution that created f's resource.
@@ -125,10 +138,10 @@ func derive(f *frame, ctx context.Context) {
 		// Take p's place rather than wrap it: f sees what p sees. p's
 		// scope is there for pprof's labels only (see Value), as it was
 		// when f wrapped p: f runs in a scope of its own (runScoped).
-		f.Context, f.base, f.res, f.values, f.scope = p.Context, p.base, p.res, p.values, p.scope
+		f.Context, f.res, f.values, f.scope = p.Context, p.res, p.values, p.scope
 		return
 	}
-	f.Context, f.base = ctx, ctx
+	f.Context = ctx
 	if p := frameOf(ctx); p != nil {
 		f.res, f.values = p.res, p.values
 	}
@@ -151,15 +164,16 @@ func newExecution(ctx context.Context, typ string, value any, fn func(context.Co
 	e := &execution{fn: fn}
 	f := &e.frame
 	f.res, f.ownScope = f, own
+	base := ctx
 	parent, ok := ctx.(*frame)
 	if ok {
 		// Take the parent's place rather than wrap it (see frame): f sees
-		// what the parent sees, and starts from what the parent started
-		// from for what its own hooks add.
-		f.Context, f.base = parent.Context, parent.base
+		// what the parent sees, and its own hooks add to what the parent
+		// started from.
+		f.Context, base = parent.Context, parent.base()
 	} else {
 		parent = frameOf(ctx)
-		f.Context, f.base = ctx, ctx
+		f.Context = ctx
 	}
 	if parent != nil {
 		f.values = parent.values
@@ -173,8 +187,8 @@ func newExecution(ctx context.Context, typ string, value any, fn func(context.Co
 		f.hooks = hs
 		id := newID()
 		f.id.Store(id)
-		if derived := hs.init(ctx, f.base, id, typ, value, f.triggerID); derived != f.base {
-			f.Context, f.ownScope = derived, true
+		if derived := hs.init(ctx, base, id, typ, value, f.triggerID); derived != base {
+			f.Context, f.ownScope = &hooked{derived, base}, true
 		}
 	}
 	if ambientSupported && !f.ownScope && parent != nil {

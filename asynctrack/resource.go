@@ -63,7 +63,7 @@ func (r *Resource) Context() context.Context { return r.f }
 func (r *Resource) Run(fn func(ctx context.Context)) {
 	// Each run has a frame and a scope of its own: runs may overlap on
 	// several goroutines, and each scope closes when its run ends.
-	f := &frame{Context: r.f.Context, base: r.f.base, res: r.f, values: r.f.values, ownScope: true}
+	f := &frame{Context: r.f.Context, res: r.f, values: r.f.values, ownScope: true}
 	if r.state.begin() {
 		f.hooks = r.f.hooks
 		defer r.state.end()
