@@ -129,17 +129,17 @@ func BenchmarkViewDeepChain(b *testing.B) {
 	defer prev.Destroy()
 	prev.Run(func(ctx context.Context) {
 		for range leaves - 1 {
-			defer asynctrack.NewResource(ctx, "leaf", nil).Destroy()
-		}
-		for _, format := range []string{"json", "text", "html"} {
-			b.Run(format, func(b *testing.B) {
-				b.ReportAllocs()
-				size := 0
-				for b.Loop() {
-					size = serve(e, "format="+format).Body.Len()
-				}
-				b.ReportMetric(float64(size), "bytes/page")
-			})
+			b.Cleanup(asynctrack.NewResource(ctx, "leaf", nil).Destroy)
 		}
 	})
+	for _, format := range []string{"json", "text", "html"} {
+		b.Run(format, func(b *testing.B) {
+			b.ReportAllocs()
+			size := 0
+			for b.Loop() {
+				size = serve(e, "format="+format).Body.Len()
+			}
+			b.ReportMetric(float64(size), "bytes/page")
+		})
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -56,7 +57,7 @@ func serve(e *Exporter, query string) *httptest.ResponseRecorder {
 func TestRearmingTimerStaysBounded(t *testing.T) {
 	firings := 1_000_000
 	if raceEnabled {
-		firings = 20_000
+		firings = 100_000
 	}
 	// Past the spans' per-trace bound, so that the heap is measured after
 	// the last span was recorded.
@@ -113,4 +114,43 @@ func TestRearmingTimerStaysBounded(t *testing.T) {
 	assert.Equal(t, firings-1, lastDepth, "the view counts the whole chain")
 	assert.Equal(t, asynctrack.MaxTriggers, lastChains, "and shows its nearest links")
 	assert.Equal(t, defaultMaxSpansPerTrace, len(s.spans.Ended()), "one span per firing up to the trace's bound")
+}
+
+// TestViewBoundedAtDepth: a page of resources at the end of a deep chain
+// shows each with its nearest links and the chain's length, and its size
+// depends on the page, not on the depth.
+func TestViewBoundedAtDepth(t *testing.T) {
+	const depth, leaves, limit = 20 * asynctrack.MaxTriggers, 300, 100
+	s := newSDK(t)
+	e := s.exporter(t)
+	prev := asynctrack.NewResource(context.Background(), "link", nil)
+	for range depth - 1 {
+		var next *asynctrack.Resource
+		prev.Run(func(ctx context.Context) { next = asynctrack.NewResource(ctx, "link", nil) })
+		prev.Destroy()
+		prev = next
+	}
+	defer prev.Destroy()
+	prev.Run(func(ctx context.Context) {
+		for range leaves {
+			t.Cleanup(asynctrack.NewResource(ctx, "leaf", nil).Destroy)
+		}
+	})
+
+	var v view
+	require.NoError(t, json.Unmarshal(serve(e, "limit="+strconv.Itoa(limit)).Body.Bytes(), &v))
+	assert.Equal(t, leaves+1, v.Total)
+	require.Len(t, v.Resources, limit)
+	for _, r := range v.Resources[1:] {
+		assert.Equal(t, depth, r.Depth, "a leaf's chain: every link, and the resource that started the leaves")
+		assert.Len(t, r.Triggers, asynctrack.MaxTriggers)
+	}
+	for _, format := range []string{"json", "text", "html"} {
+		body := serve(e, "format="+format+"&limit="+strconv.Itoa(limit)).Body.String()
+		assert.Less(t, len(body), limit*4<<10, "%s: at most 4 KiB per resource", format)
+		if format == "text" {
+			assert.Contains(t, body, strconv.Itoa(depth-1-asynctrack.MaxTriggers)+" earlier triggers not kept", "the oldest link shown, of the chain of the resource that started the leaves")
+			assert.LessOrEqual(t, strings.Count(body, "\n"), limit+asynctrack.MaxTriggers+2)
+		}
+	}
 }
