@@ -175,7 +175,7 @@
 // scope at start and at end.
 //
 // Registry, a hook underneath, keeps the live resources with their trigger
-// chains (the MaxTriggers nearest links of each, and its length) and ages
+// chains (the 16 nearest links of each, and its length) and ages
 // for exporters and debug pages; it keeps nothing of a resource that ended
 // but those links.
 package asynctrack

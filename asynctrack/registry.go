@@ -68,12 +68,12 @@ type record struct {
 	self atomic.Pointer[link]
 }
 
-// MaxTriggers is how many links of a trigger chain the registry keeps and
+// maxTriggers is how many links of a trigger chain the registry keeps and
 // shows per resource, nearest first; LiveResource.Depth counts them all.
-const MaxTriggers = 16
+const maxTriggers = 16
 
 // link is one resource in the trigger chains of what it triggered. Links
-// are immutable and shared; a chain holds at most 2×MaxTriggers of them.
+// are immutable and shared; a chain holds at most 2×maxTriggers of them.
 type link struct {
 	id      uint64
 	typ     string
@@ -84,9 +84,9 @@ type link struct {
 }
 
 // linkOf returns rec's link, making it if it has none. Once a chain holds
-// 2×MaxTriggers links, the new link starts a copy of its nearest ones, so
-// that a chain that deepens on every firing copies MaxTriggers links once
-// per MaxTriggers firings.
+// 2×maxTriggers links, the new link starts a copy of its nearest ones, so
+// that a chain that deepens on every firing copies maxTriggers links once
+// per maxTriggers firings.
 func linkOf(rec *record) *link {
 	if l := rec.self.Load(); l != nil {
 		return l
@@ -94,8 +94,8 @@ func linkOf(rec *record) *link {
 	l := &link{id: rec.id, typ: rec.typ, created: rec.created, next: rec.chain, depth: 1, kept: 1}
 	if p := rec.chain; p != nil {
 		l.depth, l.kept = p.depth+1, p.kept+1
-		if l.kept > 2*MaxTriggers {
-			l.next, l.kept = copyLinks(p, MaxTriggers-1), MaxTriggers
+		if l.kept > 2*maxTriggers {
+			l.next, l.kept = copyLinks(p, maxTriggers-1), maxTriggers
 		}
 	}
 	if rec.self.CompareAndSwap(nil, l) {
@@ -130,19 +130,19 @@ type LiveResource struct {
 	// Data is what RegistryFuncs.Init returned for the resource.
 	Data any `json:"-"`
 	// Triggers is the trigger chain, nearest first, as far back as the
-	// registry saw it, at most its MaxTriggers nearest links.
+	// registry saw it, its 16 nearest links at most.
 	Triggers []Trigger `json:"triggers"`
 	// Depth is how many links the whole chain has: more than Triggers
 	// when the registry kept only the nearest.
 	Depth int `json:"depth"`
 
-	chain *link
+	chain *link // Triggers, as Live keeps them
 }
 
-// TriggeredBy reports whether resource id is among r's kept triggers (see
-// MaxTriggers).
+// TriggeredBy reports whether resource id is one of r's Triggers, also
+// where Live left them out.
 func (r LiveResource) TriggeredBy(id uint64) bool {
-	for l, n := r.chain, 0; l != nil && n < MaxTriggers; l, n = l.next, n+1 {
+	for l, n := r.chain, 0; l != nil && n < maxTriggers; l, n = l.next, n+1 {
 		if l.id == id {
 			return true
 		}
@@ -341,7 +341,7 @@ func (r *Registry) Live(match func(LiveResource) bool, offset, limit int) (page 
 	page = make([]LiveResource, len(recs))
 	for i, rec := range recs {
 		page[i] = rec.resource()
-		for l := rec.chain; l != nil && len(page[i].Triggers) < MaxTriggers; l = l.next {
+		for l := rec.chain; l != nil && len(page[i].Triggers) < maxTriggers; l = l.next {
 			page[i].Triggers = append(page[i].Triggers, Trigger{ID: l.id, Type: l.typ, Created: l.created, Live: r.get(l.id) != nil})
 		}
 	}

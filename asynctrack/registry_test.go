@@ -147,7 +147,7 @@ func live(reg *Registry) []LiveResource {
 // its nearest triggers and how deep its chain is, and the records of the
 // ended ones, with their owner's data, are not kept alive.
 func TestRegistryChainStaysBounded(t *testing.T) {
-	const depth = 5 * MaxTriggers
+	const depth = 5 * maxTriggers
 	var collected atomic.Int64
 	reg := NewRegistry(RegistryFuncs{Init: func(_ context.Context, r LiveResource) any {
 		data := new([64]byte)
@@ -173,7 +173,7 @@ func TestRegistryChainStaysBounded(t *testing.T) {
 	last := page[0]
 	assert.Equal(t, prev.ID(), last.ID)
 	assert.Equal(t, depth-1, last.Depth, "the whole chain is counted")
-	require.Len(t, last.Triggers, MaxTriggers, "its nearest links are kept")
+	require.Len(t, last.Triggers, maxTriggers, "its nearest links are kept")
 	for i, tr := range last.Triggers {
 		assert.Equal(t, ids[depth-2-i], tr.ID, "nearest first")
 		assert.False(t, tr.Live)

@@ -72,7 +72,7 @@
 //
 // [Exporter.Handler] serves the resources still alive, each with its trigger
 // chain (nearest first, as far back as the Exporter saw it, also past
-// triggers that have ended, up to asynctrack.MaxTriggers links: a timer that
+// triggers that have ended, up to 16 links: a timer that
 // re-arms itself a million times shows its 16 nearest and the length of the
 // whole chain) and its age. Query parameters, each at most once:
 //

@@ -19,6 +19,10 @@ import (
 	"github.com/otelctx/otelctx/asynctrack"
 )
 
+// keptTriggers is how many links of a chain asynctrack.Registry keeps and
+// the view shows per resource.
+const keptTriggers = 16
+
 // depthKey asks a depthProbe for the depth of the call stack of the lookup.
 type depthKey struct{}
 
@@ -112,7 +116,7 @@ func TestRearmingTimerStaysBounded(t *testing.T) {
 		assert.Less(t, size, 1<<20, "the %s view stays under 1 MiB", format)
 	}
 	assert.Equal(t, firings-1, lastDepth, "the view counts the whole chain")
-	assert.Equal(t, asynctrack.MaxTriggers, lastChains, "and shows its nearest links")
+	assert.Equal(t, keptTriggers, lastChains, "and shows its nearest links")
 	assert.Equal(t, defaultMaxSpansPerTrace, len(s.spans.Ended()), "one span per firing up to the trace's bound")
 }
 
@@ -120,7 +124,7 @@ func TestRearmingTimerStaysBounded(t *testing.T) {
 // shows each with its nearest links and the chain's length, and its size
 // depends on the page, not on the depth.
 func TestViewBoundedAtDepth(t *testing.T) {
-	const depth, leaves, limit = 20 * asynctrack.MaxTriggers, 300, 100
+	const depth, leaves, limit = 20 * keptTriggers, 300, 100
 	s := newSDK(t)
 	e := s.exporter(t)
 	prev := asynctrack.NewResource(context.Background(), "link", nil)
@@ -143,14 +147,14 @@ func TestViewBoundedAtDepth(t *testing.T) {
 	require.Len(t, v.Resources, limit)
 	for _, r := range v.Resources[1:] {
 		assert.Equal(t, depth, r.Depth, "a leaf's chain: every link, and the resource that started the leaves")
-		assert.Len(t, r.Triggers, asynctrack.MaxTriggers)
+		assert.Len(t, r.Triggers, keptTriggers)
 	}
 	for _, format := range []string{"json", "text", "html"} {
 		body := serve(e, "format="+format+"&limit="+strconv.Itoa(limit)).Body.String()
 		assert.Less(t, len(body), limit*4<<10, "%s: at most 4 KiB per resource", format)
 		if format == "text" {
-			assert.Contains(t, body, strconv.Itoa(depth-1-asynctrack.MaxTriggers)+" earlier triggers not kept", "the oldest link shown, of the chain of the resource that started the leaves")
-			assert.LessOrEqual(t, strings.Count(body, "\n"), limit+asynctrack.MaxTriggers+2)
+			assert.Contains(t, body, strconv.Itoa(depth-1-keptTriggers)+" earlier triggers not kept", "the oldest link shown, of the chain of the resource that started the leaves")
+			assert.LessOrEqual(t, strings.Count(body, "\n"), limit+keptTriggers+2)
 		}
 	}
 }

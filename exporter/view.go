@@ -195,7 +195,7 @@ type resource struct {
 	Age       float64   `json:"ageSeconds"`
 	Triggers  []link    `json:"triggers"`
 	// Depth is the length of the whole trigger chain, of which Triggers
-	// holds the nearest links (see asynctrack.MaxTriggers).
+	// holds the nearest links (at most 16, see asynctrack.LiveResource).
 	Depth int `json:"depth"`
 }
 
