@@ -119,6 +119,33 @@
 //     tag otelctx_nolinkname drops it: then lookups work from a ctx only and
 //     Ambient returns context.Background().
 //
+// # Work that starts work
+//
+// A callback's ctx is a frame of this package. Work started from that ctx
+// as given (Go, AfterFunc, Bind, Pool.Submit, NewResource, Run, Store.With,
+// Store.Run) takes the frame's place rather than wrapping it: its ctx holds
+// its own identity and values over what the frame itself was derived from,
+// and the ID of its trigger, taken when it is created, instead of a
+// reference to it. So a timer that re-arms itself from its ctx, Node.js's
+// setInterval, keeps a context chain of constant depth: ctx.Value, ctx.Err
+// and this package's lookups cost at the millionth firing what they cost at
+// the first, and no firing that ended stays reachable from the next. A
+// Store value set anew on each firing replaces the one it shadows when it is
+// the innermost.
+//
+// Layers in between are kept: a ctx derived from a callback's ctx by
+// anything but this package (context.WithValue, WithCancel, WithTimeout, a
+// tracer's Start, pprof.Do, Exit) is wrapped, as it must be for its values
+// and its cancellation to reach the work. Work that re-arms itself from such
+// a ctx grows the chain by that layer on each firing, as it would without
+// this package: re-arm from the ctx the callback received, and derive what
+// one firing needs from it inside the callback.
+//
+// What hooks add to a resource's context (see HookFuncs.Context; the
+// exporter's span) belongs to that resource: work started from its frame
+// gets what its own hooks add instead, or, if they add nothing, the
+// resource's.
+//
 // # Hooks and cost
 //
 // A hook is disabled until enabled and may be enabled and disabled at any time
@@ -137,8 +164,8 @@
 // IDs are unique in the process and never reused. A resource takes its ID
 // when it is created, except for a goroutine that Go or a Group starts while
 // no hook is enabled: it takes its ID when something first asks for it
-// (ExecutionID, TriggerID of its children...), which most goroutines never
-// do.
+// (ExecutionID) or when it first starts work from its ctx (the work's
+// trigger), which most goroutines never do.
 //
 // With no hook enabled, the lifecycle costs one atomic load per resource,
 // and Go adds one allocation of 80 bytes to the go statement's own: the
@@ -148,5 +175,7 @@
 // scope at start and at end.
 //
 // Registry, a hook underneath, keeps the live resources with their trigger
-// chains and ages for exporters and debug pages.
+// chains (the 16 nearest links of each, and its length) and ages
+// for exporters and debug pages; it keeps nothing of a resource that ended
+// but those links.
 package asynctrack

@@ -194,6 +194,9 @@ type resource struct {
 	Created   time.Time `json:"created"`
 	Age       float64   `json:"ageSeconds"`
 	Triggers  []link    `json:"triggers"`
+	// Depth is the length of the whole trigger chain, of which Triggers
+	// holds the nearest links (at most 16, see asynctrack.LiveResource).
+	Depth int `json:"depth"`
 }
 
 // link is one step of a trigger chain, nearest first.
@@ -206,24 +209,27 @@ type link struct {
 }
 
 // view answers q from the registry's live resources and trigger chains and
-// the trace each resource was created in.
+// the trace each resource was created in. Only the resources of the page
+// are converted: the work of a query beyond its page is one match per live
+// resource.
 func (e *Exporter) view(q query, now time.Time) view {
 	v := view{ID: q.id, Time: now, Offset: q.offset, Limit: q.limit, Resources: []resource{}}
 	if q.traceID.IsValid() {
 		v.TraceID = q.traceID.String()
 	}
-	for _, lr := range e.registry.Live() {
+	var match func(asynctrack.LiveResource) bool
+	if q.traceID.IsValid() || q.id != 0 {
+		match = func(lr asynctrack.LiveResource) bool {
+			if tid, _ := stateTrace(lr.Data); q.traceID.IsValid() && tid != q.traceID {
+				return false
+			}
+			return q.id == 0 || lr.ID == q.id || lr.TriggeredBy(q.id)
+		}
+	}
+	page, total := e.registry.Live(match, q.offset, q.limit)
+	v.Total = total
+	for _, lr := range page {
 		tid, sid := stateTrace(lr.Data)
-		if q.traceID.IsValid() && tid != q.traceID {
-			continue
-		}
-		if q.id != 0 && lr.ID != q.id && !slices.ContainsFunc(lr.Triggers, func(t asynctrack.Trigger) bool { return t.ID == q.id }) {
-			continue
-		}
-		v.Total++
-		if v.Total <= q.offset || len(v.Resources) >= q.limit {
-			continue
-		}
 		r := resource{
 			ID:        lr.ID,
 			Type:      lr.Type,
@@ -232,6 +238,7 @@ func (e *Exporter) view(q query, now time.Time) view {
 			Created:   lr.Created,
 			Age:       now.Sub(lr.Created).Seconds(),
 			Triggers:  make([]link, len(lr.Triggers)),
+			Depth:     lr.Depth,
 		}
 		if tid.IsValid() {
 			r.TraceID, r.SpanID = tid.String(), sid.String()
@@ -255,6 +262,7 @@ type node struct {
 	note     string // why a node outside the answer is shown
 	children []*node
 	attached bool // has a parent in the tree
+	earlier  int  // links of its chain beyond it that the registry did not keep
 }
 
 // tree returns the roots of v's tree, which grows from the oldest known
@@ -285,11 +293,17 @@ func (v view) tree() []*node {
 			n.attached = true
 			n = p
 		}
+		if !n.attached {
+			n.earlier = max(n.earlier, r.Depth-len(r.Triggers))
+		}
 	}
 	var roots []*node
 	for _, n := range nodes {
 		if !n.attached {
 			roots = append(roots, n)
+			if n.earlier > 0 {
+				n.note = strings.TrimSpace(n.note + fmt.Sprintf(" (%d earlier triggers not kept)", n.earlier))
+			}
 		}
 	}
 	sortNodes(roots)
