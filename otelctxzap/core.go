@@ -21,6 +21,7 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
+	"sync"
 
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
@@ -81,7 +82,7 @@ func (c *core) With(fields []zapcore.Field) zapcore.Core {
 	if ctx == nil {
 		ctx = c.ctx
 	}
-	return &core{next: c.next.With(withoutContexts(fields, n, 0)), h: c.h, ctx: ctx}
+	return &core{next: c.next.With(withoutContexts(fields, n)), h: c.h, ctx: ctx}
 }
 
 // Check asks next whether, and by which of its cores, ent is written; if at
@@ -91,45 +92,46 @@ func (c *core) Check(ent zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.Check
 	if inner == nil {
 		return ce
 	}
-	return ce.AddCore(ent, &checked{core: c, inner: inner})
+	e := checkedPool.Get().(*checked)
+	e.core, e.inner = c, inner
+	return ce.AddCore(ent, e)
 }
 
 // Write writes the entry, enriched, to next.
 func (c *core) Write(ent zapcore.Entry, fields []zapcore.Field) error {
-	return c.next.Write(ent, c.enrich(fields))
+	buf := fieldsPool.Get().(*[]zapcore.Field)
+	all := c.enrich((*buf)[:0], fields)
+	err := c.next.Write(ent, all)
+	putFields(buf, all)
+	return err
 }
 
-// enrich returns fields without their context.Context fields, followed by
+// enrich appends to dst fields without their context.Context fields, then
 // the span's IDs and the selected values of the entry's source.
-func (c *core) enrich(fields []zapcore.Field) []zapcore.Field {
-	ctx, n := lastContext(fields)
-	if ctx == nil {
-		ctx = c.ctx
+func (c *core) enrich(dst, fields []zapcore.Field) []zapcore.Field {
+	ctx := c.ctx
+	for _, f := range fields {
+		if fc, ok := f.Interface.(context.Context); ok {
+			ctx = fc
+		} else {
+			dst = append(dst, f)
+		}
 	}
 	src, values := c.h.Source(ctx)
-	sc := trace.SpanContextFromContext(src)
-	extra := len(values)
-	if sc.IsValid() {
-		extra += 2
-	}
-	if extra == 0 {
-		return withoutContexts(fields, n, 0)
-	}
-	all := withoutContexts(fields, n, extra)
-	if sc.IsValid() {
+	if sc := trace.SpanContextFromContext(src); sc.IsValid() {
 		// One string for both IDs: one allocation instead of two.
 		var b [2*len(trace.TraceID{}) + 2*len(trace.SpanID{})]byte
 		tid, sid := sc.TraceID(), sc.SpanID()
 		hex.Encode(b[:2*len(tid)], tid[:])
 		hex.Encode(b[2*len(tid):], sid[:])
 		ids := string(b[:])
-		all = append(all, zap.String(baggagebridge.TraceIDKey, ids[:2*len(tid)]),
+		dst = append(dst, zap.String(baggagebridge.TraceIDKey, ids[:2*len(tid)]),
 			zap.String(baggagebridge.SpanIDKey, ids[2*len(tid):]))
 	}
 	for _, a := range values {
-		all = append(all, zap.String(a.Key, a.Value.String()))
+		dst = append(dst, zap.String(a.Key, a.Value.String()))
 	}
-	return all
+	return dst
 }
 
 // lastContext returns the last context.Context among fields' values, and
@@ -143,14 +145,13 @@ func lastContext(fields []zapcore.Field) (ctx context.Context, n int) {
 	return ctx, n
 }
 
-// withoutContexts returns fields less their n context.Context fields, with
-// room for extra more; fields itself when there is nothing to remove or
-// add, never fields' array otherwise.
-func withoutContexts(fields []zapcore.Field, n, extra int) []zapcore.Field {
-	if n == 0 && extra == 0 {
+// withoutContexts returns fields less their n context.Context fields:
+// fields itself when n is 0, never fields' array otherwise.
+func withoutContexts(fields []zapcore.Field, n int) []zapcore.Field {
+	if n == 0 {
 		return fields
 	}
-	out := make([]zapcore.Field, 0, len(fields)-n+extra)
+	out := make([]zapcore.Field, 0, len(fields)-n)
 	for _, f := range fields {
 		if _, ok := f.Interface.(context.Context); !ok {
 			out = append(out, f)
@@ -159,21 +160,47 @@ func withoutContexts(fields []zapcore.Field, n, extra int) []zapcore.Field {
 	return out
 }
 
+// The fields an entry is written with are built in a slice of fieldsPool:
+// a core's Write must not keep them, since zap's own callers reuse theirs.
+// A slice that grew past maxPooledFields is left to the collector.
+var fieldsPool = sync.Pool{New: func() any { s := make([]zapcore.Field, 0, 16); return &s }}
+
+const maxPooledFields = 64
+
+func putFields(buf *[]zapcore.Field, used []zapcore.Field) {
+	if cap(used) > maxPooledFields {
+		return
+	}
+	clear(used) // keep no entry's values alive
+	*buf = used[:0]
+	fieldsPool.Put(buf)
+}
+
 // checked is the core a CheckedEntry writes one entry through: it enriches
-// the entry's fields and writes them to the cores next's Check chose.
+// the entry's fields and writes them to the cores next's Check chose. A
+// CheckedEntry writes each of its cores once, after which the checked goes
+// back to checkedPool.
 type checked struct {
 	*core
 	inner *zapcore.CheckedEntry
 	errs  errorOutput
 }
 
+var checkedPool = sync.Pool{New: func() any { return new(checked) }}
+
 // Write writes ent, as the logger's hooks left it, and fields, enriched, to
 // the cores next's Check chose, and returns their error.
 func (e *checked) Write(ent zapcore.Entry, fields []zapcore.Field) error {
+	buf := fieldsPool.Get().(*[]zapcore.Field)
+	all := e.enrich((*buf)[:0], fields)
 	e.inner.Entry = ent
 	e.inner.ErrorOutput = &e.errs
-	e.inner.Write(e.enrich(fields)...)
-	return e.errs.err
+	e.inner.Write(all...)
+	putFields(buf, all)
+	err := e.errs.err
+	*e = checked{}
+	checkedPool.Put(e)
+	return err
 }
 
 // errorOutput keeps what a CheckedEntry reports of its cores' write errors,
