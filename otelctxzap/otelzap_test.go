@@ -108,4 +108,3 @@ func recordAttrs(r *sdklog.Record) map[string]string {
 	})
 	return out
 }
-
