@@ -51,7 +51,9 @@ import (
 //
 // next keeps every decision it makes without the wrapper: which entries it
 // writes (its Check: levels, sampling, each core of a zapcore.NewTee), its
-// fields (With), and Sync.
+// fields (With; a With of a context alone leaves next as it is), and Sync.
+// Its Write must not keep the fields slice it is given once it returns, as
+// zap's own callers reuse theirs: the wrapper reuses it for later entries.
 func NewCore(next zapcore.Core, opts ...baggagebridge.Option) zapcore.Core {
 	return &core{next: next, h: baggagebridge.NewLogHandler(slog.DiscardHandler, opts...)}
 }
@@ -82,7 +84,11 @@ func (c *core) With(fields []zapcore.Field) zapcore.Core {
 	if ctx == nil {
 		ctx = c.ctx
 	}
-	return &core{next: c.next.With(withoutContexts(fields, n)), h: c.h, ctx: ctx}
+	next := c.next
+	if len(fields) > n {
+		next = next.With(withoutContexts(fields, n))
+	}
+	return &core{next: next, h: c.h, ctx: ctx}
 }
 
 // Check asks next whether, and by which of its cores, ent is written; if at

@@ -287,3 +287,32 @@ func TestCoreDirectWrite(t *testing.T) {
 	require.NoError(t, core.Write(zapcore.Entry{Level: zapcore.InfoLevel, Message: "m"}, []zapcore.Field{zap.Int("n", 1)}))
 	assert.Equal(t, []map[string]any{{"level": "info", "msg": "m", "n": 1.0, "k": "v"}}, lines())
 }
+
+// TestCoreWithContextAlone checks that With of a context alone, the
+// per-request logger, leaves next as it is (no copy of its encoder), and
+// that With of other fields reaches next without the context.
+func TestCoreWithContextAlone(t *testing.T) {
+	next, lines := jsonCore(t, zapcore.InfoLevel)
+	counting := &withCounter{Core: next}
+	logger := zap.New(otelctxzap.NewCore(counting))
+	ctx := withValues(t, context.Background(), "k", "v")
+	logger.With(zap.Any("ctx", ctx)).Info("a")
+	assert.Zero(t, counting.withs)
+	logger.With(zap.Any("ctx", ctx), zap.String("f", "g")).Info("b")
+	assert.Equal(t, 1, counting.withs)
+	assert.Equal(t, []map[string]any{
+		{"level": "info", "msg": "a", "k": "v"},
+		{"level": "info", "msg": "b", "f": "g", "k": "v"},
+	}, lines())
+}
+
+// withCounter counts the calls of its With.
+type withCounter struct {
+	zapcore.Core
+	withs int
+}
+
+func (c *withCounter) With(fields []zapcore.Field) zapcore.Core {
+	c.withs++
+	return c.Core.With(fields)
+}
