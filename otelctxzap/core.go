@@ -105,39 +105,47 @@ func (c *core) Check(ent zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.Check
 
 // Write writes the entry, enriched, to next.
 func (c *core) Write(ent zapcore.Entry, fields []zapcore.Field) error {
-	buf := fieldsPool.Get().(*[]zapcore.Field)
-	all := c.enrich((*buf)[:0], fields)
+	all, buf := c.enrich(fields)
 	err := c.next.Write(ent, all)
 	putFields(buf, all)
 	return err
 }
 
-// enrich appends to dst fields without their context.Context fields, then
-// the span's IDs and the selected values of the entry's source.
-func (c *core) enrich(dst, fields []zapcore.Field) []zapcore.Field {
-	ctx := c.ctx
-	for _, f := range fields {
-		if fc, ok := f.Interface.(context.Context); ok {
-			ctx = fc
-		} else {
-			dst = append(dst, f)
-		}
+// enrich returns fields without their context.Context fields, followed by
+// the span's IDs and the selected values of the entry's source: fields
+// itself when there is nothing to remove or add, else a slice of
+// fieldsPool, and then buf, which putFields puts back.
+func (c *core) enrich(fields []zapcore.Field) (all []zapcore.Field, buf *[]zapcore.Field) {
+	ctx, n := lastContext(fields)
+	if ctx == nil {
+		ctx = c.ctx
 	}
 	src, values := c.h.Source(ctx)
-	if sc := trace.SpanContextFromContext(src); sc.IsValid() {
+	sc := trace.SpanContextFromContext(src)
+	if n == 0 && !sc.IsValid() && len(values) == 0 {
+		return fields, nil
+	}
+	buf = fieldsPool.Get().(*[]zapcore.Field)
+	all = (*buf)[:0]
+	for _, f := range fields {
+		if _, ok := f.Interface.(context.Context); !ok {
+			all = append(all, f)
+		}
+	}
+	if sc.IsValid() {
 		// One string for both IDs: one allocation instead of two.
 		var b [2*len(trace.TraceID{}) + 2*len(trace.SpanID{})]byte
 		tid, sid := sc.TraceID(), sc.SpanID()
 		hex.Encode(b[:2*len(tid)], tid[:])
 		hex.Encode(b[2*len(tid):], sid[:])
 		ids := string(b[:])
-		dst = append(dst, zap.String(baggagebridge.TraceIDKey, ids[:2*len(tid)]),
+		all = append(all, zap.String(baggagebridge.TraceIDKey, ids[:2*len(tid)]),
 			zap.String(baggagebridge.SpanIDKey, ids[2*len(tid):]))
 	}
 	for _, a := range values {
-		dst = append(dst, zap.String(a.Key, a.Value.String()))
+		all = append(all, zap.String(a.Key, a.Value.String()))
 	}
-	return dst
+	return all, buf
 }
 
 // lastContext returns the last context.Context among fields' values, and
@@ -174,7 +182,7 @@ var fieldsPool = sync.Pool{New: func() any { s := make([]zapcore.Field, 0, 16); 
 const maxPooledFields = 64
 
 func putFields(buf *[]zapcore.Field, used []zapcore.Field) {
-	if cap(used) > maxPooledFields {
+	if buf == nil || cap(used) > maxPooledFields {
 		return
 	}
 	clear(used) // keep no entry's values alive
@@ -197,8 +205,7 @@ var checkedPool = sync.Pool{New: func() any { return new(checked) }}
 // Write writes ent, as the logger's hooks left it, and fields, enriched, to
 // the cores next's Check chose, and returns their error.
 func (e *checked) Write(ent zapcore.Entry, fields []zapcore.Field) error {
-	buf := fieldsPool.Get().(*[]zapcore.Field)
-	all := e.enrich((*buf)[:0], fields)
+	all, buf := e.enrich(fields)
 	e.inner.Entry = ent
 	e.inner.ErrorOutput = &e.errs
 	e.inner.Write(all...)
