@@ -20,6 +20,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
+	"reflect"
 	"strings"
 	"sync"
 
@@ -54,8 +55,15 @@ import (
 // fields (With; a With of a context alone leaves next as it is), and Sync.
 // Its Write must not keep the fields slice it is given once it returns, as
 // zap's own callers reuse theirs: the wrapper reuses it for later entries.
+//
+// Wrap the cores that write lines. Given otelzap's core itself as next, the
+// wrapper adds the values, not the IDs, and hands the entry's source to
+// otelzap as its context field, from which the Logs SDK takes the record's
+// trace context: the IDs once, as the record's own, never another
+// request's. In a zapcore.NewTee, wrap the other cores and leave otelzap's
+// beside them: it reads the entry's context field itself.
 func NewCore(next zapcore.Core, opts ...baggagebridge.Option) zapcore.Core {
-	return &core{next: next, h: baggagebridge.NewLogHandler(slog.DiscardHandler, opts...)}
+	return &core{next: next, h: baggagebridge.NewLogHandler(slog.DiscardHandler, opts...), otelzap: isOtelzap(next)}
 }
 
 type core struct {
@@ -65,6 +73,17 @@ type core struct {
 	h *baggagebridge.LogHandler
 	// ctx is the last context given to With, nil for none.
 	ctx context.Context
+	// otelzap is true when next is otelzap's core, which takes the span
+	// from the entry's context field.
+	otelzap bool
+}
+
+// isOtelzap reports whether c is contrib's otelzap core, which hands
+// entries to the OpenTelemetry Logs SDK with the context of their context
+// field.
+func isOtelzap(c zapcore.Core) bool {
+	t := reflect.TypeOf(c)
+	return t != nil && t.Kind() == reflect.Pointer && t.Elem().PkgPath() == "go.opentelemetry.io/contrib/bridges/otelzap"
 }
 
 // Enabled reports whether next is enabled at level l.
@@ -88,7 +107,7 @@ func (c *core) With(fields []zapcore.Field) zapcore.Core {
 	if len(fields) > n {
 		next = next.With(withoutContexts(fields, n))
 	}
-	return &core{next: next, h: c.h, ctx: ctx}
+	return &core{next: next, h: c.h, ctx: ctx, otelzap: c.otelzap}
 }
 
 // Check asks next whether, and by which of its cores, ent is written; if at
@@ -132,7 +151,11 @@ func (c *core) enrich(fields []zapcore.Field) (all []zapcore.Field, buf *[]zapco
 			all = append(all, f)
 		}
 	}
-	if sc.IsValid() {
+	if c.otelzap {
+		// otelzap takes the span, as the record's own, from the
+		// source, which it must see rather than its context.
+		all = append(all, zap.Any("context", src))
+	} else if sc.IsValid() {
 		// One string for both IDs: one allocation instead of two.
 		var b [2*len(trace.TraceID{}) + 2*len(trace.SpanID{})]byte
 		tid, sid := sc.TraceID(), sc.SpanID()

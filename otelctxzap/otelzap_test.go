@@ -15,9 +15,11 @@ import (
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/otelctx/otelctx/asynctrack"
 	"github.com/otelctx/otelctx/baggagebridge"
+	"github.com/otelctx/otelctx/otelctxzap"
 )
 
 // TestOtelzapLogProcessor sends zap entries through contrib's otelzap
@@ -107,4 +109,67 @@ func recordAttrs(r *sdklog.Record) map[string]string {
 		return true
 	})
 	return out
+}
+
+// TestCoreAroundOtelzap wraps otelzap's core itself, with no LogProcessor:
+// the records get the values as attributes and the span's IDs as their own
+// (once: no trace_id attribute), from the entry's one source, so B's ctx
+// inside A's scope gives B's trace and nothing of A. Beside it in a tee, a
+// wrapped JSON core and an unwrapped otelzap core agree on every entry.
+func TestCoreAroundOtelzap(t *testing.T) {
+	requireAmbient(t)
+	exp := &memExporter{}
+	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(sdklog.NewSimpleProcessor(exp)))
+	defer func() { require.NoError(t, lp.Shutdown(context.Background())) }()
+	tp := sdktrace.NewTracerProvider()
+	defer func() { require.NoError(t, tp.Shutdown(context.Background())) }()
+	a, spanA := tp.Tracer("test").Start(withValues(t, context.Background(), "user.id", "alice"), "A")
+	defer spanA.End()
+	b, spanB := tp.Tracer("test").Start(context.Background(), "B")
+	defer spanB.End()
+
+	logger := zap.New(otelctxzap.NewCore(otelzap.NewCore("test", otelzap.WithLoggerProvider(lp)), baggagebridge.WithKeys("user.id")))
+	asynctrack.Run(a, func(context.Context) {
+		logger.Info("ambient")
+		logger.Info("B's ctx", zap.Any("ctx", b))
+		logger.With(zap.Any("ctx", b)).Info("B's ctx given to With")
+	})
+	logger.Info("nothing")
+	got := exp.byBody()
+	require.Len(t, got, 4)
+	assert.Equal(t, map[string]string{"user.id": "alice"}, recordAttrs(got["ambient"]))
+	assert.Equal(t, spanA.SpanContext().TraceID(), got["ambient"].TraceID())
+	assert.Equal(t, spanA.SpanContext().SpanID(), got["ambient"].SpanID())
+	for _, body := range []string{"B's ctx", "B's ctx given to With"} {
+		assert.Empty(t, recordAttrs(got[body]), "%s: never A's user on B's trace", body)
+		assert.Equal(t, spanB.SpanContext().TraceID(), got[body].TraceID(), body)
+	}
+	assert.Empty(t, recordAttrs(got["nothing"]))
+	assert.False(t, got["nothing"].TraceID().IsValid())
+
+	// The tee: the JSON core wrapped, otelzap's beside it with LogProcessor.
+	exp2 := &memExporter{}
+	lp2 := sdklog.NewLoggerProvider(
+		sdklog.WithProcessor(baggagebridge.NewLogProcessor(baggagebridge.WithKeys("user.id"))),
+		sdklog.WithProcessor(sdklog.NewSimpleProcessor(exp2)))
+	defer func() { require.NoError(t, lp2.Shutdown(context.Background())) }()
+	json, lines := jsonCore(t, zapcore.InfoLevel)
+	tee := zap.New(zapcore.NewTee(otelctxzap.NewCore(json, baggagebridge.WithKeys("user.id")),
+		otelzap.NewCore("test", otelzap.WithLoggerProvider(lp2))))
+	asynctrack.Run(a, func(context.Context) {
+		tee.Info("ambient")
+		tee.Info("B's ctx", zap.Any("ctx", b))
+	})
+	got = exp2.byBody()
+	require.Len(t, got, 2)
+	l := lines()
+	require.Len(t, l, 2)
+	assert.Equal(t, "alice", l[0]["user.id"])
+	assert.Equal(t, spanA.SpanContext().TraceID().String(), l[0]["trace_id"])
+	assert.Equal(t, map[string]string{"user.id": "alice"}, recordAttrs(got["ambient"]))
+	assert.Equal(t, spanA.SpanContext().TraceID(), got["ambient"].TraceID())
+	assert.Equal(t, map[string]any{"level": "info", "msg": "B's ctx", "trace_id": spanB.SpanContext().TraceID().String(),
+		"span_id": spanB.SpanContext().SpanID().String()}, l[1])
+	assert.Empty(t, recordAttrs(got["B's ctx"]))
+	assert.Equal(t, spanB.SpanContext().TraceID(), got["B's ctx"].TraceID())
 }
