@@ -39,10 +39,12 @@
 // (NewSpanProcessor) or, wrapping the exporting processor, onto the spans
 // it exports (WrapSpanProcessor), which costs a span's start far less and
 // never takes the place of an attribute of the span's own; a LogHandler adds
-// them and the span IDs to slog records, and Middleware can put them on the
-// request's goroutines as pprof labels. The same options select values for
-// all three (WithKeys, WithKeyPrefixes), name them (WithAttributePrefix) and
-// hide sensitive ones (WithRedacted, WithHashed).
+// them and the span IDs to slog records (and, through its Source, module
+// otelctxzap to zap's entries), a LogProcessor to the records of
+// OpenTelemetry's Logs SDK, and Middleware can put them on the request's
+// goroutines as pprof labels. The same options select values for all of
+// them (WithKeys, WithKeyPrefixes), name them (WithAttributePrefix) and hide
+// sensitive ones (WithRedacted, WithHashed).
 package baggagebridge
 
 import _ "github.com/otelctx/otelctx/internal/otelhandle" // hook panics reach otel.Handle

@@ -113,3 +113,21 @@ func (h *LogHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 func (h *LogHandler) WithGroup(name string) slog.Handler {
 	return &LogHandler{next: h.next.WithGroup(name), e: h.e, ids: h.ids}
 }
+
+// Source returns what Handle takes from a record logged with ctx: the one
+// context the record's span and values come from (ctx if it carries a span,
+// a baggage or an asynctrack frame, else asynctrack.Ambient()), and the
+// selected values of that context's baggage, as Handle adds them. The span's
+// IDs are trace.SpanContextFromContext(src)'s. The values are shared with
+// later calls: read them, never modify them.
+//
+// It is for handlers of other logging libraries (otelctxzap) that add
+// exactly what a LogHandler adds; a LogHandler made for it alone can pass
+// records to slog.DiscardHandler.
+func (h *LogHandler) Source(ctx context.Context) (src context.Context, values []slog.Attr) {
+	src = source(ctx)
+	if en := h.e.get(baggage.FromContext(src), trace.SpanContextFromContext(src).TraceID()); en != nil {
+		values = en.logs
+	}
+	return src, values
+}

@@ -264,3 +264,31 @@ func TestLogHandlerWrappingTheDefaultHandler(t *testing.T) {
 	require.Len(t, reported, 1)
 	assert.ErrorContains(t, reported[0], "initial default handler")
 }
+
+// TestLogHandlerSource checks that Source gives what Handle adds: the one
+// source of a record's span and values, and the values as Handle shows them.
+func TestLogHandlerSource(t *testing.T) {
+	requireAmbient(t)
+	tp := sdktrace.NewTracerProvider()
+	defer func() { _ = tp.Shutdown(context.Background()) }()
+	a, spanA := tp.Tracer("test").Start(withValues(t, context.Background(), "user.id", "alice", "x", "y"), "A")
+	defer spanA.End()
+	_, spanB := tp.Tracer("test").Start(context.Background(), "B")
+	defer spanB.End()
+	h := baggagebridge.NewLogHandler(slog.DiscardHandler, baggagebridge.WithKeys("user.id"), baggagebridge.WithRedacted("user.id"))
+
+	src, values := h.Source(a)
+	assert.Equal(t, spanA.SpanContext(), trace.SpanContextFromContext(src))
+	assert.Equal(t, []slog.Attr{slog.String("user.id", "REDACTED")}, values)
+	src, values = h.Source(context.Background())
+	assert.False(t, trace.SpanContextFromContext(src).IsValid(), "outside every scope: nothing")
+	assert.Empty(t, values)
+	asynctrack.Run(a, func(context.Context) {
+		src, values := h.Source(nil) // an entry without a ctx, as otelctxzap passes it
+		assert.Equal(t, spanA.SpanContext(), trace.SpanContextFromContext(src), "the ambient scope")
+		assert.Equal(t, []slog.Attr{slog.String("user.id", "REDACTED")}, values)
+		src, values = h.Source(withSpan(spanB))
+		assert.Equal(t, spanB.SpanContext(), trace.SpanContextFromContext(src), "the ctx alone")
+		assert.Empty(t, values, "never A's values on B's span")
+	})
+}

@@ -191,3 +191,51 @@ func TestLogHandlerIntoOtelslog(t *testing.T) {
 		assert.NotContains(t, attrs, baggagebridge.SpanIDKey, body)
 	}
 }
+
+// TestLogProcessorOtelslog sends slog records through contrib's otelslog
+// bridge alone (no LogHandler) to the Logs SDK, where LogProcessor adds the
+// values and the trace context: from the record's ctx when it has one,
+// from the ambient scope when it has none (a plain goroutine included), by
+// the one-source rule, and nothing outside every scope.
+func TestLogProcessorOtelslog(t *testing.T) {
+	requireAmbient(t)
+	exp := &memExporter{}
+	lp := sdklog.NewLoggerProvider(
+		sdklog.WithProcessor(baggagebridge.NewLogProcessor(baggagebridge.WithKeys("user.id"))),
+		sdklog.WithProcessor(sdklog.NewSimpleProcessor(exp)),
+	)
+	defer func() { require.NoError(t, lp.Shutdown(context.Background())) }()
+	logger := slog.New(otelslog.NewHandler("test", otelslog.WithLoggerProvider(lp)))
+	tp := sdktrace.NewTracerProvider()
+	defer func() { require.NoError(t, tp.Shutdown(context.Background())) }()
+	a, spanA := tp.Tracer("test").Start(withValues(t, context.Background(), "user.id", "alice", "other", "x"), "A")
+	defer spanA.End()
+	b, spanB := tp.Tracer("test").Start(context.Background(), "B")
+	defer spanB.End()
+
+	logger.InfoContext(a, "with ctx")
+	logger.Info("no ctx, no scope")
+	asynctrack.Run(a, func(context.Context) {
+		logger.Info("ambient")
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			logger.Info("ambient, plain goroutine")
+			logger.InfoContext(b, "B's ctx")
+		})
+		wg.Wait()
+	})
+
+	got := exp.byBody()
+	for _, body := range []string{"with ctx", "ambient", "ambient, plain goroutine"} {
+		require.Contains(t, got, body)
+		assert.Equal(t, map[string]string{"user.id": "alice"}, recordAttrs(got[body]), body)
+		assert.Equal(t, spanA.SpanContext().TraceID(), got[body].TraceID(), body)
+		assert.Equal(t, spanA.SpanContext().SpanID(), got[body].SpanID(), body)
+	}
+	require.Contains(t, got, "no ctx, no scope")
+	assert.Empty(t, recordAttrs(got["no ctx, no scope"]))
+	assert.False(t, got["no ctx, no scope"].TraceID().IsValid())
+	require.Contains(t, got, "B's ctx")
+	assert.Equal(t, spanB.SpanContext().TraceID(), got["B's ctx"].TraceID())
+	assert.Empty(t, recordAttrs(got["B's ctx"]), "never A's user on B's trace")
+}

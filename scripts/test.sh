@@ -24,7 +24,7 @@ go test -race -timeout 30m "$@" ./... || status=$?
 # path only), the fallback a Go release that drops the symbol would force.
 go test -timeout 30m "$@" ./asynctrack/... || status=$?
 go test -race -tags otelctx_nolinkname -timeout 30m "$@" ./... || status=$?
-for dir in examples otelctxgrpc; do
+for dir in examples otelctxgrpc otelctxzap; do
 	if [[ -f $dir/go.mod ]]; then
 		(cd "$dir" && go test -race -timeout 30m "$@" ./...) || status=$?
 	fi
