@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/stats"
 
 	"github.com/otelctx/otelctx/asynctrack"
+	"github.com/otelctx/otelctx/internal/ambientotel"
 	"github.com/otelctx/otelctx/propagator"
 )
 
@@ -109,14 +110,14 @@ type rpcEgress struct {
 type egressKey struct{}
 
 func (h *clientHandler) unary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) (err error) {
-	asynctrack.Exit(h.withDestination(ctx, cc), func(ctx context.Context) {
+	asynctrack.Exit(h.withDestination(ambientotel.Adopt(ctx), cc), func(ctx context.Context) {
 		err = invoker(ctx, method, req, reply, cc, opts...)
 	})
 	return err
 }
 
 func (h *clientHandler) stream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (cs grpc.ClientStream, err error) {
-	asynctrack.Exit(h.withDestination(ctx, cc), func(ctx context.Context) {
+	asynctrack.Exit(h.withDestination(ambientotel.Adopt(ctx), cc), func(ctx context.Context) {
 		cs, err = streamer(ctx, desc, cc, method, opts...)
 	})
 	return cs, err

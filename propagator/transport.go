@@ -81,6 +81,7 @@ type transport struct {
 // (reason "egress.unverified_transport"), with the fix.
 func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	defer envcheck.Served() // base injected
+	r = adoptAmbient(r)
 	ctx := r.Context()
 	bag := baggage.FromContext(ctx)
 	if bag.Len() == 0 && !hasHeader(r.Header, baggageCanon) {
