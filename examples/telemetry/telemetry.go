@@ -28,6 +28,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
@@ -123,8 +124,11 @@ func (s *Sink) options(ctx context.Context) ([]sdktrace.TracerProviderOption, er
 type Service struct {
 	Name           string
 	TracerProvider *sdktrace.TracerProvider
-	Propagator     propagation.TextMapPropagator
-	transport      *http.Transport
+	// Ambient is TracerProvider through baggagebridge.AmbientTracerProvider,
+	// for code that drops its ctx: its spans join their request's trace.
+	Ambient    trace.TracerProvider
+	Propagator propagation.TextMapPropagator
+	transport  *http.Transport
 }
 
 // NewService returns the instrumentation of the service name, whose spans
@@ -137,7 +141,13 @@ func NewService(ctx context.Context, name string, sink *Sink, p propagation.Text
 	tp := sdktrace.NewTracerProvider(append([]sdktrace.TracerProviderOption{
 		sdktrace.WithResource(resource.NewSchemaless(attribute.String("service.name", name))),
 	}, sinks...)...)
-	return &Service{Name: name, TracerProvider: tp, Propagator: p, transport: &http.Transport{MaxIdleConnsPerHost: 64}}, nil
+	return &Service{
+		Name:           name,
+		TracerProvider: tp,
+		Ambient:        baggagebridge.AmbientTracerProvider(tp),
+		Propagator:     p,
+		transport:      &http.Transport{MaxIdleConnsPerHost: 64},
+	}, nil
 }
 
 // Handler instruments h: otelhttp starts the server span from the inbound

@@ -12,7 +12,8 @@
 // spreads the request's work over a tracked goroutine, a plain go statement
 // inside it, a task of a worker pool shared by all requests and a timer;
 // each of them reports the user and session it sees without being handed
-// either. Meanwhile it calls the backend, the seed's user service (package
+// either; a library that drops the ctx (package thirdparty) still records
+// its span in the request's trace. Meanwhile it calls the backend, the seed's user service (package
 // userservice), which receives user.id as baggage, because the egress
 // policy sends it to the backend's host, and looks the user up; and, in
 // another goroutine, the greeter, a unary gRPC service that receives
@@ -39,6 +40,7 @@ import (
 	"github.com/otelctx/otelctx/asynctrack"
 	"github.com/otelctx/otelctx/baggagebridge"
 	"github.com/otelctx/otelctx/examples/telemetry"
+	"github.com/otelctx/otelctx/examples/thirdparty"
 	"github.com/otelctx/otelctx/examples/userservice"
 )
 
@@ -126,6 +128,9 @@ func (f *Frontend) serveProfile(w http.ResponseWriter, r *http.Request) {
 	asynctrack.Run(session.With(ctx, s), func(ctx context.Context) {
 		var seen sightings
 		seen.see("handler")
+		// A library that drops the ctx: its span joins this request's trace
+		// all the same, under the request's span.
+		thirdparty.Audit(f.tel.Ambient, "profile viewed")
 
 		g, gctx := asynctrack.NewGroup(ctx)
 		g.Go(func(ctx context.Context) error {

@@ -17,6 +17,7 @@ import (
 	"github.com/otelctx/otelctx/asynctrack"
 	"github.com/otelctx/otelctx/examples/internal/jaegertest"
 	"github.com/otelctx/otelctx/examples/telemetry"
+	"github.com/otelctx/otelctx/examples/thirdparty"
 )
 
 // TestJaeger runs the HTTP services and the gRPC greeter against the real
@@ -48,10 +49,11 @@ func TestJaeger(t *testing.T) {
 	defer cancel()
 	require.NoError(t, st.Shutdown(ctx))
 
-	// The frontend: server, HTTP client, gRPC client, five group
-	// goroutines, a task, a timer. The backend: server, upstream client,
-	// query, lookup goroutine. The greeter: server, goroutine.
-	const spans = 16
+	// The frontend: server, the third-party library's, HTTP client, gRPC
+	// client, five group goroutines, a task, a timer. The backend: server,
+	// upstream client, query, lookup goroutine. The greeter: server,
+	// goroutine.
+	const spans = 17
 	traces := jaegertest.Traces(t, frontend, spans)
 	require.Len(t, traces, 1, "one request, one trace")
 	tr := traces[0]
@@ -77,6 +79,9 @@ func TestJaeger(t *testing.T) {
 
 	fe := one(frontend, "GET /profile")
 	assert.False(t, fe.ParentID.IsValid(), "the frontend's span is the root")
+	audit := one(frontend, thirdparty.SpanName)
+	assert.Equal(t, fe.SpanID, audit.ParentID, "the span a library started from context.Background() joins the request, under its span")
+	assert.Equal(t, "grace", audit.Attributes[telemetry.UserKey], "with its values")
 	byID := func(id trace.SpanID) (jaegertest.Span, bool) {
 		for _, s := range tr.Spans {
 			if s.SpanID == id {

@@ -26,6 +26,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/otelctx/otelctx/examples/telemetry"
+	"github.com/otelctx/otelctx/examples/thirdparty"
 	"github.com/otelctx/otelctx/examples/userservice"
 	"github.com/otelctx/otelctx/exporter"
 )
@@ -97,14 +98,17 @@ func TestProfile(t *testing.T) {
 	assert.EqualValues(t, 1, st.UpstreamStandIn.Requests())
 	assert.Zero(t, st.UpstreamStandIn.Leaks(), "no baggage to the backend's upstream")
 
-	// The frontend: server, HTTP client, gRPC client, five group
-	// goroutines, a task, a timer. The backend: server, upstream client,
+	// The frontend: server, the third-party library's, HTTP client, gRPC
+	// client, five group goroutines, a task, a timer. The backend: server, upstream client,
 	// query, lookup goroutine. The greeter: server, goroutine.
-	spans := endedSpans(t, rec, r.TraceID, 16)
-	assert.Len(t, spans, 16)
+	spans := endedSpans(t, rec, r.TraceID, 17)
+	assert.Len(t, spans, 17)
 	fe := spans.one(t, "frontend", "GET /profile")
 	assert.Equal(t, trace.SpanKindServer, fe.SpanKind())
 	assert.False(t, fe.Parent().IsValid(), "the frontend's span is the root")
+	audit := spans.one(t, "frontend", thirdparty.SpanName)
+	assert.Equal(t, fe.SpanContext().SpanID(), audit.Parent().SpanID(), "a span started without the request's ctx joins it")
+	assert.Contains(t, audit.Attributes(), attribute.String(telemetry.UserKey, "ada"), "with its values")
 	call := spans.one(t, "frontend", "HTTP GET")
 	caller := spans.byID(call.Parent().SpanID())
 	require.NotNil(t, caller)
