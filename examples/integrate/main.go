@@ -91,7 +91,9 @@ func setup(spans sdktrace.SpanProcessor) (handler, debug http.Handler, shutdown 
 		// request's path.
 		sdktrace.WithSpanProcessor(baggagebridge.WrapSpanProcessor(spans, baggagebridge.WithKeys("user.id", "tenant.id"))),
 	)
-	otel.SetTracerProvider(tp)
+	// otelctx: spans started by code that dropped its ctx join their
+	// request's trace.
+	otel.SetTracerProvider(baggagebridge.AmbientTracerProvider(tp))
 	// otelctx: request values and span IDs on every log line. (Wrap your
 	// own handler: wrapping the initial slog.Default().Handler() and making
 	// it the default loops through the log package.)
