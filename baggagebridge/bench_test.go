@@ -272,7 +272,7 @@ func BenchmarkMiddleware(b *testing.B) {
 		{"extract", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			read.ServeHTTP(w, r.WithContext(prop.Extract(r.Context(), propagation.HeaderCarrier(r.Header))))
 		})},
-		{"bridge", baggagebridge.Middleware(baggagebridge.WithPropagator(prop))(read)},
+		{"bridge", baggagebridge.Middleware(baggagebridge.WithPropagators(prop))(read)},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			w := httptest.NewRecorder()

@@ -16,12 +16,9 @@ import (
 // baggage that keeps to the specification fits.
 const defaultMaxAttributes = w3cbaggage.MaxMembers
 
-// config is what Middleware, NewSpanProcessor and NewLogHandler are built
-// from. Each reads the part that concerns it.
+// config is what the span and log processors, NewLogHandler and
+// WithProfileLabels select and show values by.
 type config struct {
-	propagator propagation.TextMapPropagator
-
-	// Which values enrich telemetry, and how they appear.
 	keys       []string
 	prefixes   []string
 	attrPrefix string
@@ -29,31 +26,28 @@ type config struct {
 	hashed     []string
 	secret     []byte
 	maxAttrs   int
-
-	labelKeys []string
 }
 
 // newConfig returns the configuration built from the documented defaults and
 // opts, applied in order:
 //
-//   - propagator: otel.GetTextMapPropagator();
 //   - every baggage member is selected, under its own key;
 //   - nothing is redacted or hashed;
-//   - at most 64 values per span or log record;
-//   - no profile labels.
+//   - at most 64 values per span, log record or request's profile labels.
 func newConfig(opts ...Option) config {
 	c := config{maxAttrs: defaultMaxAttributes}
 	for _, o := range opts {
-		c = o.apply(c)
-	}
-	if c.propagator == nil {
-		c.propagator = otel.GetTextMapPropagator()
+		if o != nil {
+			c = o.apply(c)
+		}
 	}
 	return c
 }
 
-// Option configures Middleware, NewSpanProcessor and NewLogHandler. Each
-// option says which of them it applies to; the others ignore it.
+// Option selects the baggage values that enrich telemetry and says how they
+// appear. Every Option applies to everything that takes one:
+// NewSpanProcessor, WrapSpanProcessor, NewLogProcessor, NewLogHandler and
+// WithProfileLabels. A nil Option is ignored.
 type Option interface {
 	apply(config) config
 }
@@ -62,20 +56,68 @@ type optionFunc func(config) config
 
 func (f optionFunc) apply(c config) config { return f(c) }
 
-// WithPropagator sets the propagator Middleware extracts inbound values
-// with. It is the propagator's policy, not the middleware, that decides
-// which inbound headers to trust. The default is otel.GetTextMapPropagator().
-func WithPropagator(p propagation.TextMapPropagator) Option {
-	return optionFunc(func(c config) config {
+// middlewareConfig is what Middleware is built from.
+type middlewareConfig struct {
+	propagator propagation.TextMapPropagator
+	labels     *config // nil: no profile labels
+}
+
+// MiddlewareOption configures Middleware only. A nil MiddlewareOption is
+// ignored.
+type MiddlewareOption interface {
+	applyMiddleware(middlewareConfig) middlewareConfig
+}
+
+type middlewareOptionFunc func(middlewareConfig) middlewareConfig
+
+func (f middlewareOptionFunc) applyMiddleware(c middlewareConfig) middlewareConfig { return f(c) }
+
+// newMiddlewareConfig returns the configuration built from the documented
+// defaults and opts, applied in order: the propagator is
+// otel.GetTextMapPropagator(), and there are no profile labels.
+func newMiddlewareConfig(opts ...MiddlewareOption) middlewareConfig {
+	var c middlewareConfig
+	for _, o := range opts {
+		if o != nil {
+			c = o.applyMiddleware(c)
+		}
+	}
+	if c.propagator == nil {
+		c.propagator = otel.GetTextMapPropagator()
+	}
+	return c
+}
+
+// WithPropagators sets the propagator Middleware extracts inbound values
+// with, as otelhttp.WithPropagators does for otelhttp. It is the
+// propagator's policy, not the middleware, that decides which inbound
+// headers to trust. The default, and what a nil p means, is
+// otel.GetTextMapPropagator() at the time Middleware is called.
+func WithPropagators(p propagation.TextMapPropagator) MiddlewareOption {
+	return middlewareOptionFunc(func(c middlewareConfig) middlewareConfig {
 		c.propagator = p
 		return c
 	})
 }
 
+// WithProfileLabels makes Middleware label each request's goroutines with
+// the baggage values opts select, shown as opts say (the same options as
+// for spans: WithKeys, WithKeyPrefixes, WithAttributePrefix, WithRedacted,
+// WithHashed, WithMaxAttributes), as pprof labels, so that CPU and
+// goroutine profiles group by them. With no WithKeys or WithKeyPrefixes
+// every value is a label. Every distinct value is a distinct profile
+// sample key: select keys of low cardinality.
+func WithProfileLabels(opts ...Option) MiddlewareOption {
+	c := newConfig(opts...)
+	return middlewareOptionFunc(func(m middlewareConfig) middlewareConfig {
+		m.labels = &c
+		return m
+	})
+}
+
 // WithKeys selects the baggage keys given, matched exactly, to enrich spans
 // and log records, in addition to those of WithKeyPrefixes. Without either
-// option every key is selected. It applies to NewSpanProcessor and
-// NewLogHandler.
+// option every key is selected.
 func WithKeys(keys ...string) Option {
 	return optionFunc(func(c config) config {
 		c.keys = append(c.keys[:len(c.keys):len(c.keys)], keys...)
@@ -84,8 +126,7 @@ func WithKeys(keys ...string) Option {
 }
 
 // WithKeyPrefixes selects the baggage keys that start with one of prefixes,
-// in addition to those of WithKeys. It applies to NewSpanProcessor and
-// NewLogHandler.
+// in addition to those of WithKeys.
 func WithKeyPrefixes(prefixes ...string) Option {
 	return optionFunc(func(c config) config {
 		c.prefixes = append(c.prefixes[:len(c.prefixes):len(c.prefixes)], prefixes...)
@@ -128,9 +169,9 @@ func WithHashed(secret []byte, keys ...string) Option {
 	})
 }
 
-// WithMaxAttributes caps the selected values added to one span or log
-// record at n; when more are selected, those with the lowest keys in byte
-// order are kept. The default is 64, the W3C member limit. A negative n is
+// WithMaxAttributes caps the selected values added to one span, log
+// record or request's profile labels at n; when more are selected, those
+// with the lowest keys in byte order are kept. The default is 64, the W3C member limit. A negative n is
 // reported through otel.Handle and ignored.
 func WithMaxAttributes(n int) Option {
 	return optionFunc(func(c config) config {
@@ -139,18 +180,6 @@ func WithMaxAttributes(n int) Option {
 			return c
 		}
 		c.maxAttrs = n
-		return c
-	})
-}
-
-// WithProfileLabels makes Middleware label each request's goroutines with
-// the values of the baggage keys given, as pprof labels, so that CPU and
-// goroutine profiles group by them. Label keys and values are made as for
-// spans (WithAttributePrefix, WithRedacted, WithHashed). Every distinct
-// value is a distinct profile sample key: choose keys of low cardinality.
-func WithProfileLabels(keys ...string) Option {
-	return optionFunc(func(c config) config {
-		c.labelKeys = append(c.labelKeys[:len(c.labelKeys):len(c.labelKeys)], keys...)
 		return c
 	})
 }

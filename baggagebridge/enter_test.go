@@ -111,7 +111,7 @@ func TestSetAfterTheEdge(t *testing.T) {
 	// README's order: otelhttp outside, Middleware inside; the auth
 	// middleware behind both.
 	srv := httptest.NewServer(otelhttp.NewHandler(baggagebridge.Middleware(
-		baggagebridge.WithPropagator(propagation.TraceContext{}))(auth(handler)), "api",
+		baggagebridge.WithPropagators(propagation.TraceContext{}))(auth(handler)), "api",
 		otelhttp.WithTracerProvider(tp), otelhttp.WithPropagators(propagation.TraceContext{})))
 	defer srv.Close()
 

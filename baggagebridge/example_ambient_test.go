@@ -64,7 +64,7 @@ func Example() {
 		<-done
 		_, _ = io.WriteString(w, userID())
 	})
-	handler := otelhttp.NewHandler(baggagebridge.Middleware(baggagebridge.WithPropagator(prop))(mux), "orders",
+	handler := otelhttp.NewHandler(baggagebridge.Middleware(baggagebridge.WithPropagators(prop))(mux), "orders",
 		otelhttp.WithTracerProvider(tp), otelhttp.WithPropagators(prop))
 	srv := httptest.NewServer(handler)
 	defer srv.Close()
@@ -114,7 +114,7 @@ func ExampleCurrent() {
 
 func ExampleMiddleware() {
 	prop := propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
-	h := baggagebridge.Middleware(baggagebridge.WithPropagator(prop))(http.HandlerFunc(
+	h := baggagebridge.Middleware(baggagebridge.WithPropagators(prop))(http.HandlerFunc(
 		func(w http.ResponseWriter, r *http.Request) {
 			fmt.Println("resource:", asynctrack.ExecutionID(r.Context()) != 0)
 			fmt.Println("user.id:", userID())

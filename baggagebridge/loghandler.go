@@ -24,7 +24,7 @@ const (
 // LogHandler is a slog.Handler that adds to every record the IDs of the
 // current span, under TraceIDKey and SpanIDKey (unless the next handler is
 // otelslog's, which records them itself), and the selected baggage
-// values, chosen and shown as for spans (see SpanProcessor), then passes it
+// values, chosen and shown as for spans (see NewSpanProcessor), then passes it
 // on. They are added as the record's own attributes are, so inside any
 // group opened with WithGroup.
 //

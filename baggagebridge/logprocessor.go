@@ -11,10 +11,15 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
-// LogProcessor is an OpenTelemetry Logs SDK processor that adds the
-// selected baggage values to every log record, chosen and shown as for
-// spans (see SpanProcessor; the same options, redaction and hashing
-// included). It is the counterpart of baggagecopy.NewLogProcessor.
+// logProcessor adds selected baggage values to log records.
+type logProcessor struct {
+	e *enricher
+}
+
+// NewLogProcessor returns an OpenTelemetry Logs SDK processor that adds the
+// values opts select to every log record, chosen and shown as for spans
+// (see NewSpanProcessor). It is the counterpart of
+// baggagecopy.NewLogProcessor, and is safe for concurrent use.
 //
 // The values and the trace context come from one source: the record's
 // context if it carries a span, a baggage or an asynctrack frame (or the
@@ -26,22 +31,15 @@ import (
 // Register it before the exporting processor, whose records it then
 // enriches: sdklog.WithProcessor(baggagebridge.NewLogProcessor(...)),
 // sdklog.WithProcessor(sdklog.NewBatchProcessor(exp)).
-type LogProcessor struct {
-	e *enricher
-}
-
-var _ sdklog.Processor = (*LogProcessor)(nil)
-
-// NewLogProcessor returns a LogProcessor configured by opts.
-func NewLogProcessor(opts ...Option) *LogProcessor {
-	return &LogProcessor{e: newEnricher(newConfig(opts...), false)}
+func NewLogProcessor(opts ...Option) sdklog.Processor {
+	return &logProcessor{e: newEnricher(newConfig(opts...), false)}
 }
 
 // Enabled reports true: the processor drops nothing.
-func (*LogProcessor) Enabled(context.Context, sdklog.EnabledParameters) bool { return true }
+func (*logProcessor) Enabled(context.Context, sdklog.EnabledParameters) bool { return true }
 
 // OnEmit adds the selected values of the record's baggage to r.
-func (p *LogProcessor) OnEmit(ctx context.Context, r *sdklog.Record) error {
+func (p *logProcessor) OnEmit(ctx context.Context, r *sdklog.Record) error {
 	switch {
 	case !r.TraceID().IsValid():
 		ctx = source(ctx)
@@ -62,7 +60,7 @@ func (p *LogProcessor) OnEmit(ctx context.Context, r *sdklog.Record) error {
 }
 
 // Shutdown does nothing.
-func (*LogProcessor) Shutdown(context.Context) error { return nil }
+func (*logProcessor) Shutdown(context.Context) error { return nil }
 
 // ForceFlush does nothing.
-func (*LogProcessor) ForceFlush(context.Context) error { return nil }
+func (*logProcessor) ForceFlush(context.Context) error { return nil }

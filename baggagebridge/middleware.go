@@ -23,12 +23,16 @@ const TypeHTTPRequest = "http.request"
 // Middleware returns HTTP middleware that runs each request in an asynctrack
 // resource of its own, of type "http.request" with the *http.Request as the
 // resource value: the handler's context, and everything the handler starts,
-// ambiently included, see the request's values. The resource is per
+// ambiently included, see the request's values. The handler gets a copy of
+// the request with that context; when it returns, Middleware sets the
+// request it was given's Pattern to the copy's, so that the pattern a mux
+// inside matched reaches otelhttp outside, as without Middleware. The
+// resource is per
 // request, not per connection: each request on a keep-alive connection gets
 // its own, and the connection's goroutine is back in its own scope between
 // requests.
 //
-// Inbound values come through the propagator (WithPropagator): Middleware
+// Inbound values come through the propagator (WithPropagators): Middleware
 // reads no header itself, so a header the propagator's policy does not
 // accept never becomes a value. Legacy headers such as userid or
 // x-request-id become values when the propagator maps them to baggage keys
@@ -46,18 +50,20 @@ const TypeHTTPRequest = "http.request"
 //
 // With WithProfileLabels, the request's goroutines also carry the selected
 // values as pprof labels.
-func Middleware(opts ...Option) func(http.Handler) http.Handler {
-	c := newConfig(opts...)
-	m := &middleware{prop: c.propagator, sel: newSelection(c), labelKeys: c.labelKeys}
+func Middleware(opts ...MiddlewareOption) func(http.Handler) http.Handler {
+	c := newMiddlewareConfig(opts...)
+	m := &middleware{prop: c.propagator}
+	if c.labels != nil {
+		m.labels = newEnricher(*c.labels, false)
+	}
 	return func(next http.Handler) http.Handler {
 		return &handler{m: m, next: next}
 	}
 }
 
 type middleware struct {
-	prop      propagation.TextMapPropagator
-	sel       selection
-	labelKeys []string
+	prop   propagation.TextMapPropagator
+	labels *enricher // nil: no profile labels
 }
 
 type handler struct {
@@ -75,7 +81,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer res.Destroy()
 	res.Run(func(ctx context.Context) {
 		var inner *http.Request
-		if labels, ok := h.m.labels(ctx); ok {
+		if labels, ok := h.m.profileLabels(ctx); ok {
 			// pprof.Do keeps the scope's own label: asynctrack merges.
 			pprof.Do(ctx, labels, func(ctx context.Context) {
 				inner = r.WithContext(ctx)
@@ -91,21 +97,19 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// labels returns the profile labels of the request whose context is ctx.
-func (m *middleware) labels(ctx context.Context) (pprof.LabelSet, bool) {
-	if len(m.labelKeys) == 0 {
+// profileLabels returns the profile labels of the request whose context is
+// ctx.
+func (m *middleware) profileLabels(ctx context.Context) (pprof.LabelSet, bool) {
+	if m.labels == nil {
 		return pprof.LabelSet{}, false
 	}
-	bag := baggage.FromContext(ctx)
-	var kv []string
-	for _, key := range m.labelKeys {
-		if mem := bag.Member(key); mem.Key() != "" {
-			k, v := m.sel.attr(key, mem.Value())
-			kv = append(kv, k, v)
-		}
-	}
-	if kv == nil {
+	en := m.labels.get(baggage.FromContext(ctx), trace.SpanContextFromContext(ctx).TraceID())
+	if en == nil || len(en.attrs) == 0 {
 		return pprof.LabelSet{}, false
+	}
+	kv := make([]string, 0, 2*len(en.attrs))
+	for _, a := range en.attrs {
+		kv = append(kv, string(a.Key), a.Value.AsString())
 	}
 	return pprof.Labels(kv...), true
 }

@@ -88,8 +88,8 @@ func TestMiddlewareKeepAlive(t *testing.T) {
 
 	conn := asynctrack.NewStore[string]()
 	inner := baggagebridge.Middleware(
-		baggagebridge.WithPropagator(w3c),
-		baggagebridge.WithProfileLabels("req"), // a pprof.Do inside the scope, restored too
+		baggagebridge.WithPropagators(w3c),
+		baggagebridge.WithProfileLabels(baggagebridge.WithKeys("req")), // a pprof.Do inside the scope, restored too
 	)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := asynctrack.ExecutionID(r.Context())
 		if asynctrack.CurrentExecutionID() != id {
@@ -213,7 +213,7 @@ func TestMiddlewarePropagatorDecides(t *testing.T) {
 		{"legacy ignores baggage", legacyUserID{}, []string{"baggage", "user.id=42"}, " false"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := httptest.NewServer(baggagebridge.Middleware(baggagebridge.WithPropagator(tc.prop))(echo))
+			srv := httptest.NewServer(baggagebridge.Middleware(baggagebridge.WithPropagators(tc.prop))(echo))
 			defer srv.Close()
 			assert.Equal(t, tc.want, get(t, newClient(t, nil), srv.URL, tc.headers...))
 		})
@@ -233,8 +233,8 @@ func TestMiddlewareProfileLabels(t *testing.T) {
 	}
 	results := make(chan result, 1)
 	h := baggagebridge.Middleware(
-		baggagebridge.WithPropagator(w3c),
-		baggagebridge.WithProfileLabels("user.id", "absent"),
+		baggagebridge.WithPropagators(w3c),
+		baggagebridge.WithProfileLabels(baggagebridge.WithKeys("user.id", "absent")),
 	)(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		var res result
@@ -291,10 +291,38 @@ func TestMiddlewareProfileLabels(t *testing.T) {
 	assert.NotContains(t, res.profile, `"other":`, "only the keys asked for")
 }
 
+// TestMiddlewareProfileLabelsOptions checks that profile labels are selected
+// and shown by the same options as span attributes.
+func TestMiddlewareProfileLabelsOptions(t *testing.T) {
+	labels := make(chan map[string]string, 1)
+	h := baggagebridge.Middleware(
+		baggagebridge.WithPropagators(w3c),
+		baggagebridge.WithProfileLabels(
+			baggagebridge.WithKeyPrefixes("t."),
+			baggagebridge.WithRedacted("t.secret"),
+			baggagebridge.WithAttributePrefix("app."),
+		),
+	)(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		got := map[string]string{}
+		pprof.ForLabels(r.Context(), func(k, v string) bool {
+			if k != "otelctx" {
+				got[k] = v
+			}
+			return true
+		})
+		labels <- got
+	}))
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	get(t, newClient(t, nil), srv.URL, "baggage", "t.tenant=a,t.secret=s,other=x")
+
+	assert.Equal(t, map[string]string{"app.t.tenant": "a", "app.t.secret": "REDACTED"}, <-labels)
+}
+
 // TestMiddlewarePanic checks that a panicking handler leaves the calling
 // goroutine in its own scope.
 func TestMiddlewarePanic(t *testing.T) {
-	h := baggagebridge.Middleware(baggagebridge.WithPropagator(w3c))(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+	h := baggagebridge.Middleware(baggagebridge.WithPropagators(w3c))(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
 		panic("boom")
 	}))
 	req := httptest.NewRequest(http.MethodGet, "/", nil)

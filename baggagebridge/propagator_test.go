@@ -46,7 +46,7 @@ func TestOtelctxPropagator(t *testing.T) {
 		return otelhttp.NewTransport(propagator.NewTransport(rt, prop), otelhttp.WithPropagators(prop))
 	})
 
-	srv := httptest.NewServer(baggagebridge.Middleware(baggagebridge.WithPropagator(prop))(http.HandlerFunc(
+	srv := httptest.NewServer(baggagebridge.Middleware(baggagebridge.WithPropagators(prop))(http.HandlerFunc(
 		func(w http.ResponseWriter, r *http.Request) {
 			user, _ := baggagebridge.Current("user.id")
 			_, forged := baggagebridge.Current("role")

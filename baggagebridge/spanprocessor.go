@@ -19,23 +19,9 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
-// SpanProcessor copies selected baggage values onto spans, for
-// sdktrace.WithSpanProcessor. A span gets the values of the baggage in the
-// context it is started from (WithKeys, WithKeyPrefixes,
-// WithAttributePrefix, WithRedacted, WithHashed, WithMaxAttributes), as
-// string attributes in key order. Values Set kept out of a full baggage are
-// never copied.
-//
-// A SpanProcessor from NewSpanProcessor sets the values on every span as it
-// starts; one from WrapSpanProcessor adds them to the spans it hands the
-// exporting processor as they end, which costs the span's start far less
-// and never costs a span an attribute of its own.
-//
-// The attributes are computed once per distinct baggage and reused for every
-// span started under it.
-//
-// A SpanProcessor is safe for concurrent use.
-type SpanProcessor struct {
+// spanProcessor copies selected baggage values onto spans: as they start,
+// or, with next, onto the spans it hands next as they end.
+type spanProcessor struct {
 	e *enricher
 	// next, for WrapSpanProcessor, receives the spans; pending holds the
 	// baggage of the spans started and not yet ended, within its bound.
@@ -43,21 +29,25 @@ type SpanProcessor struct {
 	pending *pendingSpans
 }
 
-var _ sdktrace.SpanProcessor = (*SpanProcessor)(nil)
-
-// NewSpanProcessor returns a SpanProcessor configured by opts that sets the
-// values on every span as it starts, where every processor and the span's
-// own code see them. They are then attributes like the span's own and count
-// against the SDK's attribute count limit (sdktrace.SpanLimits): a span that
-// reaches it loses the attributes its code sets last. WrapSpanProcessor's
-// values never take an attribute's place.
-func NewSpanProcessor(opts ...Option) *SpanProcessor {
-	return &SpanProcessor{e: newEnricher(newConfig(opts...), false)}
+// NewSpanProcessor returns a span processor, for sdktrace.WithSpanProcessor,
+// that copies the values opts select from the baggage of the context a span
+// is started from onto the span as it starts, as string attributes in key
+// order, where every processor and the span's own code see them. They are
+// then attributes like the span's own and count against the SDK's attribute
+// count limit (sdktrace.SpanLimits): a span that reaches it loses the
+// attributes its code sets last. WrapSpanProcessor's values never take an
+// attribute's place and cost a span's start far less. Values Set kept out
+// of a full baggage are never copied.
+//
+// The processor is safe for concurrent use; its Shutdown and ForceFlush do
+// nothing.
+func NewSpanProcessor(opts ...Option) sdktrace.SpanProcessor {
+	return &spanProcessor{e: newEnricher(newConfig(opts...), false)}
 }
 
-// WrapSpanProcessor returns a SpanProcessor configured by opts that passes
-// every call on to next, the exporting processor, and hands next each span
-// with the values added: register it in place of next, as in
+// WrapSpanProcessor returns a span processor that passes every call on to
+// next, the exporting processor, and hands next each span with the values
+// opts select added: register it in place of next, as in
 //
 //	sdktrace.WithSpanProcessor(baggagebridge.WrapSpanProcessor(sdktrace.NewBatchSpanProcessor(exp)))
 //
@@ -70,28 +60,28 @@ func NewSpanProcessor(opts ...Option) *SpanProcessor {
 // the span's own attributes and do not count against the SDK's attribute
 // count limit, so a span keeps every attribute the limit let it keep and
 // DroppedAttributes counts its own only; WithMaxAttributes bounds the
-// values.
+// values. The scope's own span gets the values Set gave the scope after it
+// started.
 //
-// Each span started and not yet ended holds a reference to its baggage, in
-// one of 16 shards by span ID. Every span gets its values while no more than
-// 4096 spans of its shard are in flight (about 63,000 spans in all); past
-// that, as when spans are started and never ended, the spans in flight the
-// longest may be exported without values, never with another span's, so
-// that at most 131072 references are held, and spans started later get
-// theirs as before. Spans in flight that share a span ID, which only a
-// non-random sdktrace.IDGenerator makes, get none, and a span whose values
-// were forgotten never gets those of a later span unless both have the same
-// trace ID and span ID too, which makes them one span to any backend. Spans
-// exported without their values are reported through otel.Handle, at most
-// once a minute.
-func WrapSpanProcessor(next sdktrace.SpanProcessor, opts ...Option) *SpanProcessor {
+// Every span gets its values while no more than about 63,000 spans are in
+// flight (started and not ended); past that, as when spans are started and
+// never ended, the spans in flight the longest may be exported without
+// values, never with another span's, and spans started later get theirs as
+// before: the processor does not change mode. Spans in flight that share a
+// span ID, which only a non-random sdktrace.IDGenerator makes, get none.
+// Spans exported without their values are reported through otel.Handle, at
+// most once a minute.
+//
+// The processor is safe for concurrent use; Shutdown and ForceFlush are
+// next's.
+func WrapSpanProcessor(next sdktrace.SpanProcessor, opts ...Option) sdktrace.SpanProcessor {
 	spanValues.wanted.Store(true)
-	return &SpanProcessor{e: newEnricher(newConfig(opts...), false), next: next, pending: &pendingSpans{}}
+	return &spanProcessor{e: newEnricher(newConfig(opts...), false), next: next, pending: &pendingSpans{}}
 }
 
 // OnStart adds the selected values of parent's baggage to s, or, for
 // WrapSpanProcessor, keeps the baggage for s's end, then calls next.
-func (p *SpanProcessor) OnStart(parent context.Context, s sdktrace.ReadWriteSpan) {
+func (p *spanProcessor) OnStart(parent context.Context, s sdktrace.ReadWriteSpan) {
 	if p.next == nil {
 		p.setAttributes(parent, s)
 		return
@@ -102,7 +92,7 @@ func (p *SpanProcessor) OnStart(parent context.Context, s sdktrace.ReadWriteSpan
 	p.next.OnStart(parent, s)
 }
 
-func (p *SpanProcessor) setAttributes(parent context.Context, s sdktrace.ReadWriteSpan) {
+func (p *spanProcessor) setAttributes(parent context.Context, s sdktrace.ReadWriteSpan) {
 	if en := p.e.get(baggage.FromContext(parent), trace.SpanContextFromContext(parent).TraceID()); en != nil && len(en.attrs) > 0 {
 		s.SetAttributes(en.attrs...)
 	}
@@ -110,7 +100,7 @@ func (p *SpanProcessor) setAttributes(parent context.Context, s sdktrace.ReadWri
 
 // OnEnd does nothing, or, for WrapSpanProcessor, hands next s with the
 // values of its baggage.
-func (p *SpanProcessor) OnEnd(s sdktrace.ReadOnlySpan) {
+func (p *spanProcessor) OnEnd(s sdktrace.ReadOnlySpan) {
 	if p.next == nil {
 		return
 	}
@@ -126,7 +116,7 @@ func (p *SpanProcessor) OnEnd(s sdktrace.ReadOnlySpan) {
 }
 
 // Shutdown shuts next down, if any.
-func (p *SpanProcessor) Shutdown(ctx context.Context) error {
+func (p *spanProcessor) Shutdown(ctx context.Context) error {
 	if p.next == nil {
 		return nil
 	}
@@ -134,7 +124,7 @@ func (p *SpanProcessor) Shutdown(ctx context.Context) error {
 }
 
 // ForceFlush flushes next, if any.
-func (p *SpanProcessor) ForceFlush(ctx context.Context) error {
+func (p *spanProcessor) ForceFlush(ctx context.Context) error {
 	if p.next == nil {
 		return nil
 	}

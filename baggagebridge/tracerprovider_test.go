@@ -114,7 +114,7 @@ func TestAmbientTracerProviderConcurrent(t *testing.T) {
 		thirdParty(tp, "library")
 	})
 	srv := httptest.NewServer(otelhttp.NewHandler(baggagebridge.Middleware(
-		baggagebridge.WithPropagator(propagation.TraceContext{}))(handler), "api",
+		baggagebridge.WithPropagators(propagation.TraceContext{}))(handler), "api",
 		otelhttp.WithTracerProvider(tp), otelhttp.WithPropagators(propagation.TraceContext{})))
 	defer srv.Close()
 	var wg sync.WaitGroup

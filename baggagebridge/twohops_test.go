@@ -71,7 +71,7 @@ func newHops(t *testing.T, outside bool) *hops {
 		_ = tpA.Shutdown(context.Background())
 		_ = tpB.Shutdown(context.Background())
 	})
-	mw := baggagebridge.Middleware(baggagebridge.WithPropagator(w3c))
+	mw := baggagebridge.Middleware(baggagebridge.WithPropagators(w3c))
 	instrument := func(h http.Handler, name string, tp trace.TracerProvider) http.Handler {
 		return otelhttp.NewHandler(h, name, otelhttp.WithTracerProvider(tp), otelhttp.WithPropagators(w3c),
 			otelhttp.WithSpanNameFormatter(func(op string, _ *http.Request) string { return op }))

@@ -32,8 +32,10 @@ var (
 )
 
 // Set makes key hold value, with props as the member's properties, for the
-// rest of the work ctx belongs to, replacing any value key held: it is
-// Node.js's AsyncLocalStorage.enterWith. The value is a W3C baggage member,
+// rest of the work ctx belongs to, replacing any value key held, and returns
+// the context to carry on with, also when it returns an error: ctx
+// unchanged if nothing was set, else ctx with the value. It is Node.js's
+// AsyncLocalStorage.enterWith. The value is a W3C baggage member,
 // so the propagators carry it to the next service as the plain value, which
 // the propagator percent-encodes.
 //
@@ -182,7 +184,8 @@ func encodedLen(m baggage.Member) int {
 	return len(m.Key()) + 1 + w3cbaggage.ValueSize(m.Value())
 }
 
-// Get returns the value key holds in ctx: a baggage member, whether set in
+// Get returns the value key holds in ctx (Node.js's getStore, given the
+// context; Current is getStore without one): a baggage member, whether set in
 // this process or extracted from an inbound request, or a value Set kept in
 // this process because the baggage was full.
 func Get(ctx context.Context, key string) (string, bool) {

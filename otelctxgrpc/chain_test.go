@@ -47,7 +47,7 @@ func TestChain(t *testing.T) {
 		mu.Unlock()
 	}
 	httpServer := func(name string, h http.HandlerFunc) *httptest.Server {
-		s := httptest.NewServer(otelhttp.NewHandler(baggagebridge.Middleware(baggagebridge.WithPropagator(prop))(h), name,
+		s := httptest.NewServer(otelhttp.NewHandler(baggagebridge.Middleware(baggagebridge.WithPropagators(prop))(h), name,
 			otelhttp.WithTracerProvider(tp), otelhttp.WithPropagators(prop)))
 		t.Cleanup(s.Close)
 		return s

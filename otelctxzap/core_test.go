@@ -170,7 +170,7 @@ func TestCoreMiddleware(t *testing.T) {
 			h.ServeHTTP(w, r.WithContext(ctx))
 		})
 	}
-	handler := baggagebridge.Middleware(baggagebridge.WithPropagator(prop))(auth(http.HandlerFunc(
+	handler := baggagebridge.Middleware(baggagebridge.WithPropagators(prop))(auth(http.HandlerFunc(
 		func(http.ResponseWriter, *http.Request) {
 			logger.Info("handler")
 			done := make(chan struct{})

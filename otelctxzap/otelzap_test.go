@@ -23,7 +23,7 @@ import (
 )
 
 // TestOtelzapLogProcessor sends zap entries through contrib's otelzap
-// bridge to the Logs SDK, where baggagebridge.LogProcessor adds the values
+// bridge to the Logs SDK, where baggagebridge.NewLogProcessor adds the values
 // and the trace context: from the ctx field when the entry has one, from
 // the ambient scope when it has none (a plain goroutine included), by the
 // one-source rule (B's ctx inside A's scope carries B's trace and nothing of

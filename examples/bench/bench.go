@@ -160,7 +160,7 @@ func (t *Target) propagator(egressHost string) propagation.TextMapPropagator {
 func (t *Target) handler(h http.Handler, name string, p propagation.TextMapPropagator) http.Handler {
 	switch t.variant {
 	case "full":
-		h = baggagebridge.Middleware(baggagebridge.WithPropagator(p))(h)
+		h = baggagebridge.Middleware(baggagebridge.WithPropagators(p))(h)
 		fallthrough
 	case "otelhttp":
 		h = otelhttp.NewHandler(h, name, otelhttp.WithTracerProvider(t.tp), otelhttp.WithPropagators(p))

@@ -2,7 +2,7 @@
 // SPDX-License-Identifier: Apache-2.0
 
 // Package loggers_test shows logrus through contrib's otellogrus bridge and
-// the OpenTelemetry Logs SDK, where baggagebridge.LogProcessor adds a
+// the OpenTelemetry Logs SDK, where baggagebridge.NewLogProcessor adds a
 // request's values and trace context to every record, whether the entry was
 // logged with the request's ctx or without one. It is here, in the examples
 // module, so that no library module requires logrus.

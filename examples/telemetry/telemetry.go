@@ -159,7 +159,7 @@ func NewService(ctx context.Context, name string, sink *Sink, p propagation.Text
 // Instrument each route of a ServeMux (mux.Handle(pattern, s.Handler(h)))
 // rather than the mux: then otelhttp names the span after the route.
 func (s *Service) Handler(h http.Handler) http.Handler {
-	return otelhttp.NewHandler(baggagebridge.Middleware(baggagebridge.WithPropagator(s.Propagator))(h), s.Name,
+	return otelhttp.NewHandler(baggagebridge.Middleware(baggagebridge.WithPropagators(s.Propagator))(h), s.Name,
 		otelhttp.WithTracerProvider(s.TracerProvider),
 		otelhttp.WithPropagators(s.Propagator),
 	)
