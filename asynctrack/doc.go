@@ -14,11 +14,10 @@
 //
 //	async_hooks.createHook({init, before, after, destroy})  NewHook(HookFuncs{Init: …, Before: …, After: …, Destroy: …})
 //	hook.enable() / hook.disable()                           (*Hook).Enable / (*Hook).Disable
-//	executionAsyncId()                                       ExecutionID(ctx), or CurrentExecutionID() without a ctx
-//	triggerAsyncId()                                         TriggerID(ctx), or CurrentTriggerID() without a ctx
+//	executionAsyncId()                                       ExecutionID(ctx), or ExecutionID(Ambient()) without a ctx
+//	triggerAsyncId()                                         TriggerID(ctx), or TriggerID(Ambient()) without a ctx
 //	new AsyncResource(type)                                  NewResource(ctx, type, value)
-//	resource.runInAsyncScope(fn)                             (*Resource).Run(fn)
-//	resource.bind(fn)                                        (*Resource).Bind(fn)
+//	resource.runInAsyncScope(fn), resource.bind(fn)          (*Resource).Run(fn), func() { r.Run(fn) }
 //	resource.emitDestroy()                                   (*Resource).Destroy()
 //	new AsyncLocalStorage()                                  NewStore[T]()
 //	als.run(store, fn)                                       (*Store[T]).Run(ctx, v, fn)
@@ -52,8 +51,8 @@
 // The Go runtime copies exactly one thing into every new goroutine: its pprof
 // label set. A scope is a label set of this package's own; the goroutine that
 // runs in it, and every goroutine started from there with a plain go
-// statement, third-party code included, resolve Ambient, Store.Current and
-// CurrentExecutionID to it while it is open. A scope is opened by:
+// statement, third-party code included, resolve Ambient and Store.Current
+// to it while it is open. A scope is opened by:
 //
 //   - (*Resource).Run, (*Store[T]).Run and Run, for the duration of the call;
 //   - every timer callback and every task (Bind, Pool), which run on goroutines
@@ -63,7 +62,7 @@
 //
 // Otherwise a goroutine started by Go runs in the scope of its ctx's frame,
 // as a plain go statement would: code without a ctx sees the same values, and
-// CurrentExecutionID returns that scope's execution, not the goroutine's own
+// ExecutionID(Ambient()) returns that scope's execution, not the goroutine's own
 // (ExecutionID(ctx) always returns its own). Wrap the goroutine's body in a
 // Resource's Run where an exact ambient ID matters.
 //

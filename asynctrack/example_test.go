@@ -51,10 +51,9 @@ func ExampleResource() {
 	// A message queue's consumer: one resource per message, run later on
 	// whatever goroutine delivers it.
 	msg := asynctrack.NewResource(context.Background(), "queue.message", "order-7")
-	deliver := msg.Bind(func(ctx context.Context) {
+	msg.Run(func(ctx context.Context) {
 		fmt.Println("handling in execution of the message:", asynctrack.ExecutionID(ctx) == msg.ID())
 	})
-	deliver()
 	msg.Destroy()
 	// Output: handling in execution of the message: true
 }

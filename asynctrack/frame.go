@@ -336,19 +336,3 @@ func Ambient() context.Context {
 	}
 	return context.Background()
 }
-
-// CurrentExecutionID is ExecutionID(Ambient()): Node.js's executionAsyncId.
-func CurrentExecutionID() uint64 {
-	if s := ambientScope(); s != nil {
-		return s.frame.ID()
-	}
-	return 0
-}
-
-// CurrentTriggerID is TriggerID(Ambient()): Node.js's triggerAsyncId.
-func CurrentTriggerID() uint64 {
-	if s := ambientScope(); s != nil {
-		return s.frame.trigger()
-	}
-	return 0
-}

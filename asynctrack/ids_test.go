@@ -99,7 +99,7 @@ func TestNoResourceMeansZero(t *testing.T) {
 
 	Run(context.Background(), func(ctx context.Context) {
 		assert.Zero(t, ExecutionID(ctx))
-		assert.Zero(t, CurrentExecutionID())
+		assert.Zero(t, ExecutionID(Ambient()))
 		assert.Zero(t, TriggerID(ctx))
 	})
 

@@ -71,11 +71,6 @@ func (r *Resource) Run(fn func(ctx context.Context)) {
 	f.run(fn, false)
 }
 
-// Bind returns a function that calls fn through Run each time it is called.
-func (r *Resource) Bind(fn func(ctx context.Context)) func() {
-	return func() { r.Run(fn) }
-}
-
 // Destroy emits Destroy, after the After of any Run still in flight. Calls
 // after the first do nothing.
 func (r *Resource) Destroy() {

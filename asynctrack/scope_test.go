@@ -62,8 +62,8 @@ func FuzzAmbientLabels(f *testing.F) {
 			defer close(done)
 			lookup := func(want string) {
 				_ = Ambient().Value(frameKey{})
-				_ = CurrentExecutionID()
-				_ = CurrentTriggerID()
+				_ = ExecutionID(Ambient())
+				_ = TriggerID(Ambient())
 				if got, ok := store.Current(); ok {
 					assert.Equal(t, want, got, "labels %q led to another scope", kv)
 				}
@@ -159,7 +159,7 @@ func TestOutlivingWorkSeesNothing(t *testing.T) {
 			go func() {
 				<-release
 				v, _ := store.Current()
-				got <- seen{v, CurrentExecutionID()}
+				got <- seen{v, ExecutionID(Ambient())}
 			}()
 		})
 		close(release)

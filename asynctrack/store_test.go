@@ -143,7 +143,7 @@ func TestUnrelatedPprofDoReplacesScope(t *testing.T) {
 func TestForgedLabelIsNotAScope(t *testing.T) {
 	requireAmbient(t)
 	pprof.Do(context.Background(), pprof.Labels(labelName, "http.request"), func(context.Context) {
-		assert.Equal(t, uint64(0), CurrentExecutionID())
+		assert.Equal(t, uint64(0), ExecutionID(Ambient()))
 		assert.Equal(t, context.Background(), Ambient())
 	})
 }

@@ -42,7 +42,7 @@ func TestTriggerTree(t *testing.T) {
 					plainDone := make(chan struct{})
 					go func() { // third-party code: no ctx
 						defer close(plainDone)
-						v.plain, v.plainTrigger = CurrentExecutionID(), CurrentTriggerID()
+						v.plain, v.plainTrigger = ExecutionID(Ambient()), TriggerID(Ambient())
 						detached := make(chan uint64, 1)
 						Go(context.Background(), func(ctx context.Context) { detached <- TriggerID(ctx) })
 						v.detached = <-detached
@@ -97,9 +97,9 @@ func TestForeignContextIsARoot(t *testing.T) {
 	inner.Run(func(ctx context.Context) {
 		foreign := context.WithValue(context.Background(), key{}, "mine")
 		var v seen
-		v.ambient = CurrentExecutionID()
+		v.ambient = ExecutionID(Ambient())
 		Run(foreign, func(ctx context.Context) {
-			v.runID, v.runAmbient = ExecutionID(ctx), CurrentExecutionID()
+			v.runID, v.runAmbient = ExecutionID(ctx), ExecutionID(Ambient())
 		})
 		Go(foreign, func(ctx context.Context) {
 			v.id, v.trigger, v.value = ExecutionID(ctx), TriggerID(ctx), ctx.Value(key{})

@@ -92,8 +92,8 @@ func TestMiddlewareKeepAlive(t *testing.T) {
 		baggagebridge.WithProfileLabels(baggagebridge.WithKeys("req")), // a pprof.Do inside the scope, restored too
 	)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := asynctrack.ExecutionID(r.Context())
-		if asynctrack.CurrentExecutionID() != id {
-			problem("ambient execution %d, ctx %d", asynctrack.CurrentExecutionID(), id)
+		if asynctrack.ExecutionID(asynctrack.Ambient()) != id {
+			problem("ambient execution %d, ctx %d", asynctrack.ExecutionID(asynctrack.Ambient()), id)
 		}
 		mu.Lock()
 		ids = append(ids, id)
@@ -105,8 +105,8 @@ func TestMiddlewareKeepAlive(t *testing.T) {
 		_, _ = io.WriteString(w, v)
 	}))
 	outer := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if asynctrack.CurrentExecutionID() != 0 {
-			problem("connection goroutine in execution %d before the request", asynctrack.CurrentExecutionID())
+		if asynctrack.ExecutionID(asynctrack.Ambient()) != 0 {
+			problem("connection goroutine in execution %d before the request", asynctrack.ExecutionID(asynctrack.Ambient()))
 		}
 		// A scope of the connection's own, which each request must restore.
 		conn.Run(r.Context(), "connection", func(context.Context) {
@@ -115,7 +115,7 @@ func TestMiddlewareKeepAlive(t *testing.T) {
 				problem("connection scope not restored: %q %v", v, ok)
 			}
 		})
-		if id := asynctrack.CurrentExecutionID(); id != 0 {
+		if id := asynctrack.ExecutionID(asynctrack.Ambient()); id != 0 {
 			problem("connection goroutine left in execution %d", id)
 		}
 	})
@@ -248,7 +248,7 @@ func TestMiddlewareProfileLabels(t *testing.T) {
 		go func() { // a plain go statement
 			defer wg.Done()
 			res.inGo, _ = baggagebridge.Current("user.id")
-			res.execInGo = asynctrack.CurrentExecutionID()
+			res.execInGo = asynctrack.ExecutionID(asynctrack.Ambient())
 			started <- struct{}{}
 			<-release
 		}()
@@ -331,7 +331,7 @@ func TestMiddlewarePanic(t *testing.T) {
 		defer func() { assert.Equal(t, "boom", recover()) }()
 		h.ServeHTTP(httptest.NewRecorder(), req)
 	}()
-	assert.Zero(t, asynctrack.CurrentExecutionID())
+	assert.Zero(t, asynctrack.ExecutionID(asynctrack.Ambient()))
 	_, ok := baggagebridge.Current("user.id")
 	assert.False(t, ok)
 }
