@@ -13,8 +13,9 @@ import (
 //
 // Callbacks run synchronously on the goroutine that caused the event, so they
 // must be fast and must not block. A panic in a callback is recovered and
-// reported to the error handler (see [SetErrorHandler]); the tracked work and
-// the other hooks go on.
+// reported at a bounded rate (through otel.Handle once a package of this
+// module that uses OpenTelemetry is linked in, else through the log
+// package); the tracked work and the other hooks go on.
 type HookFuncs struct {
 	// Init is called once, on the creating goroutine, when a resource is
 	// created. ctx is the context the resource was created from, so a hook can
@@ -52,7 +53,10 @@ type HookFuncs struct {
 	// After is called on the executing goroutine just after each execution of
 	// the resource's callback, also when the callback panics.
 	After func(id uint64)
-	// Destroy is called exactly once per resource, after its last After.
+	// Destroy is called exactly once per resource, after its last After:
+	// on the goroutine that ends the resource (see the package doc), or, for
+	// a Resource garbage collected without Destroy, on the runtime's cleanup
+	// goroutine, in no scope.
 	Destroy func(id uint64)
 }
 

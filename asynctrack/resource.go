@@ -37,7 +37,8 @@ type resourceState struct {
 // and emits Init with value as the resource value (which may be nil).
 //
 // A resource that is never destroyed is destroyed when it is garbage
-// collected, so a listener always receives Destroy.
+// collected, so a listener always receives Destroy: then on the runtime's
+// cleanup goroutine, not on one of the program's.
 func NewResource(ctx context.Context, typ string, value any) *Resource {
 	f := &newExecution(ctx, typ, value, nil, true).frame
 	r := &Resource{f: f, state: &resourceState{f: f}}

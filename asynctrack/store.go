@@ -48,7 +48,8 @@ func (s *Store[T]) With(ctx context.Context, v T) context.Context {
 
 // Run calls fn with a context in which s holds v, and makes v ambient on the
 // calling goroutine until fn returns; then the outer value, if any, is seen
-// again. It is AsyncLocalStorage.run.
+// again. It is AsyncLocalStorage.run, and Run(s.With(ctx, v), fn) in one
+// allocation less.
 func (s *Store[T]) Run(ctx context.Context, v T, fn func(ctx context.Context)) {
 	s.derive(ctx, v).runScoped(fn)
 }
