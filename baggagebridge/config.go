@@ -16,8 +16,8 @@ import (
 // baggage that keeps to the specification fits.
 const defaultMaxAttributes = w3cbaggage.MaxMembers
 
-// config is what the span and log processors, NewLogHandler and
-// WithProfileLabels select and show values by.
+// config is what the span and log processors, NewLogHandler and Middleware
+// select and show values by.
 type config struct {
 	keys       []string
 	prefixes   []string
@@ -33,7 +33,7 @@ type config struct {
 //
 //   - every baggage member is selected, under its own key;
 //   - nothing is redacted or hashed;
-//   - at most 64 values per span, log record or request's profile labels.
+//   - at most 64 values per span or log record.
 func newConfig(opts ...Option) config {
 	c := config{maxAttrs: defaultMaxAttributes}
 	for _, o := range opts {
@@ -46,9 +46,10 @@ func newConfig(opts ...Option) config {
 
 // Option selects the baggage values that enrich telemetry and says how they
 // appear. Every Option applies to everything that takes one:
-// NewSpanProcessor, WrapSpanProcessor, NewLogProcessor, NewLogHandler and
-// WithProfileLabels. A nil Option is ignored.
+// NewSpanProcessor, WrapSpanProcessor, NewLogProcessor, NewLogHandler and,
+// being a MiddlewareOption too, Middleware. A nil Option is ignored.
 type Option interface {
+	MiddlewareOption
 	apply(config) config
 }
 
@@ -56,14 +57,22 @@ type optionFunc func(config) config
 
 func (f optionFunc) apply(c config) config { return f(c) }
 
-// middlewareConfig is what Middleware is built from.
-type middlewareConfig struct {
-	propagator propagation.TextMapPropagator
-	labels     *config // nil: no profile labels
+func (f optionFunc) applyMiddleware(c middlewareConfig) middlewareConfig {
+	c.config = f(c.config)
+	return c
 }
 
-// MiddlewareOption configures Middleware only. A nil MiddlewareOption is
-// ignored.
+// middlewareConfig is what Middleware is built from.
+type middlewareConfig struct {
+	config
+	propagator propagation.TextMapPropagator
+	labelKeys  []string
+}
+
+// MiddlewareOption configures Middleware. The Options, which Middleware
+// accepts too, say how it shows values (WithProfileLabels); WithPropagators
+// and WithProfileLabels configure Middleware only, and no other constructor
+// accepts them. A nil MiddlewareOption is ignored.
 type MiddlewareOption interface {
 	applyMiddleware(middlewareConfig) middlewareConfig
 }
@@ -73,10 +82,10 @@ type middlewareOptionFunc func(middlewareConfig) middlewareConfig
 func (f middlewareOptionFunc) applyMiddleware(c middlewareConfig) middlewareConfig { return f(c) }
 
 // newMiddlewareConfig returns the configuration built from the documented
-// defaults and opts, applied in order: the propagator is
-// otel.GetTextMapPropagator(), and there are no profile labels.
+// defaults and opts, applied in order: those of newConfig, the propagator
+// otel.GetTextMapPropagator(), and no profile labels.
 func newMiddlewareConfig(opts ...MiddlewareOption) middlewareConfig {
-	var c middlewareConfig
+	c := middlewareConfig{config: newConfig()}
 	for _, o := range opts {
 		if o != nil {
 			c = o.applyMiddleware(c)
@@ -101,17 +110,16 @@ func WithPropagators(p propagation.TextMapPropagator) MiddlewareOption {
 }
 
 // WithProfileLabels makes Middleware label each request's goroutines with
-// the baggage values opts select, shown as opts say (the same options as
-// for spans: WithKeys, WithKeyPrefixes, WithAttributePrefix, WithRedacted,
-// WithHashed, WithMaxAttributes), as pprof labels, so that CPU and
-// goroutine profiles group by them. With no WithKeys or WithKeyPrefixes
-// every value is a label. Every distinct value is a distinct profile
-// sample key: select keys of low cardinality.
-func WithProfileLabels(opts ...Option) MiddlewareOption {
-	c := newConfig(opts...)
-	return middlewareOptionFunc(func(m middlewareConfig) middlewareConfig {
-		m.labels = &c
-		return m
+// the values of the baggage keys given, as pprof labels, so that CPU and
+// goroutine profiles group by them. Label keys and values are made as for
+// spans, by the Options given to Middleware (WithAttributePrefix,
+// WithRedacted, WithHashed). Every distinct value is a distinct profile
+// sample key: choose keys of low cardinality.
+func WithProfileLabels(keys ...string) MiddlewareOption {
+	keys = append([]string(nil), keys...)
+	return middlewareOptionFunc(func(c middlewareConfig) middlewareConfig {
+		c.labelKeys = append(c.labelKeys[:len(c.labelKeys):len(c.labelKeys)], keys...)
+		return c
 	})
 }
 
@@ -169,9 +177,9 @@ func WithHashed(secret []byte, keys ...string) Option {
 	})
 }
 
-// WithMaxAttributes caps the selected values added to one span, log
-// record or request's profile labels at n; when more are selected, those
-// with the lowest keys in byte order are kept. The default is 64, the W3C member limit. A negative n is
+// WithMaxAttributes caps the selected values added to one span or log
+// record at n; when more are selected, those with the lowest keys in byte
+// order are kept. The default is 64, the W3C member limit. A negative n is
 // reported through otel.Handle and ignored.
 func WithMaxAttributes(n int) Option {
 	return optionFunc(func(c config) config {

@@ -20,10 +20,11 @@
 // Middleware runs each HTTP request in an asynctrack resource of its own and
 // extracts inbound values through the propagator, whose trust policy
 // decides which headers become values. NewSpanProcessor or
-// WrapSpanProcessor (spans), NewLogHandler (slog), NewLogProcessor (the
-// Logs SDK) and Middleware's WithProfileLabels (pprof labels) add the values
-// that the same Options select and show: WithKeys, WithKeyPrefixes,
-// WithAttributePrefix, WithRedacted, WithHashed, WithMaxAttributes.
+// WrapSpanProcessor (spans), NewLogHandler (slog) and NewLogProcessor (the
+// Logs SDK) add the values that the same Options select and show:
+// WithKeys, WithKeyPrefixes, WithAttributePrefix, WithRedacted, WithHashed,
+// WithMaxAttributes. Middleware takes them too, with options of its own
+// (MiddlewareOption: WithPropagators, WithProfileLabels for pprof labels).
 // AmbientTracerProvider makes spans started without a ctx join the ambient
 // request.
 //

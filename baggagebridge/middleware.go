@@ -52,18 +52,16 @@ const TypeHTTPRequest = "http.request"
 // values as pprof labels.
 func Middleware(opts ...MiddlewareOption) func(http.Handler) http.Handler {
 	c := newMiddlewareConfig(opts...)
-	m := &middleware{prop: c.propagator}
-	if c.labels != nil {
-		m.labels = newEnricher(*c.labels, false)
-	}
+	m := &middleware{prop: c.propagator, sel: newSelection(c.config), labelKeys: c.labelKeys}
 	return func(next http.Handler) http.Handler {
 		return &handler{m: m, next: next}
 	}
 }
 
 type middleware struct {
-	prop   propagation.TextMapPropagator
-	labels *enricher // nil: no profile labels
+	prop      propagation.TextMapPropagator
+	sel       selection
+	labelKeys []string
 }
 
 type handler struct {
@@ -81,7 +79,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer res.Destroy()
 	res.Run(func(ctx context.Context) {
 		var inner *http.Request
-		if labels, ok := h.m.profileLabels(ctx); ok {
+		if labels, ok := h.m.labels(ctx); ok {
 			// pprof.Do keeps the scope's own label: asynctrack merges.
 			pprof.Do(ctx, labels, func(ctx context.Context) {
 				inner = r.WithContext(ctx)
@@ -97,19 +95,21 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// profileLabels returns the profile labels of the request whose context is
-// ctx.
-func (m *middleware) profileLabels(ctx context.Context) (pprof.LabelSet, bool) {
-	if m.labels == nil {
+// labels returns the profile labels of the request whose context is ctx.
+func (m *middleware) labels(ctx context.Context) (pprof.LabelSet, bool) {
+	if len(m.labelKeys) == 0 {
 		return pprof.LabelSet{}, false
 	}
-	en := m.labels.get(baggage.FromContext(ctx), trace.SpanContextFromContext(ctx).TraceID())
-	if en == nil || len(en.attrs) == 0 {
-		return pprof.LabelSet{}, false
+	bag := baggage.FromContext(ctx)
+	var kv []string
+	for _, key := range m.labelKeys {
+		if mem := bag.Member(key); mem.Key() != "" {
+			k, v := m.sel.attr(key, mem.Value())
+			kv = append(kv, k, v)
+		}
 	}
-	kv := make([]string, 0, 2*len(en.attrs))
-	for _, a := range en.attrs {
-		kv = append(kv, string(a.Key), a.Value.AsString())
+	if kv == nil {
+		return pprof.LabelSet{}, false
 	}
 	return pprof.Labels(kv...), true
 }

@@ -89,7 +89,7 @@ func TestMiddlewareKeepAlive(t *testing.T) {
 	conn := asynctrack.NewStore[string]()
 	inner := baggagebridge.Middleware(
 		baggagebridge.WithPropagators(w3c),
-		baggagebridge.WithProfileLabels(baggagebridge.WithKeys("req")), // a pprof.Do inside the scope, restored too
+		baggagebridge.WithProfileLabels("req"), // a pprof.Do inside the scope, restored too
 	)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := asynctrack.ExecutionID(r.Context())
 		if asynctrack.ExecutionID(asynctrack.Ambient()) != id {
@@ -234,7 +234,7 @@ func TestMiddlewareProfileLabels(t *testing.T) {
 	results := make(chan result, 1)
 	h := baggagebridge.Middleware(
 		baggagebridge.WithPropagators(w3c),
-		baggagebridge.WithProfileLabels(baggagebridge.WithKeys("user.id", "absent")),
+		baggagebridge.WithProfileLabels("user.id", "absent"),
 	)(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		var res result
@@ -291,17 +291,15 @@ func TestMiddlewareProfileLabels(t *testing.T) {
 	assert.NotContains(t, res.profile, `"other":`, "only the keys asked for")
 }
 
-// TestMiddlewareProfileLabelsOptions checks that profile labels are selected
-// and shown by the same options as span attributes.
+// TestMiddlewareProfileLabelsOptions checks that profile labels are named and
+// hidden by the Options given to Middleware, as span attributes are.
 func TestMiddlewareProfileLabelsOptions(t *testing.T) {
 	labels := make(chan map[string]string, 1)
 	h := baggagebridge.Middleware(
 		baggagebridge.WithPropagators(w3c),
-		baggagebridge.WithProfileLabels(
-			baggagebridge.WithKeyPrefixes("t."),
-			baggagebridge.WithRedacted("t.secret"),
-			baggagebridge.WithAttributePrefix("app."),
-		),
+		baggagebridge.WithProfileLabels("t.tenant", "t.secret"),
+		baggagebridge.WithRedacted("t.secret"),
+		baggagebridge.WithAttributePrefix("app."),
 	)(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 		got := map[string]string{}
 		pprof.ForLabels(r.Context(), func(k, v string) bool {
