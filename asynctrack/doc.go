@@ -60,7 +60,10 @@
 // disabled at any time. Init runs once, on the creating goroutine; Before and
 // After bracket each execution on the executing goroutine, also when the
 // callback panics (the panic then propagates); Destroy runs once, after the
-// last After. Work that re-arms itself from the ctx its callback received
+// last After. A panic in a hook is recovered and reported, at most once a
+// minute per event, to otel.Handle when a package of this module that uses
+// OpenTelemetry is linked in, else to the log package; the tracked work and
+// the other hooks go on. Work that re-arms itself from the ctx its callback received
 // (setInterval) keeps a context of constant size. With no hook enabled, the
 // lifecycle costs one atomic load per resource (README's cost table has the
 // figures).

@@ -13,9 +13,8 @@ import (
 //
 // Callbacks run synchronously on the goroutine that caused the event, so they
 // must be fast and must not block. A panic in a callback is recovered and
-// reported at a bounded rate (through otel.Handle once a package of this
-// module that uses OpenTelemetry is linked in, else through the log
-// package); the tracked work and the other hooks go on.
+// reported at a bounded rate (see the package documentation); the tracked
+// work and the other hooks go on.
 type HookFuncs struct {
 	// Init is called once, on the creating goroutine, when a resource is
 	// created. ctx is the context the resource was created from, so a hook can
