@@ -46,7 +46,7 @@ func Example() {
 			switch a.Key {
 			case slog.TimeKey:
 				return slog.Attr{}
-			case baggagebridge.TraceIDKey, baggagebridge.SpanIDKey:
+			case "trace_id", "span_id":
 				a.Value = slog.StringValue("…")
 			}
 			return a

@@ -13,16 +13,12 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/trace"
-)
 
-// Log attribute keys of the span a record was logged under.
-const (
-	TraceIDKey = "trace_id"
-	SpanIDKey  = "span_id"
+	"github.com/otelctx/otelctx/internal/logattr"
 )
 
 // LogHandler is a slog.Handler that adds to every record the IDs of the
-// current span, under TraceIDKey and SpanIDKey (unless the next handler is
+// current span, under "trace_id" and "span_id" (unless the next handler is
 // otelslog's, which records them itself), and the selected baggage
 // values, chosen and shown as for spans (see NewSpanProcessor), then passes it
 // on. They are added as the record's own attributes are, so inside any
@@ -96,7 +92,7 @@ func (h *LogHandler) Handle(ctx context.Context, r slog.Record) error {
 	}
 	r = r.Clone()
 	if sc.IsValid() && h.ids {
-		r.AddAttrs(slog.String(TraceIDKey, sc.TraceID().String()), slog.String(SpanIDKey, sc.SpanID().String()))
+		r.AddAttrs(slog.String(logattr.TraceID, sc.TraceID().String()), slog.String(logattr.SpanID, sc.SpanID().String()))
 	}
 	if en != nil {
 		r.AddAttrs(en.logs...)

@@ -29,14 +29,14 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/otelctx/otelctx/baggagebridge"
+	"github.com/otelctx/otelctx/internal/logattr"
 )
 
 // NewCore returns a zapcore.Core that adds to every entry next writes what
 // baggagebridge.LogHandler adds to a slog record: the IDs of the span,
-// under baggagebridge.TraceIDKey and SpanIDKey, and the baggage values
-// selected, named, redacted and hashed by opts as for spans (WithKeys,
-// WithKeyPrefixes, WithAttributePrefix, WithRedacted, WithHashed,
-// WithMaxAttributes; the other options do nothing here). They follow the
+// under "trace_id" and "span_id", and the baggage values selected, named,
+// redacted and hashed by opts as for spans (WithKeys, WithKeyPrefixes,
+// WithAttributePrefix, WithRedacted, WithHashed, WithMaxAttributes). They follow the
 // entry's own fields, so inside any zap.Namespace the entry opened.
 //
 // The span and the values come from one source. An entry may be given a
@@ -162,8 +162,8 @@ func (c *core) enrich(fields []zapcore.Field) (all []zapcore.Field, buf *[]zapco
 		hex.Encode(b[:2*len(tid)], tid[:])
 		hex.Encode(b[2*len(tid):], sid[:])
 		ids := string(b[:])
-		all = append(all, zap.String(baggagebridge.TraceIDKey, ids[:2*len(tid)]),
-			zap.String(baggagebridge.SpanIDKey, ids[2*len(tid):]))
+		all = append(all, zap.String(logattr.TraceID, ids[:2*len(tid)]),
+			zap.String(logattr.SpanID, ids[2*len(tid):]))
 	}
 	for _, a := range values {
 		all = append(all, zap.String(a.Key, a.Value.String()))
