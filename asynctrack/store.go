@@ -74,7 +74,8 @@ func (s *Store[T]) derive(ctx context.Context, v T) *frame {
 	return f
 }
 
-// Value returns the value s holds in ctx.
+// Value returns the value s holds in ctx: AsyncLocalStorage.getStore for
+// code that holds a ctx (Current is the same without one).
 func (s *Store[T]) Value(ctx context.Context) (T, bool) {
 	if f := frameOf(ctx); f != nil {
 		return s.lookup(f.values)
