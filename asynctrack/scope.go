@@ -150,6 +150,7 @@ func (s *scope) release() {
 	}
 	byLabels[slotOf(s.p)].CompareAndSwap(s, nil)
 	scopes.remove(s)
+	closed.add(s)
 }
 
 // enter makes f's scope ambient on the calling goroutine for one callback,

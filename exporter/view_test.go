@@ -176,8 +176,10 @@ func TestViewLeakedGoroutine(t *testing.T) {
 	t.Run("text", func(t *testing.T) {
 		want := regexp.MustCompile(fmt.Sprintf(`^live async resources in trace %s: 1
 http\.request %d  age [0-9.]+[µm]?s  \(done\)
-└── goroutine %d  age [0-9.]+[µm]?s
-$`, ansA.TraceID, ansA.RequestID, ansA.LeakedID))
+└── goroutine %d exporter\.\(\*leak\)\.ServeHTTP\.func1\.1  age [0-9.]+[µm]?s
+        1 goroutine: chan receive
+            exporter\.\(\*leak\)\.ServeHTTP\.func1\.1  view_test\.go:\d+
+(            \S+  \S+:\d+\n)*$`, ansA.TraceID, ansA.RequestID, ansA.LeakedID))
 		for name, q := range map[string]struct {
 			query  string
 			accept string
