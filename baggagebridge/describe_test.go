@@ -47,7 +47,7 @@ func TestMiddlewareDescribesRequest(t *testing.T) {
 	outer.Handle("POST /orders/", mw(ok))
 	for _, tc := range []struct {
 		name, method, path, route string
-		h                          http.Handler
+		h                         http.Handler
 	}{
 		{"mux inside", http.MethodGet, "/users/42", "GET /users/{id}", mw(inner)},
 		{"mux outside", http.MethodPost, "/orders/7", "POST /orders/", outer},

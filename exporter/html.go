@@ -72,13 +72,13 @@ func htmlGroups(gs []goroutines) []htmlGroup {
 }
 
 type htmlPage struct {
-	TraceID  string
-	TraceURL string
-	ID       uint64
-	Total    int
-	Shown    int
-	Offset   int
-	Next     int // offset of the next page, 0 if none
+	TraceID    string
+	TraceURL   string
+	ID         uint64
+	Total      int
+	Shown      int
+	Offset     int
+	Next       int // offset of the next page, 0 if none
 	Time       string
 	Goroutines int
 	Roots      []htmlNode
