@@ -179,7 +179,8 @@ func internalFrame(fn string) bool {
 }
 
 // parkReasons name, by the runtime function a goroutine is parked in, the
-// reason the runtime's stack dumps give (runtime.waitReason).
+// reason the runtime's stack dumps give (runtime.waitReason), the more
+// precise first.
 var parkReasons = []struct{ fn, state string }{
 	{"runtime.chanrecv", "chan receive"},
 	{"runtime.chansend", "chan send"},
@@ -187,20 +188,20 @@ var parkReasons = []struct{ fn, state string }{
 	{"runtime.block", "select (no cases)"},
 	{"runtime.netpollblock", "IO wait"},
 	{"internal/poll.runtime_pollWait", "IO wait"},
+	{"internal/sync.runtime_SemacquireMutex", "sync.Mutex.Lock"},
 	{"sync.runtime_SemacquireMutex", "sync.Mutex.Lock"},
 	{"sync.runtime_SemacquireRWMutexR", "sync.RWMutex.RLock"},
 	{"sync.runtime_SemacquireRWMutex", "sync.RWMutex.Lock"},
 	{"sync.runtime_SemacquireWaitGroup", "sync.WaitGroup.Wait"},
 	{"sync.runtime_notifyListWait", "sync.Cond.Wait"},
-	{"runtime.semacquire", "semacquire"},
 	{"time.Sleep", "sleep"},
-	{"runtime.timeSleep", "sleep"},
+	{"runtime.semacquire", "semacquire"},
 }
 
 // stateOf returns why a goroutine with the stack frames (innermost first)
-// is parked: the first park reason found among its frames below the
-// first one outside the runtime, "waiting" for another reason, "runnable"
-// if it is not parked, "syscall" in a system call.
+// is parked: the first of parkReasons among its frames up to the first one
+// outside the runtime, "waiting" for another reason; "runnable" if it is
+// not parked, "syscall" in a system call.
 func stateOf(frames []stackFrame) string {
 	if len(frames) == 0 {
 		return "unknown"
@@ -211,14 +212,16 @@ func stateOf(frames []stackFrame) string {
 	case top != "runtime.gopark" && top != "runtime.goparkunlock":
 		return "runnable"
 	}
-	for _, f := range frames[1:] {
-		for _, r := range parkReasons {
+	end := 1
+	for end < len(frames) && internalFrame(frames[end].Function) {
+		end++
+	}
+	end = min(end+1, len(frames)) // with the first frame outside: time.Sleep
+	for _, r := range parkReasons {
+		for _, f := range frames[1:end] {
 			if strings.HasPrefix(f.Function, r.fn) {
 				return r.state
 			}
-		}
-		if !internalFrame(f.Function) && f.Function != "time.Sleep" {
-			break
 		}
 	}
 	return "waiting"

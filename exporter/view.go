@@ -356,7 +356,7 @@ func (v view) text() []byte {
 	var write func(n *node, prefix, branch, indent string)
 	write = func(n *node, prefix, branch, indent string) {
 		fmt.Fprintf(&b, "%s%s%s %d", prefix, branch, printable(n.typ), n.id)
-		if n.name != "" {
+		if n.name != "" && n.request == nil { // a request's name is its type's
 			b.WriteString(" " + printable(n.name))
 		}
 		writeRequest(&b, n.request)
