@@ -72,7 +72,40 @@
 //
 // [Exporter.Handler] serves the resources still alive, each with its trigger
 // chain (nearest first, as far back as the Exporter saw it, also past
-// triggers that have ended) and its age. Query parameters, each at most once:
+// triggers that have ended) and its age, and answers "what is this request
+// waiting on?":
+//
+//   - a request that baggagebridge.Middleware serves shows its method, its
+//     route (the ServeMux pattern, such as "GET /users/{id}", never the raw
+//     path) and the baggage values the middleware's options select, redacted
+//     or hashed as they say;
+//   - under each resource, every goroutine that runs in its scope (see
+//     asynctrack's package documentation: the goroutines its callbacks
+//     start with a plain go statement, third-party ones included, inherit
+//     it), grouped by stack, with why it is parked and the innermost frames
+//     of its stack outside the runtime;
+//   - goroutines still running in the scope of an execution that has ended
+//     (a request that returned and left a goroutine behind) are listed apart
+//     as outliving it, with the request they came from if it was one of the
+//     last 1024 requests to end.
+//
+// The goroutines come from the runtime's goroutine profile, read once per
+// page when the page is requested (concurrent pages share one read), in its
+// protocol buffer form, the one that carries each goroutine's labels and so
+// its scope's label; a label is looked up in asynctrack's table of scopes
+// and never trusted otherwise. That form has no goroutine states: a state is
+// named after the runtime function the goroutine is parked in, as the
+// runtime's own stack dumps name it ("chan receive", "chan send", "select",
+// "IO wait", "sync.Mutex.Lock", "sync.WaitGroup.Wait", "sync.Cond.Wait",
+// "sleep", "semacquire", else "waiting"), "runnable" for one not parked,
+// "syscall" in a system call. Reading the profile stops the world exactly as
+// long as the runtime's goroutine profile does (it is that profile), and
+// costs time in proportion to the goroutines: at 10,000 goroutines, about
+// what the profile itself costs, tens to a few hundred milliseconds (see
+// BenchmarkView). Builds with the otelctx_nolinkname tag have no scopes, so
+// their view shows no goroutines.
+//
+// Query parameters, each at most once:
 //
 //	trace_id=<32 hex digits>  resources created inside that trace
 //	id=<execution ID>         that resource and every resource it triggered, directly or not
@@ -100,12 +133,23 @@
 // [WithJaegerURL], refreshing itself every 5 seconds.
 //
 // The JSON is an object with "time", the query's "traceId" or "id", "total"
-// (the matching resources), "offset", "limit" and "resources": for each, "id", "type", "triggerId", "traceId" and "spanId" of
-// the span current at its creation (if any), "created", "ageSeconds" and
-// "triggers": [{"id", "type", "created", "ageSeconds", "live"}]. The text is
-// a tree from the oldest known trigger down to each live resource; triggers
+// (the matching resources), "offset", "limit", "goroutines" (how many the
+// process runs; "goroutineError" if the profile could not be read),
+// "resources" and "outliving". For each resource: "id", "type", "name",
+// "triggerId", "traceId" and "spanId" of the span current at its creation
+// (if any), "created", "ageSeconds", "triggers": [{"id", "type", "created",
+// "ageSeconds", "live"}], for a request "request": {"method", "route",
+// "values": [{"key", "value"}]}, and "goroutines": the groups of goroutines
+// in its scope, each {"count", "state", "outlives" (its scope has closed),
+// "frames": [{"function", "file", "line"}]}, innermost frame first, at most
+// 16 groups ("goroutinesOmitted" counts the rest) of 6 frames. "outliving"
+// lists, on the first page, at most 100 ended executions with goroutines
+// still in their scope: {"id", "request", "traceId", "endedSecondsAgo",
+// "goroutines", "goroutinesOmitted"}. The text is a tree from the oldest
+// known trigger down to each live resource, with each resource's name,
+// request and goroutines, their frames by function, file and line; triggers
 // that are not part of the answer are marked "(done)" or "(live, outside
-// this query)".
+// this query)". The outliving executions follow the tree.
 //
 // # Cost
 //

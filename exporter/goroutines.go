@@ -5,6 +5,7 @@ package exporter
 
 import (
 	"bytes"
+	"encoding/binary"
 	"cmp"
 	"path"
 	"runtime/pprof"
@@ -111,6 +112,13 @@ func readGoroutines() *scopeGoroutines {
 		sg.err = err
 		return sg
 	}
+	// Samples differ by their labels more often than by their stacks: the
+	// goroutines of many requests run the same code.
+	type stack struct {
+		state  string
+		frames []stackFrame
+	}
+	stacks := map[string]stack{}
 	for _, s := range p.Sample {
 		if len(s.Value) == 0 {
 			continue
@@ -125,8 +133,13 @@ func readGoroutines() *scopeGoroutines {
 		if !ok || id == 0 {
 			continue
 		}
-		state, frames := parked(s.Location)
-		sg.byExec[id] = append(sg.byExec[id], goroutines{Count: n, State: state, Outlives: !open, Frames: frames})
+		key := stackKey(s.Location)
+		st, seen := stacks[key]
+		if !seen {
+			st.state, st.frames = parked(s.Location)
+			stacks[key] = st
+		}
+		sg.byExec[id] = append(sg.byExec[id], goroutines{Count: n, State: st.state, Outlives: !open, Frames: st.frames})
 	}
 	for id, gs := range sg.byExec {
 		slices.SortFunc(gs, func(a, b goroutines) int {
@@ -146,6 +159,15 @@ func readGoroutines() *scopeGoroutines {
 		}
 	}
 	return sg
+}
+
+// stackKey identifies a stack by its locations.
+func stackKey(locs []*profile.Location) string {
+	b := make([]byte, 0, 8*len(locs))
+	for _, l := range locs {
+		b = binary.LittleEndian.AppendUint64(b, l.ID)
+	}
+	return string(b)
 }
 
 // parked returns why a goroutine with the stack locs (innermost first) is
