@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 	"unsafe"
+
+	"github.com/otelctx/otelctx/internal/scopetable"
 )
 
 // How code without a ctx finds its scope.
@@ -40,7 +42,7 @@ import (
 // a label set of its own; its lookup reads the "otelctx" label through
 // pprof's public API and finds the token in the table.
 
-const labelName = "otelctx"
+const labelName = scopetable.Label
 
 // scope is a point where what code without a ctx sees changes: a Run, a
 // Store.Run, a Resource's Run, a timer callback, a task, or a goroutine whose
@@ -54,6 +56,9 @@ type scope struct {
 	// every tracked goroutine, task or timer started in it that shares it.
 	// The scope closes when it drops to 0 and never opens again.
 	refs atomic.Int64
+	// exit holds the label set that Exit installs inside the scope, made
+	// when first needed (see scope.exitLabels).
+	exit atomic.Pointer[context.Context]
 }
 
 var (
@@ -128,6 +133,18 @@ func newScope(f *frame) *scope {
 	s.p = getProfLabel()
 	byLabels[slotOf(s.p)].Store(s)
 	return s
+}
+
+// exitLabels returns the context of the label set that Exit installs
+// inside s: one label, exitLabelName, with s's token, which no lookup
+// follows (lookupScope reads labelName only) and the live view reads.
+func (s *scope) exitLabels() context.Context {
+	if c := s.exit.Load(); c != nil {
+		return *c
+	}
+	c := pprof.WithLabels(context.Background(), pprof.Labels(scopetable.ExitLabel, strconv.FormatUint(s.token, 16)))
+	s.exit.Store(&c)
+	return c
 }
 
 // acquire adds one to what runs in s, unless s has closed.

@@ -38,6 +38,10 @@ type goroutines struct {
 	// Outlives is set when the scope they run in has closed, or the
 	// execution it belonged to has ended: they outlive their request.
 	Outlives bool `json:"outlives,omitempty"`
+	// Exited is set when they run outside the scope, inside asynctrack.Exit
+	// (as an HTTP call through propagator.NewTransport does), or were
+	// started there: shown only while the scope is open.
+	Exited bool `json:"exited,omitempty"`
 	// Frames are the innermost frames of their stack outside the runtime,
 	// innermost first.
 	Frames []stackFrame `json:"frames"`
@@ -125,13 +129,16 @@ func readGoroutines() *scopeGoroutines {
 		}
 		n := int(s.Value[0])
 		sg.total += n
-		labels := s.Label[scopetable.Label]
+		labels, exited := s.Label[scopetable.Label], false
+		if len(labels) == 0 {
+			labels, exited = s.Label[scopetable.ExitLabel], true
+		}
 		if len(labels) != 1 {
 			continue
 		}
 		id, open, ok := scopetable.Execution(labels[0])
-		if !ok || id == 0 {
-			continue
+		if !ok || id == 0 || (exited && !open) {
+			continue // a goroutine detached from an ended scope is not its
 		}
 		key := stackKey(s.Location)
 		st, seen := stacks[key]
@@ -139,7 +146,7 @@ func readGoroutines() *scopeGoroutines {
 			st.state, st.frames = parked(s.Location)
 			stacks[key] = st
 		}
-		sg.byExec[id] = append(sg.byExec[id], goroutines{Count: n, State: st.state, Outlives: !open, Frames: st.frames})
+		sg.byExec[id] = append(sg.byExec[id], goroutines{Count: n, State: st.state, Outlives: !open, Exited: exited, Frames: st.frames})
 	}
 	for id, gs := range sg.byExec {
 		slices.SortFunc(gs, func(a, b goroutines) int {

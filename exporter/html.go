@@ -36,6 +36,7 @@ type htmlGroup struct {
 	Count    int
 	State    string
 	Outlives bool
+	Exited   bool
 	Frames   []htmlFrame
 }
 
@@ -62,7 +63,7 @@ func htmlRequestOf(r *requestInfo) *htmlRequest {
 func htmlGroups(gs []goroutines) []htmlGroup {
 	out := make([]htmlGroup, len(gs))
 	for i, g := range gs {
-		out[i] = htmlGroup{Count: g.Count, State: g.State, Outlives: g.Outlives, Frames: make([]htmlFrame, len(g.Frames))}
+		out[i] = htmlGroup{Count: g.Count, State: g.State, Outlives: g.Outlives, Exited: g.Exited, Frames: make([]htmlFrame, len(g.Frames))}
 		for j, f := range g.Frames {
 			fn, file := f.short()
 			out[i].Frames[j] = htmlFrame{Func: fn, File: file, Full: f.Function}
@@ -184,7 +185,7 @@ h2 { font-size: 1.05em; margin-top: 1.5em; }
 </body>
 </html>
 {{define "nodes"}}<ul>{{range .}}<li data-id="{{.ID}}"{{if .Live}} class="live"{{end}}>{{if or .Children .Groups}}<details open><summary>{{template "label" .}}</summary>{{template "groups" .}}{{if .Children}}{{template "nodes" .Children}}{{end}}</details>{{else}}<span class="leaf">{{template "label" .}}</span>{{end}}</li>{{end}}</ul>{{end}}
-{{define "groups"}}{{if .Groups}}<ul class="gs">{{range .Groups}}<li class="g"><span class="state">{{.Count}} goroutine{{if ne .Count 1}}s{{end}}: {{.State}}</span>{{if .Outlives}} <span class="note">outlives its scope</span>{{end}}<ol class="frames">{{range .Frames}}<li><span class="fn" title="{{.Full}}">{{.Func}}</span> <span class="file">{{.File}}</span></li>{{end}}</ol></li>{{end}}{{if .Omitted}}<li class="g note">… {{.Omitted}} more groups of goroutines</li>{{end}}</ul>{{end}}{{end}}
+{{define "groups"}}{{if .Groups}}<ul class="gs">{{range .Groups}}<li class="g"><span class="state">{{.Count}} goroutine{{if ne .Count 1}}s{{end}}: {{.State}}</span>{{if .Outlives}} <span class="note">outlives its scope</span>{{end}}{{if .Exited}} <span class="note">outside its scope: asynctrack.Exit</span>{{end}}<ol class="frames">{{range .Frames}}<li><span class="fn" title="{{.Full}}">{{.Func}}</span> <span class="file">{{.File}}</span></li>{{end}}</ol></li>{{end}}{{if .Omitted}}<li class="g note">… {{.Omitted}} more groups of goroutines</li>{{end}}</ul>{{end}}{{end}}
 {{define "request"}}{{with .}} <span class="req">{{.Label}}</span>{{range .Values}} <span class="kv">{{.Key}}={{.Value}}</span>{{end}}{{end}}{{end}}
 {{define "label"}}<span class="type">{{.Type}}</span>{{if and .Name (not .Request)}} <span class="name">{{.Name}}</span>{{end}} <span class="id">#{{.ID}}</span>{{template "request" .Request}} <span class="age">{{.Age}}</span>{{if .TraceID}} {{if .TraceURL}}<a href="{{.TraceURL}}">trace {{.TraceID}}</a>{{else}}<span class="trace">trace {{.TraceID}}</span>{{end}}{{end}}{{if .Note}} <span class="note">{{.Note}}</span>{{end}}{{end}}
 `))

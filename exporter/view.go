@@ -430,6 +430,9 @@ func writeGoroutines(b *strings.Builder, pad string, gs []goroutines, omitted in
 		if g.Outlives {
 			b.WriteString("  (outlives its scope)")
 		}
+		if g.Exited {
+			b.WriteString("  (outside its scope: asynctrack.Exit)")
+		}
 		b.WriteByte('\n')
 		for _, f := range g.Frames {
 			fn, file := f.short()

@@ -11,6 +11,11 @@ package scopetable
 // Label is the pprof label key of asynctrack's scopes.
 const Label = "otelctx"
 
+// ExitLabel is the pprof label key that asynctrack.Exit installs in place of
+// a scope's: its value names the scope the goroutine left, in the same way,
+// and no lookup of asynctrack follows it.
+const ExitLabel = "otelctx.exit"
+
 // Execution returns the ID of the execution whose scope has label value v,
 // and whether that scope is still open. ok is false for a value that names
 // no scope asynctrack knows: one it never made, or one that closed while
