@@ -5,8 +5,8 @@ package exporter
 
 import (
 	"bytes"
-	"encoding/binary"
 	"cmp"
+	"encoding/binary"
 	"path"
 	"runtime/pprof"
 	"slices"
