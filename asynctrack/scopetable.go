@@ -43,7 +43,7 @@ var closed closedTable
 
 const (
 	closedShards   = 16
-	closedPerShard = 256 // 4096 closed scopes in all
+	closedPerShard = 1024 // 16,384 closed scopes in all: 256 KiB
 )
 
 type closedTable struct {

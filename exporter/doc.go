@@ -87,7 +87,9 @@
 //   - goroutines still running in the scope of an execution that has ended
 //     (a request that returned and left a goroutine behind) are listed apart
 //     as outliving it, with the request they came from if it was one of the
-//     last 1024 requests to end.
+//     last 4096 requests to end; asynctrack remembers the last 16,384 scopes
+//     to close, and the goroutines of a scope closed before those are listed
+//     together, as in a scope closed too long ago to tell whose.
 //
 // The goroutines come from the runtime's goroutine profile, read once per
 // page when the page is requested (concurrent pages share one read), in its
@@ -145,7 +147,11 @@
 // 16 groups ("goroutinesOmitted" counts the rest) of 6 frames. "outliving"
 // lists, on the first page, at most 100 ended executions with goroutines
 // still in their scope: {"id", "request", "traceId", "endedSecondsAgo",
-// "goroutines", "goroutinesOmitted"}. The text is a tree from the oldest
+// "goroutines", "goroutinesOmitted"}, "id" 0 for the scopes closed too long
+// ago to tell. A group of goroutines that runs inside asynctrack.Exit (an
+// outbound call through propagator.NewTransport, the connection goroutines
+// it starts) is marked "exited": it is shown under the scope it left while
+// that scope is open, and not at all after. The text is a tree from the oldest
 // known trigger down to each live resource, with each resource's name,
 // request and goroutines, their frames by function, file and line; triggers
 // that are not part of the answer are marked "(done)" or "(live, outside

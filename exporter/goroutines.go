@@ -55,7 +55,8 @@ type stackFrame struct {
 }
 
 // scopeGoroutines is what one read of the goroutine profile found: the
-// goroutines of each execution whose scope they run in.
+// goroutines of each execution whose scope they run in; under 0, those
+// whose scope label names no scope asynctrack still knows.
 type scopeGoroutines struct {
 	total  int // goroutines in the process
 	byExec map[uint64][]goroutines
@@ -137,8 +138,13 @@ func readGoroutines() *scopeGoroutines {
 			continue
 		}
 		id, open, ok := scopetable.Execution(labels[0])
-		if !ok || id == 0 || (exited && !open) {
+		switch {
+		case exited && !open:
 			continue // a goroutine detached from an ended scope is not its
+		case !ok && !exited:
+			id = 0 // a scope closed too long ago to tell whose, or a label of no scope
+		case id == 0:
+			continue
 		}
 		key := stackKey(s.Location)
 		st, seen := stacks[key]

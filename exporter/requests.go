@@ -20,7 +20,7 @@ const (
 	maxValues     = 16
 	maxValueLen   = 128
 	maxOutliving  = 100
-	endedRequests = 1024
+	endedRequests = 4096
 )
 
 // requestInfo is what the view shows of a request: its method, its route
@@ -113,7 +113,9 @@ func (e *ended) get(id uint64) (endedRequest, bool) {
 // outliving is an execution that has ended while goroutines still run in
 // its scope, with those goroutines.
 type outliving struct {
-	// ID is the execution's ID.
+	// ID is the execution's ID; 0 for the goroutines whose scope closed too
+	// long ago to tell whose it was (asynctrack remembers the last 16,384
+	// closed scopes), or whose label names no scope.
 	ID uint64 `json:"id"`
 	// Request, TraceID and EndedSeconds describe it if it was one of the
 	// last requests to end.
@@ -129,7 +131,7 @@ type outliving struct {
 func (e *Exporter) outlivingOf(q query, sg *scopeGoroutines, live func(uint64) bool, now time.Time) []outliving {
 	var out []outliving
 	for _, id := range slices.Sorted(maps.Keys(sg.byExec)) {
-		if live(id) || (q.id != 0 && id != q.id) {
+		if live(id) || (q.id != 0 && id != q.id) || (id == 0 && q.traceID.IsValid()) {
 			continue
 		}
 		o := outliving{ID: id, Goroutines: sg.byExec[id], Omitted: sg.omitted[id]}

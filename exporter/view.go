@@ -392,6 +392,11 @@ func (v view) text() []byte {
 		if o.Request != nil {
 			typ = "request"
 		}
+		if o.ID == 0 {
+			b.WriteString("scopes closed too long ago to tell whose\n")
+			writeGoroutines(&b, "    ", o.Goroutines, o.Omitted)
+			continue
+		}
 		fmt.Fprintf(&b, "%s %d", typ, o.ID)
 		writeRequest(&b, o.Request)
 		if o.Request != nil {
