@@ -22,6 +22,7 @@
 //	resource.emitDestroy()                                   (*Resource).Destroy()
 //	new AsyncLocalStorage()                                  NewStore[T]()
 //	als.run(store, fn)                                       (*Store[T]).Run(ctx, v, fn)
+//	als.enterWith(store)                                     baggagebridge.Set, for baggage values
 //	als.getStore()                                           (*Store[T]).Value(ctx), or Current() without a ctx
 //	AsyncLocalStorage.bind(fn)                               Bind(ctx, fn)
 //	AsyncLocalStorage.snapshot()                             keep the ctx: frames are immutable snapshots
@@ -65,6 +66,11 @@
 // CurrentExecutionID returns that scope's execution, not the goroutine's own
 // (ExecutionID(ctx) always returns its own). Wrap the goroutine's body in a
 // Resource's Run where an exact ambient ID matters.
+//
+// What a scope shows can change while it is open: baggagebridge.Set makes a
+// value visible, from then on, to every goroutine that runs in the scope of
+// the ctx it is given (Node.js's enterWith), without touching other scopes
+// or contexts already handed out.
 //
 // A scope is open while the call that opened it runs and while any tracked
 // goroutine, task or timer that shares it runs; when the last of them ends it
@@ -115,6 +121,33 @@
 //     tag otelctx_nolinkname drops it: then lookups work from a ctx only and
 //     Ambient returns context.Background().
 //
+// # Work that starts work
+//
+// A callback's ctx is a frame of this package. Work started from that ctx
+// as given (Go, AfterFunc, Bind, Pool.Submit, NewResource, Run, Store.With,
+// Store.Run) takes the frame's place rather than wrapping it: its ctx holds
+// its own identity and values over what the frame itself was derived from,
+// and the ID of its trigger, taken when it is created, instead of a
+// reference to it. So a timer that re-arms itself from its ctx, Node.js's
+// setInterval, keeps a context chain of constant depth: ctx.Value, ctx.Err
+// and this package's lookups cost at the millionth firing what they cost at
+// the first, and no firing that ended stays reachable from the next. A
+// Store value set anew on each firing replaces the one it shadows when it is
+// the innermost.
+//
+// Layers in between are kept: a ctx derived from a callback's ctx by
+// anything but this package (context.WithValue, WithCancel, WithTimeout, a
+// tracer's Start, pprof.Do, Exit) is wrapped, as it must be for its values
+// and its cancellation to reach the work. Work that re-arms itself from such
+// a ctx grows the chain by that layer on each firing, as it would without
+// this package: re-arm from the ctx the callback received, and derive what
+// one firing needs from it inside the callback.
+//
+// What hooks add to a resource's context (see HookFuncs.Context; the
+// exporter's span) belongs to that resource: work started from its frame
+// gets what its own hooks add instead, or, if they add nothing, the
+// resource's.
+//
 // # Hooks and cost
 //
 // A hook is disabled until enabled and may be enabled and disabled at any time
@@ -133,8 +166,8 @@
 // IDs are unique in the process and never reused. A resource takes its ID
 // when it is created, except for a goroutine that Go or a Group starts while
 // no hook is enabled: it takes its ID when something first asks for it
-// (ExecutionID, TriggerID of its children...), which most goroutines never
-// do.
+// (ExecutionID) or when it first starts work from its ctx (the work's
+// trigger), which most goroutines never do.
 //
 // With no hook enabled, the lifecycle costs one atomic load per resource,
 // and Go adds one allocation of 80 bytes to the go statement's own: the
@@ -144,5 +177,7 @@
 // scope at start and at end.
 //
 // Registry, a hook underneath, keeps the live resources with their trigger
-// chains and ages for exporters and debug pages.
+// chains (the 16 nearest links of each, and its length) and ages
+// for exporters and debug pages; it keeps nothing of a resource that ended
+// but those links.
 package asynctrack

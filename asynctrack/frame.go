@@ -34,10 +34,16 @@ func newID() uint64 { return nextID.Add(1) }
 // assertion or one Value walk. Its fields do not change once the frame is
 // handed out, except the lazily taken ID and, for an execution before its
 // callback starts, its scope.
+//
+// A frame never wraps a frame: one derived from a ctx that is a frame takes
+// that frame's contexts instead of the frame (see derive and newExecution),
+// so work that starts work from the ctx it was given, a timer that re-arms
+// itself a million times, keeps a context chain of constant depth.
 type frame struct {
-	// Context is the context the frame was derived from: for a resource, the
-	// one it was created from (which carries its trigger's frame), with what
-	// the hooks added (see HookFuncs.Context).
+	// Context is what lookups of keys other than this package's go to: the
+	// context the frame was derived from, without its frames, with what the
+	// hooks added for the resource (a *hooked; see HookFuncs.Context). It is
+	// never a *frame.
 	context.Context
 	// res is the frame that holds the identity of f's resource: f itself for
 	// the frame a resource was created with, the resource's for a frame that
@@ -52,6 +58,9 @@ type frame struct {
 	hooks *hookSet
 	// id is the resource ID when res is f; 0 until taken (see ID).
 	id atomic.Uint64
+	// triggerID is, when res is f, the ID of the execution that created
+	// f's resource, taken when f was created: f keeps no reference to it.
+	triggerID uint64
 	// ownScope is set when f's callbacks must run in a scope of their own
 	// even if their creator's shows the same values: a hook gave them their
 	// context, or they run where code without a ctx must see their own
@@ -74,18 +83,28 @@ func (f *frame) ID() uint64 {
 	return r.id.Load()
 }
 
-// trigger returns the ID of the execution that created f's resource: that of
-// the nearest frame f's Context carries with another resource.
+// hooked is the Context of a frame whose resource's hooks added to it: what
+// they derived, and what they derived it from.
+type hooked struct {
+	context.Context
+	base context.Context
+}
+
+// base returns f's Context without what the hooks added for f's resource:
+// what a resource created from f starts from.
+func (f *frame) base() context.Context {
+	if h, ok := f.Context.(*hooked); ok {
+		return h.base
+	}
+	return f.Context
+}
+
+// trigger returns the ID of the execution that created f's resource.
 func (f *frame) trigger() uint64 {
 	if f.res == nil {
 		return 0 // no resource, no trigger
 	}
-	for p := frameOf(f.res.Context); p != nil; p = frameOf(p.Context) {
-		if p.res != f.res {
-			return p.ID()
-		}
-	}
-	return 0
+	return f.res.triggerID
 }
 
 type frameKey struct{}
@@ -112,10 +131,17 @@ func frameOf(ctx context.Context) *frame {
 	return f
 }
 
-// derive makes f a frame of ctx's resource, with its values and ctx as its
-// context. A ctx that carries no frame belongs to no resource: f is then a
-// root, whatever scope is ambient on the calling goroutine.
+// derive makes f a frame of ctx's resource, with its values and what ctx
+// carries besides. A ctx that carries no frame belongs to no resource: f is
+// then a root, whatever scope is ambient on the calling goroutine.
 func derive(f *frame, ctx context.Context) {
+	if p, ok := ctx.(*frame); ok {
+		// Take p's place rather than wrap it: f sees what p sees. p's
+		// scope is there for pprof's labels only (see Value), as it was
+		// when f wrapped p: f runs in a scope of its own (runScoped).
+		f.Context, f.res, f.values, f.scope = p.Context, p.res, p.values, p.scope
+		return
+	}
 	f.Context = ctx
 	if p := frameOf(ctx); p != nil {
 		f.res, f.values = p.res, p.values
@@ -138,25 +164,36 @@ type execution struct {
 func newExecution(ctx context.Context, typ string, value any, fn func(context.Context), own bool) *execution {
 	e := &execution{fn: fn}
 	f := &e.frame
-	f.Context, f.res, f.ownScope = ctx, f, own
-	parent := frameOf(ctx)
+	f.res, f.ownScope = f, own
+	base := ctx
+	parent, ok := ctx.(*frame)
+	if ok {
+		// Take the parent's place rather than wrap it (see frame): f sees
+		// what the parent sees, and its own hooks add to what the parent
+		// started from.
+		f.Context, base = parent.Context, parent.base()
+	} else {
+		parent = frameOf(ctx)
+		f.Context = ctx
+	}
 	if parent != nil {
 		f.values = parent.values
+		if parent.res != nil {
+			// Taken now: f keeps no reference to its trigger. A parent
+			// asked first gets its ID first.
+			f.triggerID = parent.ID()
+		}
 	}
 	if hs := active.Load(); hs != nil {
 		f.hooks = hs
-		var trigger uint64
-		if parent != nil {
-			trigger = parent.ID() // a parent asked first gets its ID first
-		}
 		id := newID()
 		f.id.Store(id)
-		if derived := hs.init(ctx, id, typ, value, trigger); derived != ctx {
-			f.Context, f.ownScope = derived, true
+		if derived := hs.init(ctx, base, id, typ, value, f.triggerID); derived != base {
+			f.Context, f.ownScope = &hooked{derived, base}, true
 		}
 	}
 	if ambientSupported && !f.ownScope && parent != nil {
-		if sc := parent.scope; sc != nil && sc.frame.values == f.values && sc.acquire() {
+		if sc := parent.scope; sc != nil && sc.shows(f.values) && sc.acquire() {
 			f.scope = sc
 		}
 	}
@@ -302,7 +339,8 @@ func TriggerID(ctx context.Context) uint64 {
 // scope and for the gaps.
 func Ambient() context.Context {
 	if s := ambientScope(); s != nil {
-		return s.frame
+		ctx, _ := s.current()
+		return ctx
 	}
 	return context.Background()
 }

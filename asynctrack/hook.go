@@ -32,6 +32,17 @@ type HookFuncs struct {
 	// executionAsyncResource returns. Hooks compose in the order they were
 	// enabled; a Context that panics or returns nil leaves ctx as it was.
 	//
+	// What hooks add belongs to the resource, not to what it starts: when
+	// the resource is created from a callback's ctx as given (a frame of
+	// this package), ctx is the context that frame's own resource started
+	// from, without what the hooks added for that resource, and the
+	// additions for the new resource replace those. A hook that needs the
+	// trigger's additions (its span, to parent a new one) reads them in
+	// Init, which receives the ctx the resource was created from. So work
+	// that re-arms itself from its ctx carries one resource's additions, not
+	// one per firing. A resource whose hooks add nothing keeps its
+	// trigger's.
+	//
 	// Only resources created while such a hook is enabled pay for it: their
 	// callbacks run in a scope of their own.
 	Context func(ctx context.Context, id uint64) context.Context
@@ -155,11 +166,11 @@ var eventNames = [numEvents]string{"Before", "After", "Destroy", "Init", "Contex
 // live reports whether e's hook is still enabled since the set was made.
 func (e *hookEntry) live() bool { return e.hook.state.Load() == e.state }
 
-// init emits Init for resource id to the hooks of s, then lets the hooks
-// with a Context callback derive the context of its callbacks from ctx, and
-// returns that context. A panic in one hook is recovered and reported, and
-// the hooks after it still run.
-func (s *hookSet) init(ctx context.Context, id uint64, typ string, value any, trigger uint64) context.Context {
+// init emits Init for resource id, created from ctx, to the hooks of s,
+// then lets the hooks with a Context callback derive the context of its
+// callbacks from base, and returns that context. A panic in one hook is
+// recovered and reported, and the hooks after it still run.
+func (s *hookSet) init(ctx, base context.Context, id uint64, typ string, value any, trigger uint64) context.Context {
 	derived := false
 	for i := range s.entries {
 		e := &s.entries[i]
@@ -172,16 +183,16 @@ func (s *hookSet) init(ctx context.Context, id uint64, typ string, value any, tr
 		derived = derived || e.ctx != nil
 	}
 	if !derived {
-		return ctx
+		return base
 	}
 	for i := range s.entries {
 		if e := &s.entries[i]; e.ctx != nil && e.live() {
-			if c := callContext(e.ctx, ctx, id); c != nil {
-				ctx = c
+			if c := callContext(e.ctx, base, id); c != nil {
+				base = c
 			}
 		}
 	}
-	return ctx
+	return base
 }
 
 func callInit(fn func(context.Context, uint64, string, uint64, any), ctx context.Context, id uint64, typ string, trigger uint64, value any) {

@@ -61,11 +61,14 @@ func TestHookContextReachesCallbacks(t *testing.T) {
 		a, b, ambientA, plainB any
 		id                     uint64
 	}
-	// A root's hooks see nothing before them but the hooks enabled earlier;
-	// a child's see its parent's values too.
-	check := func(t *testing.T, got seenBy, parentID uint64) {
+	// A root's hooks see nothing before them but the hooks enabled earlier,
+	// and so do a child's started from the ctx its parent's callback was
+	// given: the hooks' additions belong to the parent, the child gets its
+	// own instead. A child started from a ctx the user derived from that one
+	// keeps what the user's ctx shows, the parent's additions included.
+	check := func(t *testing.T, got seenBy, parentID uint64, wrapped bool) {
 		sawA, sawB := "", "a"
-		if parentID != 0 {
+		if wrapped {
 			sawA, sawB = "ab", "ab"
 		}
 		assert.Equal(t, fmt.Sprintf("a/%d/saw:%s", got.id, sawA), got.a, "each resource gets its own context")
@@ -85,21 +88,21 @@ func TestHookContextReachesCallbacks(t *testing.T) {
 	req := NewResource(context.Background(), "http.request", nil)
 	defer req.Destroy()
 	req.Run(func(ctx context.Context) {
-		check(t, observe(ctx), 0)
+		check(t, observe(ctx), 0, false)
 		parent := ExecutionID(ctx)
-		for name, start := range map[string]func(fn func(context.Context)){
-			"goroutine": func(fn func(context.Context)) {
+		for name, start := range map[string]func(ctx context.Context, fn func(context.Context)){
+			"goroutine": func(ctx context.Context, fn func(context.Context)) {
 				done := make(chan struct{})
 				Go(ctx, func(ctx context.Context) { defer close(done); fn(ctx) })
 				<-done
 			},
-			"timer": func(fn func(context.Context)) {
+			"timer": func(ctx context.Context, fn func(context.Context)) {
 				done := make(chan struct{})
 				AfterFunc(ctx, time.Millisecond, func(ctx context.Context) { defer close(done); fn(ctx) })
 				<-done
 			},
-			"task": func(fn func(context.Context)) { Bind(ctx, fn)() },
-			"resource": func(fn func(context.Context)) {
+			"task": func(ctx context.Context, fn func(context.Context)) { Bind(ctx, fn)() },
+			"resource": func(ctx context.Context, fn func(context.Context)) {
 				r := NewResource(ctx, "job", nil)
 				defer r.Destroy()
 				r.Run(fn)
@@ -107,8 +110,10 @@ func TestHookContextReachesCallbacks(t *testing.T) {
 		} {
 			t.Run(name, func(t *testing.T) {
 				var got seenBy
-				start(func(ctx context.Context) { got = observe(ctx) })
-				check(t, got, parent)
+				start(ctx, func(ctx context.Context) { got = observe(ctx) })
+				check(t, got, parent, false)
+				start(context.WithValue(ctx, hookKey("user"), 1), func(ctx context.Context) { got = observe(ctx) })
+				check(t, got, parent, true)
 			})
 		}
 	})

@@ -8,6 +8,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -51,16 +52,69 @@ type RegistryFuncs struct {
 	Drop func(id uint64, data any)
 }
 
-// record describes one resource. Records are immutable; a live record keeps
-// its trigger's record reachable after the trigger is destroyed, so a leaked
-// goroutine still shows the request that started it.
+// record describes one resource. Records are immutable but for self. A
+// record keeps of its ancestors only their links, so a leaked goroutine
+// still shows the request that started it, and a record keeps no ended
+// ancestor's record, nor its data, alive.
 type record struct {
 	id, trigger uint64
 	typ         string
 	created     time.Time
 	name        string
-	parent      *record // the trigger's record, if the registry saw it
-	data        any     // what RegistryFuncs.Init returned
+	chain       *link // the trigger's link, if the registry saw the trigger
+	data        any   // what RegistryFuncs.Init returned
+	// self is the record's own link, made when the first resource it
+	// triggers is recorded.
+	self atomic.Pointer[link]
+}
+
+// maxTriggers is how many links of a trigger chain the registry keeps and
+// shows per resource, nearest first; LiveResource.Depth counts them all.
+const maxTriggers = 16
+
+// link is one resource in the trigger chains of what it triggered. Links
+// are immutable and shared; a chain holds at most 2×maxTriggers of them.
+type link struct {
+	id      uint64
+	typ     string
+	created time.Time
+	next    *link // the resource's trigger's link, nil if not kept
+	depth   int   // how many links the whole chain from here has
+	kept    int   // how many are reachable from here
+}
+
+// linkOf returns rec's link, making it if it has none. Once a chain holds
+// 2×maxTriggers links, the new link starts a copy of its nearest ones, so
+// that a chain that deepens on every firing copies maxTriggers links once
+// per maxTriggers firings.
+func linkOf(rec *record) *link {
+	if l := rec.self.Load(); l != nil {
+		return l
+	}
+	l := &link{id: rec.id, typ: rec.typ, created: rec.created, next: rec.chain, depth: 1, kept: 1}
+	if p := rec.chain; p != nil {
+		l.depth, l.kept = p.depth+1, p.kept+1
+		if l.kept > 2*maxTriggers {
+			l.next, l.kept = copyLinks(p, maxTriggers-1), maxTriggers
+		}
+	}
+	if rec.self.CompareAndSwap(nil, l) {
+		return l
+	}
+	return rec.self.Load()
+}
+
+// copyLinks copies the first n links of the chain from l, in one allocation.
+func copyLinks(l *link, n int) *link {
+	c := make([]link, n)
+	for i := range c {
+		c[i] = link{id: l.id, typ: l.typ, created: l.created, depth: l.depth, kept: n - i}
+		if i > 0 {
+			c[i-1].next = &c[i]
+		}
+		l = l.next
+	}
+	return &c[0]
 }
 
 // LiveResource is a snapshot of one live resource.
@@ -79,8 +133,24 @@ type LiveResource struct {
 	// only; the registry does not keep it (see Name).
 	Value any `json:"-"`
 	// Triggers is the trigger chain, nearest first, as far back as the
-	// registry saw it.
+	// registry saw it, its 16 nearest links at most.
 	Triggers []Trigger `json:"triggers"`
+	// Depth is how many links the whole chain has: more than Triggers
+	// when the registry kept only the nearest.
+	Depth int `json:"depth"`
+
+	chain *link // Triggers, as Live keeps them
+}
+
+// TriggeredBy reports whether resource id is one of r's Triggers, also
+// where Live left them out.
+func (r LiveResource) TriggeredBy(id uint64) bool {
+	for l, n := r.chain, 0; l != nil && n < maxTriggers; l, n = l.next, n+1 {
+		if l.id == id {
+			return true
+		}
+	}
+	return false
 }
 
 // Trigger is one link of a trigger chain.
@@ -163,7 +233,9 @@ func (r *Registry) shard(id uint64) *registryShard { return &r.shards[id%registr
 func (r *Registry) init(ctx context.Context, id uint64, typ string, trigger uint64, value any) {
 	rec := &record{id: id, trigger: trigger, typ: typ, created: time.Now(), name: ResourceName(value)}
 	if trigger != 0 {
-		rec.parent = r.get(trigger)
+		if p := r.get(trigger); p != nil {
+			rec.chain = linkOf(p)
+		}
 	}
 	if r.funcs.Init != nil {
 		rec.data = r.funcs.Init(ctx, LiveResource{ID: id, Type: typ, TriggerID: trigger, Created: rec.created, Name: rec.name, Value: value})
@@ -239,10 +311,13 @@ func (r *Registry) CountByType() map[string]int {
 	return counts
 }
 
-// Live returns a snapshot of the live resources in creation order: by
-// creation time, then by ID. IDs alone do not follow creation order (see
-// frame.ID and newID).
-func (r *Registry) Live() []LiveResource {
+// Live returns a snapshot of the live resources that match (all if match is
+// nil), in creation order, by creation time, then by ID (IDs alone do not
+// follow creation order, see frame.ID): at most limit of them (all if limit
+// is negative) from the offset-th on, and how many match. match receives
+// each live resource without its Triggers; it may ask TriggeredBy. Only the
+// resources returned pay for their chains.
+func (r *Registry) Live(match func(LiveResource) bool, offset, limit int) (page []LiveResource, total int) {
 	var recs []*record
 	for i := range r.shards {
 		s := &r.shards[i]
@@ -252,18 +327,35 @@ func (r *Registry) Live() []LiveResource {
 		}
 		s.mu.Unlock()
 	}
+	if match != nil {
+		recs = slices.DeleteFunc(recs, func(rec *record) bool { return !match(rec.resource()) })
+	}
 	slices.SortFunc(recs, func(a, b *record) int {
 		if c := a.created.Compare(b.created); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.id, b.id)
 	})
-	out := make([]LiveResource, len(recs))
+	total = len(recs)
+	recs = recs[min(offset, total):]
+	if limit >= 0 && limit < len(recs) {
+		recs = recs[:limit]
+	}
+	page = make([]LiveResource, len(recs))
 	for i, rec := range recs {
-		out[i] = LiveResource{ID: rec.id, Type: rec.typ, TriggerID: rec.trigger, Created: rec.created, Name: rec.name, Data: rec.data}
-		for p := rec.parent; p != nil; p = p.parent {
-			out[i].Triggers = append(out[i].Triggers, Trigger{ID: p.id, Type: p.typ, Created: p.created, Live: r.get(p.id) == p})
+		page[i] = rec.resource()
+		for l := rec.chain; l != nil && len(page[i].Triggers) < maxTriggers; l = l.next {
+			page[i].Triggers = append(page[i].Triggers, Trigger{ID: l.id, Type: l.typ, Created: l.created, Live: r.get(l.id) != nil})
 		}
 	}
-	return out
+	return page, total
+}
+
+// resource returns rec as a LiveResource without Triggers.
+func (rec *record) resource() LiveResource {
+	lr := LiveResource{ID: rec.id, Type: rec.typ, TriggerID: rec.trigger, Created: rec.created, Name: rec.name, Data: rec.data, chain: rec.chain}
+	if rec.chain != nil {
+		lr.Depth = rec.chain.depth
+	}
+	return lr
 }

@@ -5,7 +5,9 @@ package asynctrack
 
 import (
 	"context"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,7 +36,7 @@ func TestRegistryShowsLeakedGoroutineWithItsChain(t *testing.T) {
 	var found *LiveResource
 	require.Eventually(t, func() bool {
 		found = nil
-		for _, r := range reg.Live() {
+		for _, r := range live(reg) {
 			if r.ID == id {
 				found = &r
 			}
@@ -50,7 +52,7 @@ func TestRegistryShowsLeakedGoroutineWithItsChain(t *testing.T) {
 
 	close(release)
 	assert.Eventually(t, func() bool {
-		for _, r := range reg.Live() {
+		for _, r := range live(reg) {
 			if r.ID == id {
 				return false
 			}
@@ -80,7 +82,7 @@ func TestRegistryLiveInCreationOrder(t *testing.T) {
 		time.Sleep(time.Millisecond) // distinct creation times on any clock
 	}
 	var ids []uint64
-	for _, r := range reg.Live() {
+	for _, r := range live(reg) {
 		ids = append(ids, r.ID)
 	}
 	assert.Equal(t, []uint64{3000, 1000, 2000}, ids)
@@ -132,4 +134,73 @@ func TestRegistryFuncs(t *testing.T) {
 	assert.Equal(t, 1, events)
 	_, ok = reg.Data(open.ID())
 	assert.False(t, ok)
+}
+
+// live returns every live resource of reg.
+func live(reg *Registry) []LiveResource {
+	page, _ := reg.Live(nil, 0, -1)
+	return page
+}
+
+// TestRegistryChainStaysBounded: a resource that starts the next and ends,
+// as a timer that re-arms itself does, many times over: the live one shows
+// its nearest triggers and how deep its chain is, and the records of the
+// ended ones, with their owner's data, are not kept alive.
+func TestRegistryChainStaysBounded(t *testing.T) {
+	const depth = 5 * maxTriggers
+	var collected atomic.Int64
+	reg := NewRegistry(RegistryFuncs{Init: func(_ context.Context, r LiveResource) any {
+		data := new([64]byte)
+		runtime.AddCleanup(data, func(*atomic.Int64) { collected.Add(1) }, &collected)
+		return data
+	}}).Enable()
+	defer reg.Disable()
+
+	ids := make([]uint64, 0, depth)
+	prev := NewResource(context.Background(), "link", nil)
+	ids = append(ids, prev.ID())
+	for range depth - 1 {
+		var next *Resource
+		prev.Run(func(ctx context.Context) { next = NewResource(ctx, "link", nil) })
+		prev.Destroy()
+		prev = next
+		ids = append(ids, prev.ID())
+	}
+	defer prev.Destroy()
+
+	page, total := reg.Live(func(r LiveResource) bool { return r.Type == "link" }, 0, -1)
+	require.Equal(t, 1, total)
+	last := page[0]
+	assert.Equal(t, prev.ID(), last.ID)
+	assert.Equal(t, depth-1, last.Depth, "the whole chain is counted")
+	require.Len(t, last.Triggers, maxTriggers, "its nearest links are kept")
+	for i, tr := range last.Triggers {
+		assert.Equal(t, ids[depth-2-i], tr.ID, "nearest first")
+		assert.False(t, tr.Live)
+	}
+	assert.True(t, last.TriggeredBy(ids[depth-2]))
+	assert.False(t, last.TriggeredBy(ids[0]), "beyond the kept links")
+
+	require.Eventually(t, func() bool {
+		runtime.GC()
+		return collected.Load() == depth-1
+	}, 10*time.Second, 10*time.Millisecond, "the data of every ended resource is collected")
+}
+
+// TestRegistryLivePages: Live filters, then pages in creation order.
+func TestRegistryLivePages(t *testing.T) {
+	reg := NewRegistry()
+	for id := uint64(1); id <= 10; id++ {
+		reg.init(context.Background(), id, map[bool]string{true: "even", false: "odd"}[id%2 == 0], 0, nil)
+	}
+	var ids []uint64
+	page, total := reg.Live(func(r LiveResource) bool { return r.Type == "even" }, 1, 2)
+	for _, r := range page {
+		ids = append(ids, r.ID)
+	}
+	assert.Equal(t, 5, total)
+	assert.Equal(t, []uint64{4, 6}, ids)
+	page, total = reg.Live(nil, 20, 5)
+	assert.Equal(t, 10, total)
+	assert.Empty(t, page)
 }

@@ -48,10 +48,13 @@ const labelName = scopetable.Label
 // Store.Run, a Resource's Run, a timer callback, a task, or a goroutine whose
 // values are not those of the scope it was started in.
 type scope struct {
-	frame  *frame          // what the scope resolves to
-	labels context.Context // the context that holds the scope's label set
-	p      unsafe.Pointer  // that label set, as the runtime holds it
-	token  uint64          // the value of the scope's label
+	frame *frame // the context the scope was opened with
+	// entered, once Enter changed it, is what the scope shows from then on
+	// instead of frame: a context derived from frame.
+	entered atomic.Pointer[entered]
+	labels  context.Context // the context that holds the scope's label set
+	p       unsafe.Pointer  // that label set, as the runtime holds it
+	token   uint64          // the value of the scope's label
 	// refs counts what runs in the scope: the callback that opened it and
 	// every tracked goroutine, task or timer started in it that shares it.
 	// The scope closes when it drops to 0 and never opens again.
@@ -145,6 +148,20 @@ func (s *scope) exitLabels() context.Context {
 	c := pprof.WithLabels(context.Background(), pprof.Labels(scopetable.ExitLabel, strconv.FormatUint(s.token, 16)))
 	s.exit.Store(&c)
 	return c
+}
+
+// entered is a context Enter made a scope show, with the frame it carries.
+type entered struct {
+	ctx context.Context
+	f   *frame
+}
+
+// current returns what s shows to code without a ctx and its frame.
+func (s *scope) current() (context.Context, *frame) {
+	if e := s.entered.Load(); e != nil {
+		return e.ctx, e.f
+	}
+	return s.frame, s.frame
 }
 
 // acquire adds one to what runs in s, unless s has closed.

@@ -54,7 +54,9 @@ func (s *Store[T]) Run(ctx context.Context, v T, fn func(ctx context.Context)) {
 }
 
 // derive returns a frame of ctx's resource in which s holds v.
-// The frame and the binding are one allocation.
+// The frame and the binding are one allocation. A value of s that v
+// replaces at the head of the list is dropped, so that work setting s anew
+// each time it re-arms itself does not lengthen the list.
 func (s *Store[T]) derive(ctx context.Context, v T) *frame {
 	fb := &struct {
 		frame frame
@@ -62,7 +64,11 @@ func (s *Store[T]) derive(ctx context.Context, v T) *frame {
 	}{}
 	f := &fb.frame
 	derive(f, ctx)
-	fb.b = valueBinding[T]{binding{store: unsafe.Pointer(s), next: f.values}, v}
+	next := f.values
+	if next != nil && next.store == unsafe.Pointer(s) {
+		next = next.next
+	}
+	fb.b = valueBinding[T]{binding{store: unsafe.Pointer(s), next: next}, v}
 	f.values = &fb.b.binding
 	return f
 }
@@ -80,7 +86,8 @@ func (s *Store[T]) Value(ctx context.Context) (T, bool) {
 // AsyncLocalStorage.getStore, for code that holds no ctx.
 func (s *Store[T]) Current() (T, bool) {
 	if sc := ambientScope(); sc != nil {
-		return s.lookup(sc.frame.values)
+		_, f := sc.current()
+		return s.lookup(f.values)
 	}
 	var zero T
 	return zero, false

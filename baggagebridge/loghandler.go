@@ -13,8 +13,6 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/trace"
-
-	"github.com/otelctx/otelctx/asynctrack"
 )
 
 // Log attribute keys of the span a record was logged under.
@@ -30,10 +28,12 @@ const (
 // on. They are added as the record's own attributes are, so inside any
 // group opened with WithGroup.
 //
-// The span and the baggage come from the context the record is logged with
-// (slog.InfoContext and the like) and, for whichever of them it lacks, from
-// asynctrack.Ambient(): a plain slog.Info inside a request's work still
-// carries the request's IDs and values.
+// The span and the baggage come from one source: the context the record is
+// logged with (slog.InfoContext and the like) if it carries a span, a
+// baggage or an asynctrack frame, else asynctrack.Ambient(), which next then
+// receives too. A plain slog.Info inside a request's work carries the
+// request's IDs and values; a record logged with another request's ctx
+// carries that request's, and nothing of the ambient one.
 //
 // A LogHandler is safe for concurrent use; those returned by its WithAttrs
 // and WithGroup share its cache of computed values.
@@ -87,25 +87,9 @@ func (h *LogHandler) Enabled(ctx context.Context, l slog.Level) bool {
 // Handle adds the span IDs and selected values to a copy of r and passes it
 // to next.
 func (h *LogHandler) Handle(ctx context.Context, r slog.Record) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
+	ctx = source(ctx)
 	sc := trace.SpanContextFromContext(ctx)
 	bag := baggage.FromContext(ctx)
-	if !sc.IsValid() || bag.Len() == 0 {
-		if amb := asynctrack.Ambient(); amb != ctx {
-			if !sc.IsValid() {
-				// next gets the ambient span too, so that an OTel-aware
-				// handler (otelslog) records the real trace and span IDs.
-				if span := trace.SpanFromContext(amb); span.SpanContext().IsValid() {
-					sc, ctx = span.SpanContext(), trace.ContextWithSpan(ctx, span)
-				}
-			}
-			if bag.Len() == 0 {
-				bag = baggage.FromContext(amb)
-			}
-		}
-	}
 	en := h.e.get(bag, sc.TraceID())
 	if (!sc.IsValid() || !h.ids) && (en == nil || len(en.logs) == 0) {
 		return h.next.Handle(ctx, r)

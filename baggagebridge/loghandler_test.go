@@ -104,32 +104,51 @@ func TestLogHandler(t *testing.T) {
 	}}, got[3])
 }
 
-// TestLogHandlerFallback checks that the ambient context fills in what the
-// record's ctx lacks, and only that.
-func TestLogHandlerFallback(t *testing.T) {
+// TestLogHandlerOneSource checks that a record takes its span and values
+// from one source: the ctx it is logged with when that carries a span, a
+// baggage or a frame, else the ambient scope, never a mix of the two.
+func TestLogHandlerOneSource(t *testing.T) {
 	requireAmbient(t)
 	tp := sdktrace.NewTracerProvider()
 	defer func() { _ = tp.Shutdown(context.Background()) }()
-	request := withValues(t, context.Background(), "user.id", "42")
-	request, span := tp.Tracer("test").Start(request, "request")
-	defer span.End()
-	_, other := tp.Tracer("test").Start(context.Background(), "other")
-	defer other.End()
-	otherCtx := withValues(t, context.Background(), "user.id", "7")
+	tracer := tp.Tracer("test")
+	// Request A: alice, with a span. Request B: its own span, no baggage.
+	a := withValues(t, context.Background(), "user.id", "alice")
+	a, spanA := tracer.Start(a, "A")
+	defer spanA.End()
+	_, spanB := tracer.Start(context.Background(), "B")
+	defer spanB.End()
+	onlyBaggage := withValues(t, context.Background(), "user.id", "bob")
 
 	logger, lines := jsonLogger(t)
-	asynctrack.Run(request, func(context.Context) {
-		// A ctx with baggage but no span: the span is the ambient one.
-		logger.InfoContext(otherCtx, "baggage from ctx")
-		// A ctx with a span but no baggage: the baggage is the ambient one.
-		logger.InfoContext(withSpan(other), "span from ctx")
+	jobs := make(chan context.Context)
+	done := make(chan struct{})
+	var once sync.Once
+	asynctrack.Run(a, func(context.Context) {
+		// A worker started lazily, with a plain go statement, inside
+		// request A, that logs B's job with B's ctx.
+		once.Do(func() {
+			go func() {
+				defer close(done)
+				for ctx := range jobs {
+					logger.InfoContext(ctx, "job")
+				}
+			}()
+		})
+		jobs <- trace.ContextWithSpan(context.Background(), spanB) // B's span, no baggage
+		jobs <- onlyBaggage                                        // a baggage, no span
+		jobs <- context.Background()                               // nothing: the ambient scope, A
+		close(jobs)
+		<-done
 	})
 	got := lines()
-	require.Len(t, got, 2)
-	assert.Equal(t, "7", got[0]["user.id"])
-	assert.Equal(t, span.SpanContext().SpanID().String(), got[0]["span_id"])
-	assert.Equal(t, "42", got[1]["user.id"])
-	assert.Equal(t, other.SpanContext().SpanID().String(), got[1]["span_id"])
+	require.Len(t, got, 3)
+	assert.Equal(t, spanB.SpanContext().TraceID().String(), got[0]["trace_id"], "B's span")
+	assert.NotContains(t, got[0], "user.id", "never A's user on B's trace")
+	assert.Equal(t, "bob", got[1]["user.id"])
+	assert.NotContains(t, got[1], "trace_id", "never A's span on a record with its own baggage")
+	assert.Equal(t, "alice", got[2]["user.id"])
+	assert.Equal(t, spanA.SpanContext().SpanID().String(), got[2]["span_id"])
 }
 
 func TestLogHandlerRecordUntouched(t *testing.T) {

@@ -9,8 +9,6 @@ import (
 	"go.opentelemetry.io/otel/baggage"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 	"go.opentelemetry.io/otel/trace"
-
-	"github.com/otelctx/otelctx/asynctrack"
 )
 
 // LogProcessor is an OpenTelemetry Logs SDK processor that adds the
@@ -18,10 +16,12 @@ import (
 // spans (see SpanProcessor; the same options, redaction and hashing
 // included). It is the counterpart of baggagecopy.NewLogProcessor.
 //
-// The values come from the record's context and, when it carries no
-// baggage, from asynctrack.Ambient(): a record emitted without a ctx inside
-// a request's work still carries the request's values, and, if the record
-// has no trace context of its own, the ambient span's IDs.
+// The values and the trace context come from one source: the record's
+// context if it carries a span, a baggage or an asynctrack frame (or the
+// record a trace context of its own), else asynctrack.Ambient(), whose
+// span's IDs the record then gets too. A record emitted without a ctx inside
+// a request's work carries the request's values and IDs; one emitted with
+// another request's ctx, that request's and nothing of the ambient one.
 //
 // Register it before the exporting processor, whose records it then
 // enriches: sdklog.WithProcessor(baggagebridge.NewLogProcessor(...)),
@@ -42,24 +42,19 @@ func (*LogProcessor) Enabled(context.Context, sdklog.EnabledParameters) bool { r
 
 // OnEmit adds the selected values of the record's baggage to r.
 func (p *LogProcessor) OnEmit(ctx context.Context, r *sdklog.Record) error {
-	if ctx == nil {
+	switch {
+	case !r.TraceID().IsValid():
+		ctx = source(ctx)
+		if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+			r.SetTraceID(sc.TraceID())
+			r.SetSpanID(sc.SpanID())
+			r.SetTraceFlags(sc.TraceFlags())
+		}
+	case ctx == nil:
+		// The trace context was set on the record: that is its source.
 		ctx = context.Background()
 	}
 	bag := baggage.FromContext(ctx)
-	if bag.Len() == 0 || !r.TraceID().IsValid() {
-		if amb := asynctrack.Ambient(); amb != ctx {
-			if bag.Len() == 0 {
-				bag = baggage.FromContext(amb)
-			}
-			if !r.TraceID().IsValid() {
-				if sc := trace.SpanContextFromContext(amb); sc.IsValid() {
-					r.SetTraceID(sc.TraceID())
-					r.SetSpanID(sc.SpanID())
-					r.SetTraceFlags(sc.TraceFlags())
-				}
-			}
-		}
-	}
 	if en := p.e.get(bag, r.TraceID()); en != nil && len(en.attrs) > 0 {
 		r.AddAttributes(en.attrs...)
 	}

@@ -16,6 +16,7 @@ import (
 	otellog "go.opentelemetry.io/otel/log"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/otelctx/otelctx/asynctrack"
 	"github.com/otelctx/otelctx/baggagebridge"
@@ -102,6 +103,48 @@ func TestLogProcessor(t *testing.T) {
 			assert.Equal(t, span.SpanContext().SpanID(), got[body].SpanID())
 		}
 	}
+}
+
+// TestLogProcessorOneSource is TestLogHandlerOneSource through the Logs SDK.
+func TestLogProcessorOneSource(t *testing.T) {
+	requireAmbient(t)
+	exp := &memExporter{}
+	lp := sdklog.NewLoggerProvider(
+		sdklog.WithProcessor(baggagebridge.NewLogProcessor(baggagebridge.WithKeys("user.id"))),
+		sdklog.WithProcessor(sdklog.NewSimpleProcessor(exp)),
+	)
+	defer func() { require.NoError(t, lp.Shutdown(context.Background())) }()
+	logger := lp.Logger("test")
+	emit := func(ctx context.Context, body string) {
+		var r otellog.Record
+		r.SetBody(attribute.StringValue(body))
+		logger.Emit(ctx, r)
+	}
+	tp := sdktrace.NewTracerProvider()
+	defer func() { require.NoError(t, tp.Shutdown(context.Background())) }()
+	a := withValues(t, context.Background(), "user.id", "alice")
+	a, spanA := tp.Tracer("test").Start(a, "A")
+	defer spanA.End()
+	_, spanB := tp.Tracer("test").Start(context.Background(), "B")
+	defer spanB.End()
+
+	asynctrack.Run(a, func(context.Context) {
+		done := make(chan struct{})
+		go func() { // started inside A, working for B
+			defer close(done)
+			emit(trace.ContextWithSpan(context.Background(), spanB), "B's span")
+			emit(withValues(t, context.Background(), "user.id", "bob"), "baggage only")
+			emit(context.Background(), "nothing")
+		}()
+		<-done
+	})
+	got := exp.byBody()
+	assert.Equal(t, spanB.SpanContext().TraceID(), got["B's span"].TraceID())
+	assert.Empty(t, recordAttrs(got["B's span"]), "never A's user on B's trace")
+	assert.Equal(t, map[string]string{"user.id": "bob"}, recordAttrs(got["baggage only"]))
+	assert.False(t, got["baggage only"].TraceID().IsValid(), "never A's span on a record with its own baggage")
+	assert.Equal(t, map[string]string{"user.id": "alice"}, recordAttrs(got["nothing"]))
+	assert.Equal(t, spanA.SpanContext().SpanID(), got["nothing"].SpanID())
 }
 
 // ambientBuild reports whether code without a ctx sees its scope.

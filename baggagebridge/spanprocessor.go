@@ -72,6 +72,7 @@ func NewSpanProcessor(opts ...Option) *SpanProcessor {
 // a non-random sdktrace.IDGenerator makes, and then that other span gets
 // none.
 func WrapSpanProcessor(next sdktrace.SpanProcessor, opts ...Option) *SpanProcessor {
+	spanValues.wanted.Store(true)
 	return &SpanProcessor{e: newEnricher(newConfig(opts...), false), next: next, pending: &pendingSpans{}}
 }
 
@@ -101,7 +102,12 @@ func (p *SpanProcessor) OnEnd(s sdktrace.ReadOnlySpan) {
 	if p.next == nil {
 		return
 	}
-	if bag := p.pending.take(s.SpanContext().SpanID()); bag.Len() > 0 {
+	sc := s.SpanContext()
+	bag := p.pending.take(sc.SpanID())
+	if set, ok := spanValues.take(sc.TraceID(), sc.SpanID()); ok {
+		bag = set // the values Set gave the scope opened under s
+	}
+	if bag.Len() > 0 {
 		s = &enrichedSpan{ReadOnlySpan: s, e: p.e, bag: bag}
 	}
 	p.next.OnEnd(s)

@@ -31,10 +31,31 @@ var (
 	ErrTooLarge = errors.New("baggagebridge: baggage over the W3C limits")
 )
 
-// Set returns a copy of ctx in which key holds value, with props as the
-// member's properties, replacing any value key held. The value is a W3C
-// baggage member of ctx's baggage, so the propagators carry it to the next
-// service; it is the plain value, which the propagator percent-encodes.
+// Set makes key hold value, with props as the member's properties, for the
+// rest of the work ctx belongs to, replacing any value key held: it is
+// Node.js's AsyncLocalStorage.enterWith. The value is a W3C baggage member,
+// so the propagators carry it to the next service as the plain value, which
+// the propagator percent-encodes.
+//
+// From the moment Set returns, the value is seen by:
+//
+//   - the returned context and everything derived from it;
+//   - code without a ctx in the scope ctx's work runs in (Current,
+//     asynctrack.Ambient, log records without a ctx): on the calling
+//     goroutine, in the goroutines running in that scope, plain go
+//     statements and errgroup's included, whether started before or after,
+//     and in the tracked goroutines that share it;
+//   - the scope's own span (under Middleware inside otelhttp, the request's
+//     server span, started before the value existed) as WrapSpanProcessor
+//     exports it.
+//
+// It is never seen by another request, by a context taken before Set (a
+// context is a snapshot), by work under asynctrack.Exit or started from
+// context.Background(), nor by work that already runs in a scope of its own
+// (a timer, a task, a goroutine asynctrack.Go gave a scope of its own), which
+// keeps what it started with. A ctx that carries no asynctrack frame gets
+// the value in the returned context only. To act with another value for one
+// call only, use With.
 //
 // An invalid key, value or property is an error wrapping ErrInvalidKey or
 // ErrInvalidValue, and ctx is returned unchanged.
@@ -46,14 +67,34 @@ var (
 // the members already in the baggage first, by key, then the new one; the
 // others stay in this process and are never propagated, until they are Set
 // again.
-//
-// Set does not make the values ambient: run the code that should see them
-// without a ctx through asynctrack.Run(ctx, fn).
 func Set(ctx context.Context, key, value string, props ...baggage.Property) (context.Context, error) {
 	m, err := newMember(key, value, props)
 	if err != nil {
 		return ctx, err
 	}
+	enter(ctx, func(c context.Context) context.Context {
+		c, _ = with(c, m)
+		return c
+	})
+	return with(ctx, m)
+}
+
+// With returns a copy of ctx in which key holds value, as Set does, without
+// changing what the rest of the work sees: code without a ctx, and code
+// handed another context of the same request, see what they saw. It is for
+// one call made on behalf of someone else (a query for another tenant);
+// run code that must see the value ambiently through asynctrack.Run.
+func With(ctx context.Context, key, value string, props ...baggage.Property) (context.Context, error) {
+	m, err := newMember(key, value, props)
+	if err != nil {
+		return ctx, err
+	}
+	return with(ctx, m)
+}
+
+// with returns ctx with m in its baggage, or held if the baggage is full.
+func with(ctx context.Context, m baggage.Member) (context.Context, error) {
+	key := m.Key()
 	bag := baggage.FromContext(ctx)
 	held, _ := heldStore.Value(ctx)
 
@@ -63,7 +104,7 @@ func Set(ctx context.Context, key, value string, props ...baggage.Property) (con
 		add++ // the comma before it
 	}
 	if n < w3cbaggage.MaxMembers && size+add <= w3cbaggage.MaxBytes {
-		bag, err = bag.SetMember(m)
+		bag, err := bag.SetMember(m)
 		if err != nil { // unreachable: m is valid
 			return ctx, err
 		}
@@ -162,9 +203,15 @@ func Current(key string) (string, bool) {
 	return Get(asynctrack.Ambient(), key)
 }
 
-// Delete returns a copy of ctx in which key holds no value. It returns ctx
-// itself if key holds none.
+// Delete makes key hold no value for the rest of the work ctx belongs to,
+// as Set makes it hold one, and returns a copy of ctx without it (ctx itself
+// if key holds none there).
 func Delete(ctx context.Context, key string) context.Context {
+	enter(ctx, func(c context.Context) context.Context { return without(c, key) })
+	return without(ctx, key)
+}
+
+func without(ctx context.Context, key string) context.Context {
 	if bag := baggage.FromContext(ctx); bag.Member(key).Key() != "" {
 		ctx = baggage.ContextWithBaggage(ctx, bag.DeleteMember(key))
 	}

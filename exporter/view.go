@@ -201,6 +201,9 @@ type resource struct {
 	Created   time.Time `json:"created"`
 	Age       float64   `json:"ageSeconds"`
 	Triggers  []link    `json:"triggers"`
+	// Depth is the length of the whole trigger chain, of which Triggers
+	// holds the nearest links (at most 16, see asynctrack.LiveResource).
+	Depth int `json:"depth"`
 	// Request describes a request's resource; nil for another resource.
 	Request *requestInfo `json:"request,omitempty"`
 	// Goroutines are the goroutines that run in the resource's scope, and
@@ -220,6 +223,8 @@ type link struct {
 
 // view answers q from the registry's live resources and trigger chains, the
 // trace each resource was created in, and a read of the goroutine profile.
+// Only the resources of the page are converted: the work of a query beyond
+// its page is one match per live resource, and the profile's read.
 func (e *Exporter) view(q query, now time.Time) view {
 	v := view{ID: q.id, Time: now, Offset: q.offset, Limit: q.limit, Resources: []resource{}, Outliving: []outliving{}}
 	if q.traceID.IsValid() {
@@ -230,19 +235,19 @@ func (e *Exporter) view(q query, now time.Time) view {
 	if sg.err != nil {
 		v.GoroutineError = sg.err.Error()
 	}
-	live := e.registry.Live()
-	for _, lr := range live {
+	var match func(asynctrack.LiveResource) bool
+	if q.traceID.IsValid() || q.id != 0 {
+		match = func(lr asynctrack.LiveResource) bool {
+			if tid, _ := stateTrace(lr.Data); q.traceID.IsValid() && tid != q.traceID {
+				return false
+			}
+			return q.id == 0 || lr.ID == q.id || lr.TriggeredBy(q.id)
+		}
+	}
+	page, total := e.registry.Live(match, q.offset, q.limit)
+	v.Total = total
+	for _, lr := range page {
 		tid, sid := stateTrace(lr.Data)
-		if q.traceID.IsValid() && tid != q.traceID {
-			continue
-		}
-		if q.id != 0 && lr.ID != q.id && !slices.ContainsFunc(lr.Triggers, func(t asynctrack.Trigger) bool { return t.ID == q.id }) {
-			continue
-		}
-		v.Total++
-		if v.Total <= q.offset || len(v.Resources) >= q.limit {
-			continue
-		}
 		r := resource{
 			ID:        lr.ID,
 			Type:      lr.Type,
@@ -251,6 +256,7 @@ func (e *Exporter) view(q query, now time.Time) view {
 			Created:   lr.Created,
 			Age:       now.Sub(lr.Created).Seconds(),
 			Triggers:  make([]link, len(lr.Triggers)),
+			Depth:     lr.Depth,
 		}
 		if tid.IsValid() {
 			r.TraceID, r.SpanID = tid.String(), sid.String()
@@ -265,11 +271,7 @@ func (e *Exporter) view(q query, now time.Time) view {
 		v.Resources = append(v.Resources, r)
 	}
 	if q.offset == 0 {
-		isLive := make(map[uint64]bool, len(live))
-		for _, lr := range live {
-			isLive[lr.ID] = true
-		}
-		v.Outliving = e.outlivingOf(q, sg, func(id uint64) bool { return isLive[id] }, now)
+		v.Outliving = e.outlivingOf(q, sg, func(id uint64) bool { _, ok := e.registry.Data(id); return ok }, now)
 	}
 	return v
 }
@@ -288,6 +290,7 @@ type node struct {
 	omitted  int // goroutine groups past the bound
 	children []*node
 	attached bool // has a parent in the tree
+	earlier  int  // links of its chain beyond it that the registry did not keep
 }
 
 // tree returns the roots of v's tree, which grows from the oldest known
@@ -319,11 +322,17 @@ func (v view) tree() []*node {
 			n.attached = true
 			n = p
 		}
+		if !n.attached {
+			n.earlier = max(n.earlier, r.Depth-len(r.Triggers))
+		}
 	}
 	var roots []*node
 	for _, n := range nodes {
 		if !n.attached {
 			roots = append(roots, n)
+			if n.earlier > 0 {
+				n.note = strings.TrimSpace(n.note + fmt.Sprintf(" (%d earlier triggers not kept)", n.earlier))
+			}
 		}
 	}
 	sortNodes(roots)
