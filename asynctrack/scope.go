@@ -14,7 +14,7 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/otelctx/otelctx/internal/scopetable"
+	"github.com/otelctx/otelctx/internal/scopehook"
 )
 
 // How code without a ctx finds its scope.
@@ -42,7 +42,7 @@ import (
 // a label set of its own; its lookup reads the "otelctx" label through
 // pprof's public API and finds the token in the table.
 
-const labelName = scopetable.Label
+const labelName = scopehook.Label
 
 // scope is a point where what code without a ctx sees changes: a Run, a
 // Store.Run, a Resource's Run, a timer callback, a task, or a goroutine whose
@@ -145,7 +145,7 @@ func (s *scope) exitLabels() context.Context {
 	if c := s.exit.Load(); c != nil {
 		return *c
 	}
-	c := pprof.WithLabels(context.Background(), pprof.Labels(scopetable.ExitLabel, strconv.FormatUint(s.token, 16)))
+	c := pprof.WithLabels(context.Background(), pprof.Labels(scopehook.ExitLabel, strconv.FormatUint(s.token, 16)))
 	s.exit.Store(&c)
 	return c
 }

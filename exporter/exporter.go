@@ -19,7 +19,7 @@ import (
 
 	"github.com/otelctx/otelctx/asynctrack"
 	"github.com/otelctx/otelctx/internal/reqinfo"
-	"github.com/otelctx/otelctx/internal/scopetable"
+	"github.com/otelctx/otelctx/internal/scopehook"
 )
 
 // ScopeName is the instrumentation scope of the Exporter's tracer and meter.
@@ -148,7 +148,7 @@ func New(opts ...Option) *Exporter {
 		// Without span types nothing needs Before and After.
 		funcs.Before, funcs.After, funcs.Context = e.before, e.after, e.spanContext
 	}
-	e.stopWatch = scopetable.Watch()
+	e.stopWatch = scopehook.Watch()
 	e.registry = asynctrack.NewRegistry(funcs).Enable()
 	return e
 }

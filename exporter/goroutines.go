@@ -16,7 +16,7 @@ import (
 
 	"github.com/google/pprof/profile"
 
-	"github.com/otelctx/otelctx/internal/scopetable"
+	"github.com/otelctx/otelctx/internal/scopehook"
 )
 
 // Bounds of what the view shows of goroutines: the goroutine groups of one
@@ -130,14 +130,14 @@ func readGoroutines() *scopeGoroutines {
 		}
 		n := int(s.Value[0])
 		sg.total += n
-		labels, exited := s.Label[scopetable.Label], false
+		labels, exited := s.Label[scopehook.Label], false
 		if len(labels) == 0 {
-			labels, exited = s.Label[scopetable.ExitLabel], true
+			labels, exited = s.Label[scopehook.ExitLabel], true
 		}
 		if len(labels) != 1 {
 			continue
 		}
-		id, open, ok := scopetable.Execution(labels[0])
+		id, open, ok := scopehook.Execution(labels[0])
 		switch {
 		case exited && !open:
 			continue // a goroutine detached from an ended scope is not its

@@ -8,12 +8,12 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/otelctx/otelctx/internal/scopetable"
+	"github.com/otelctx/otelctx/internal/scopehook"
 )
 
 func init() {
-	scopetable.Execution = scopeExecution
-	scopetable.Watch = closed.watch
+	scopehook.Execution = scopeExecution
+	scopehook.Watch = closed.watch
 }
 
 // scopeExecution resolves the value of a scope's label to the execution
