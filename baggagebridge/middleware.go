@@ -50,9 +50,10 @@ const TypeHTTPRequest = "http.request"
 //
 // The exporter's live view shows each request's method, its route (the
 // pattern of the ServeMux that serves it: the one Middleware wraps, or one
-// that routed to Middleware) and the baggage values that WithKeys and
-// WithKeyPrefixes select, redacted or hashed as WithRedacted and WithHashed
-// say; they are computed only when the view is requested.
+// that routed to Middleware) and the baggage values it arrived with that
+// WithKeys and WithKeyPrefixes select, redacted or hashed as WithRedacted
+// and WithHashed say (not those Set adds later); they are computed only
+// when the view is requested.
 func Middleware(opts ...Option) func(http.Handler) http.Handler {
 	c := newConfig(opts...)
 	m := &middleware{prop: c.propagator, sel: newSelection(c), labelKeys: c.labelKeys}
