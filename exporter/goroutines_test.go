@@ -6,6 +6,7 @@ package exporter
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -89,12 +90,25 @@ func requireAmbient(t *testing.T) {
 	}
 }
 
+// fetchView reads the view's JSON at url. It touches no testing.T: it runs
+// in the conditions of Eventually, which may outlive a failed test.
+func fetchView(url string) (goroutineView, error) {
+	var v goroutineView
+	resp, err := http.Get(url)
+	if err != nil {
+		return v, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return v, fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	return v, json.NewDecoder(resp.Body).Decode(&v)
+}
+
 func readGoroutineView(t *testing.T, url string) goroutineView {
 	t.Helper()
-	code, _, body := get(t, url, nil)
-	require.Equal(t, http.StatusOK, code, body)
-	var v goroutineView
-	require.NoError(t, json.Unmarshal([]byte(body), &v), body)
+	v, err := fetchView(url)
+	require.NoError(t, err)
 	return v
 }
 
@@ -129,6 +143,8 @@ func TestViewRequestGoroutines(t *testing.T) {
 	srv := httptest.NewServer(baggagebridge.Middleware(baggagebridge.WithPropagator(prop),
 		baggagebridge.WithKeys("user.id", "secret"), baggagebridge.WithRedacted("secret"))(mux))
 	defer srv.Close()
+	respondOnce := sync.OnceFunc(func() { close(respond) })
+	defer respondOnce() // before srv.Close, which waits for the handler
 	debug := httptest.NewServer(e.Handler())
 	defer debug.Close()
 
@@ -147,26 +163,34 @@ func TestViewRequestGoroutines(t *testing.T) {
 
 	// The request, and both its goroutines parked.
 	var reqID uint64
+	var found goroutineView
 	require.Eventually(t, func() bool {
-		v := readGoroutineView(t, debug.URL+"?format=json")
+		v, err := fetchView(debug.URL + "?format=json")
+		if err != nil {
+			return false
+		}
 		for _, r := range v.Resources {
 			if r.Type == baggagebridge.TypeHTTPRequest && in(r.Goroutines, "select", "TestViewRequestGoroutines.func2") &&
 				in(r.Goroutines, "chan receive", "exporter.blockedWorker") {
-				reqID = r.ID
-				require.NotNil(t, r.Request)
-				assert.Equal(t, "GET", r.Request.Method)
-				assert.Equal(t, "GET /users/{id}", r.Request.Route, "the pattern, not the path")
-				require.Len(t, r.Request.Values, 2)
-				assert.Equal(t, "secret", r.Request.Values[0].Key)
-				assert.Equal(t, "REDACTED", r.Request.Values[0].Value)
-				assert.Equal(t, "user.id", r.Request.Values[1].Key)
-				assert.Equal(t, "ada", r.Request.Values[1].Value)
-				assert.Greater(t, v.Goroutines, 2)
+				reqID, found = r.ID, v
 				return true
 			}
 		}
 		return false
 	}, waitFor, pollEvery)
+	for _, r := range found.Resources {
+		if r.ID == reqID {
+			require.NotNil(t, r.Request)
+			assert.Equal(t, "GET", r.Request.Method)
+			assert.Equal(t, "GET /users/{id}", r.Request.Route, "the pattern, not the path")
+			require.Len(t, r.Request.Values, 2)
+			assert.Equal(t, "secret", r.Request.Values[0].Key)
+			assert.Equal(t, "REDACTED", r.Request.Values[0].Value)
+			assert.Equal(t, "user.id", r.Request.Values[1].Key)
+			assert.Equal(t, "ada", r.Request.Values[1].Value)
+		}
+	}
+	assert.Greater(t, found.Goroutines, 2)
 	id := strconv.FormatUint(reqID, 10)
 	_, _, text := get(t, debug.URL+"?format=text&id="+id, nil)
 	assert.Regexp(t, `(?m)^http\.request `+id+`  GET /users/\{id\} secret=REDACTED user\.id=ada  age \S+$`, text)
@@ -177,23 +201,21 @@ func TestViewRequestGoroutines(t *testing.T) {
 	assert.Contains(t, page, `<span class="fn" title="github.com/otelctx/otelctx/exporter.blockedWorker">exporter.blockedWorker</span>`)
 
 	// The request ends; its plain goroutine does not.
-	close(respond)
+	respondOnce()
 	require.NoError(t, <-answered)
 	require.Eventually(t, func() bool {
-		v := readGoroutineView(t, debug.URL+"?format=json&id="+id)
-		if len(v.Outliving) != 1 || len(v.Resources) != 0 {
-			return false
-		}
-		o := v.Outliving[0]
-		assert.Equal(t, reqID, o.ID)
-		require.NotNil(t, o.Request, "the request it came from")
-		assert.Equal(t, "GET /users/{id}", o.Request.Route)
-		assert.GreaterOrEqual(t, o.EndedSecondsAgo, 0.0)
-		require.Len(t, o.Goroutines, 1)
-		assert.True(t, o.Goroutines[0].Outlives)
-		assert.True(t, in(o.Goroutines, "chan receive", "exporter.blockedWorker"))
-		return true
+		v, err := fetchView(debug.URL + "?format=json&id=" + id)
+		found = v
+		return err == nil && len(v.Outliving) == 1 && len(v.Resources) == 0
 	}, waitFor, pollEvery)
+	o := found.Outliving[0]
+	assert.Equal(t, reqID, o.ID)
+	require.NotNil(t, o.Request, "the request it came from")
+	assert.Equal(t, "GET /users/{id}", o.Request.Route)
+	assert.GreaterOrEqual(t, o.EndedSecondsAgo, 0.0)
+	require.Len(t, o.Goroutines, 1)
+	assert.True(t, o.Goroutines[0].Outlives)
+	assert.True(t, in(o.Goroutines, "chan receive", "exporter.blockedWorker"))
 	_, _, text = get(t, debug.URL+"?format=text&id="+id, nil)
 	assert.Regexp(t, `(?m)^request `+id+`  GET /users/\{id\} secret=REDACTED user\.id=ada  ended \S+ ago  \(ended\)
     1 goroutine: chan receive  \(outlives its scope\)
@@ -302,7 +324,11 @@ func TestViewGoroutineStates(t *testing.T) {
 	id := strconv.FormatUint(res.ID(), 10)
 	var v goroutineView
 	assert.Eventually(t, func() bool {
-		v = readGoroutineView(t, debug.URL+"?format=json&id="+id)
+		got, err := fetchView(debug.URL + "?format=json&id=" + id)
+		if err != nil || len(got.Resources) != 1 {
+			return false
+		}
+		v = got
 		if len(v.Resources) != 1 {
 			return false
 		}

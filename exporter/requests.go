@@ -137,7 +137,7 @@ func (e *Exporter) outlivingOf(q query, sg *scopeGoroutines, live func(uint64) b
 		o := outliving{ID: id, Goroutines: sg.byExec[id], Omitted: sg.omitted[id]}
 		r, ok := e.ended.get(id)
 		if ok {
-			o.Request, o.EndedSeconds = describe(r.desc), now.Sub(r.ended).Seconds()
+			o.Request, o.EndedSeconds = describe(r.desc), max(0, now.Sub(r.ended).Seconds()) // it may end after now
 			if r.trace.IsValid() {
 				o.TraceID = r.trace.String()
 			}
