@@ -21,8 +21,7 @@ const TypeHTTPRequest = "http.request"
 
 // Middleware returns HTTP middleware that runs each request in an asynctrack
 // resource of its own, of type "http.request": the handler's context, and
-// everything the handler starts,
-// ambiently included, see the request's values. The resource is per
+// everything the handler starts, ambiently included, see the request's values. The resource is per
 // request, not per connection: each request on a keep-alive connection gets
 // its own, and the connection's goroutine is back in its own scope between
 // requests.
