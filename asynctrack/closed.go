@@ -71,6 +71,9 @@ func (t *closedTable) add(s *scope) {
 		return
 	}
 	id := s.frame.ID()
+	if id == 0 {
+		return // a scope of no execution: nothing to tell
+	}
 	sh := &t.shards[s.token%closedShards]
 	sh.mu.Lock()
 	sh.ring[sh.next] = closedScope{s.token, id}
@@ -83,7 +86,7 @@ func (t *closedTable) get(token uint64) (uint64, bool) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	for _, c := range sh.ring {
-		if c.token == token && c.id != 0 {
+		if c.token == token && c.id != 0 { // a zero entry was never written
 			return c.id, true
 		}
 	}

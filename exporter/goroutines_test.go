@@ -360,3 +360,42 @@ func TestViewGoroutineStates(t *testing.T) {
 		}
 	}
 }
+
+// TestViewConcurrentPages serves pages at once while a goroutine outlives
+// its execution: pages that share one read of the profile each show it
+// (under -race, without writing what they share).
+func TestViewConcurrentPages(t *testing.T) {
+	requireAmbient(t)
+	e := newSDK(t).exporter(t)
+	debug := httptest.NewServer(e.Handler())
+	defer debug.Close()
+	release := make(chan struct{})
+	var workers sync.WaitGroup
+	defer func() { close(release); workers.Wait() }()
+	res := asynctrack.NewResource(context.Background(), "job", "leaves")
+	res.Run(func(context.Context) {
+		workers.Add(1)
+		go blockedWorker(release, &workers)
+	})
+	res.Destroy()
+
+	const pages = 8
+	var wg sync.WaitGroup
+	seen := make([]bool, pages)
+	for i := range pages {
+		wg.Go(func() {
+			for range 20 { // until the goroutine has parked
+				v, err := fetchView(debug.URL + "?format=json&id=" + strconv.FormatUint(res.ID(), 10))
+				if err == nil && len(v.Outliving) == 1 && in(v.Outliving[0].Goroutines, "chan receive", "exporter.blockedWorker") {
+					seen[i] = v.Outliving[0].Goroutines[0].Outlives
+					return
+				}
+				time.Sleep(pollEvery)
+			}
+		})
+	}
+	wg.Wait()
+	for i, ok := range seen {
+		assert.True(t, ok, "page %d", i)
+	}
+}

@@ -134,7 +134,8 @@ func (e *Exporter) outlivingOf(q query, sg *scopeGoroutines, live func(uint64) b
 		if live(id) || (q.id != 0 && id != q.id) || (id == 0 && q.traceID.IsValid()) {
 			continue
 		}
-		o := outliving{ID: id, Goroutines: sg.byExec[id], Omitted: sg.omitted[id]}
+		// A copy: concurrent pages share sg.
+		o := outliving{ID: id, Goroutines: slices.Clone(sg.byExec[id]), Omitted: sg.omitted[id]}
 		r, ok := e.ended.get(id)
 		if ok {
 			o.Request, o.EndedSeconds = describe(r.desc), max(0, now.Sub(r.ended).Seconds()) // it may end after now
