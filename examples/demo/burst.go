@@ -68,7 +68,7 @@ func get(ctx context.Context, c *http.Client, url, user string) (int, twoservice
 }
 
 // places are where a request's work runs, as the verdict names them.
-const places = "handler · goroutine · plain go · pool task · timer · backend · greeter · greeter goroutine"
+const places = "handler · goroutine · plain go · pool task · timer · backend (HTTP) · greeter and its goroutine (gRPC)"
 
 // check returns how many places the request's work ran in, and those that
 // did not see its user, or saw another request's session: none for a
@@ -111,7 +111,7 @@ func verdict(out io.Writer, results []result, elapsed time.Duration, upstream, l
 	var rows strings.Builder
 	for _, r := range results {
 		seen, wrong := r.check()
-		mark := fmt.Sprintf("✓ all %d", seen)
+		mark := fmt.Sprintf("✓ all %d places", seen)
 		if len(wrong) > 0 {
 			bad++
 			mark = "✗ " + strings.Join(wrong, "; ")
@@ -134,8 +134,9 @@ func verdict(out io.Writer, results []result, elapsed time.Duration, upstream, l
 		mark, len(results), len(users), bad)
 	fmt.Fprintf(out, "  the upstream, a third party, got %d requests, %d with baggage or a userid header. All answered in %s.\n",
 		upstream, leaks, elapsed.Round(time.Millisecond))
-	fmt.Fprintf(out, "%-8s %-8s %-7s %s\n", "request", "user", "answer", "saw its user in: "+places)
+	fmt.Fprintf(out, "%-8s %-8s %-7s %s\n", "request", "user", "answer", "its work saw its user in")
 	fmt.Fprint(out, rows.String())
+	fmt.Fprintf(out, "places: %s\n", places)
 	return bad
 }
 
@@ -153,11 +154,11 @@ func (r *result) tree(out io.Writer, spans forest, live liveView, caught bool) {
 		fmt.Fprintf(out, "request for %s failed: %v\n", r.user, r.err)
 		return
 	}
-	waited := "and where its goroutines waited (⏸), as the live view saw them mid-flight:"
+	waited := "and where its goroutines waited (⏸) as the live view saw them mid-flight:"
 	if !caught {
 		waited = "(the live view did not catch it waiting before the upstream's hold ran out):"
 	}
-	fmt.Fprintf(out, "Request #%d of %s, trace %s: its spans and async work, async #n ← #m\nbeing execution n started by m, %s\n",
+	fmt.Fprintf(out, "Request #%d of %s, trace %s: its spans, its async work\n(async #n ← #m: execution n, started by m) %s\n",
 		r.resp.Session, r.user, r.resp.TraceID, waited)
 	spans.print(out, r.resp.TraceID, live.waits(r.resp.TraceID))
 }
