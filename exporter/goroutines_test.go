@@ -59,6 +59,7 @@ type goroutineGroup struct {
 	Count    int    `json:"count"`
 	State    string `json:"state"`
 	Outlives bool   `json:"outlives"`
+	Exited   bool   `json:"exited"`
 	Frames   []struct {
 		Function string `json:"function"`
 		File     string `json:"file"`
@@ -398,4 +399,78 @@ func TestViewConcurrentPages(t *testing.T) {
 	for i, ok := range seen {
 		assert.True(t, ok, "page %d", i)
 	}
+}
+
+// exitedWorker waits inside asynctrack.Exit, as a call through
+// propagator.NewTransport does, after starting a goroutine there (as a
+// transport starts a connection's).
+func exitedWorker(ctx context.Context, release <-chan struct{}, done *sync.WaitGroup) {
+	defer done.Done()
+	asynctrack.Exit(ctx, func(context.Context) {
+		done.Add(1)
+		go blockedWorker(release, done)
+		<-release
+	})
+}
+
+// TestViewExitedGoroutines: a goroutine of a resource's scope that waits
+// inside asynctrack.Exit, and one it started there, show under the
+// resource, marked exited, while its scope is open, and nowhere once it
+// has closed.
+func TestViewExitedGoroutines(t *testing.T) {
+	requireAmbient(t)
+	e := newSDK(t).exporter(t)
+	debug := httptest.NewServer(e.Handler())
+	defer debug.Close()
+	release, finish := make(chan struct{}), make(chan struct{})
+	var workers, run sync.WaitGroup
+	defer func() { close(release); workers.Wait() }()
+	res := asynctrack.NewResource(context.Background(), "job", "exits")
+	run.Add(1)
+	go res.Run(func(ctx context.Context) {
+		defer run.Done()
+		workers.Add(1)
+		go exitedWorker(ctx, release, &workers)
+		<-finish
+	})
+	finished := sync.OnceFunc(func() { close(finish); run.Wait(); res.Destroy() })
+	defer finished()
+
+	id := strconv.FormatUint(res.ID(), 10)
+	var v goroutineView
+	require.Eventually(t, func() bool {
+		got, err := fetchView(debug.URL + "?format=json&id=" + id)
+		v = got
+		return err == nil && len(got.Resources) == 1 && in(got.Resources[0].Goroutines, "chan receive", "exporter.exitedWorker.func1") &&
+			in(got.Resources[0].Goroutines, "chan receive", "exporter.blockedWorker")
+	}, waitFor, pollEvery)
+	for _, g := range v.Resources[0].Goroutines {
+		if in([]goroutineGroup{g}, "chan receive", "exporter.exitedWorker.func1") || in([]goroutineGroup{g}, "chan receive", "exporter.blockedWorker") {
+			assert.True(t, g.Exited, "%+v", g)
+		} else {
+			assert.False(t, g.Exited, "the scope's own goroutine: %+v", g)
+		}
+	}
+	_, _, text := get(t, debug.URL+"?format=text&id="+id, nil)
+	assert.Contains(t, text, "1 goroutine: chan receive  (outside its scope: asynctrack.Exit)\n")
+
+	// The scope closes: goroutines detached from it are not its.
+	finished()
+	require.Eventually(t, func() bool {
+		got, err := fetchView(debug.URL + "?format=json")
+		if err != nil {
+			return false
+		}
+		for _, r := range got.Resources {
+			if r.ID == res.ID() {
+				return false
+			}
+		}
+		for _, o := range got.Outliving {
+			if in(o.Goroutines, "chan receive", "exporter.exitedWorker.func1") || in(o.Goroutines, "chan receive", "exporter.blockedWorker") {
+				return false
+			}
+		}
+		return true
+	}, waitFor, pollEvery)
 }
