@@ -7,6 +7,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"sync/atomic"
 
 	"go.opentelemetry.io/otel/baggage"
 
@@ -14,11 +15,12 @@ import (
 )
 
 // request is the resource value of a request: what the exporter's live view
-// shows of it (reqinfo.Describer). It is immutable, and holds no part of
-// the *http.Request that a handler may change.
+// shows of it (reqinfo.Describer). It holds no part of the *http.Request
+// that a handler may change; bag, the request's baggage, changes when Set
+// gives the request a value (see enter).
 type request struct {
 	sel     *selection
-	bag     baggage.Baggage
+	bag     atomic.Pointer[baggage.Baggage]
 	method  string
 	pattern string // the request's Pattern when it reached Middleware
 	// mux routes the request when pattern is "": the ServeMux Middleware
@@ -31,7 +33,9 @@ type request struct {
 var _ reqinfo.Describer = (*request)(nil)
 
 func (h *handler) describe(ctx context.Context, r *http.Request) *request {
-	d := &request{sel: &h.m.sel, bag: baggage.FromContext(ctx), method: r.Method, pattern: r.Pattern}
+	d := &request{sel: &h.m.sel, method: r.Method, pattern: r.Pattern}
+	bag := baggage.FromContext(ctx)
+	d.bag.Store(&bag)
 	if mux, ok := h.next.(*http.ServeMux); ok && d.pattern == "" && r.URL != nil {
 		d.mux, d.host, d.urlHost, d.path, d.rawPath = mux, r.Host, r.URL.Host, r.URL.Path, r.URL.RawPath
 	}
@@ -47,8 +51,17 @@ func (d *request) DescribeRequest() reqinfo.Request {
 		_, rq.Route = d.mux.Handler(&http.Request{Method: d.method, Host: d.host,
 			URL: &url.URL{Host: d.urlHost, Path: d.path, RawPath: d.rawPath}})
 	}
-	for _, a := range d.sel.enrichMembers(d.bag.Members(), true).logs {
+	for _, a := range d.sel.enrichMembers(d.bag.Load().Members(), true).logs {
 		rq.Values = append(rq.Values, reqinfo.KeyValue{Key: a.Key, Value: a.Value.String()})
 	}
 	return rq
+}
+
+// requestKey is the context key of the request Middleware serves.
+type requestKey struct{}
+
+// requestOf returns the request ctx belongs to, or nil.
+func requestOf(ctx context.Context) *request {
+	d, _ := ctx.Value(requestKey{}).(*request)
+	return d
 }

@@ -83,3 +83,36 @@ func TestMiddlewareDescribesRequest(t *testing.T) {
 		})
 	}
 }
+
+// TestMiddlewareDescribesValuesSetLater: a value an auth middleware Sets
+// behind Middleware is what the live view shows of the request from then
+// on, so an operator finds the request by its user.
+func TestMiddlewareDescribesValuesSetLater(t *testing.T) {
+	requireAmbient(t)
+	var mu sync.Mutex
+	var desc reqinfo.Describer
+	hook := asynctrack.NewHook(asynctrack.HookFuncs{
+		Init: func(_ context.Context, _ uint64, typ string, _ uint64, res any) {
+			if typ == baggagebridge.TypeHTTPRequest {
+				mu.Lock()
+				desc, _ = res.(reqinfo.Describer)
+				mu.Unlock()
+			}
+		},
+	}).Enable()
+	defer hook.Disable()
+	auth := http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		_, err := baggagebridge.Set(r.Context(), "user.id", "grace")
+		require.NoError(t, err)
+	})
+	srv := httptest.NewServer(baggagebridge.Middleware(baggagebridge.WithPropagator(w3c), baggagebridge.WithKeys("user.id"))(auth))
+	defer srv.Close()
+	c := newClient(t, nil)
+	resp, err := c.Get(srv.URL)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	mu.Lock()
+	defer mu.Unlock()
+	require.NotNil(t, desc)
+	assert.Equal(t, []reqinfo.KeyValue{{Key: "user.id", Value: "grace"}}, desc.DescribeRequest().Values)
+}

@@ -48,10 +48,11 @@ const TypeHTTPRequest = "http.request"
 //
 // The exporter's live view shows each request's method, its route (the
 // pattern of the ServeMux that serves it: the one Middleware wraps, or one
-// that routed to Middleware) and the baggage values it arrived with that
-// WithKeys and WithKeyPrefixes select, redacted or hashed as WithRedacted
-// and WithHashed say (not those Set adds later); they are computed only
-// when the view is requested.
+// that routed to Middleware) and its baggage values that WithKeys and
+// WithKeyPrefixes select, redacted or hashed as WithRedacted and WithHashed
+// say: those it arrived with, and from then on those Set gives the request
+// (an auth middleware behind this one setting the user); they are computed
+// only when the view is requested.
 func Middleware(opts ...Option) func(http.Handler) http.Handler {
 	c := newConfig(opts...)
 	m := &middleware{prop: c.propagator, sel: newSelection(c), labelKeys: c.labelKeys}
@@ -77,7 +78,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ctx = h.m.prop.Extract(ctx, propagation.HeaderCarrier(r.Header))
 	}
 	envcheck.Served() // the request's baggage is extracted, here or by otelhttp
-	res := asynctrack.NewResource(ctx, TypeHTTPRequest, h.describe(ctx, r))
+	d := h.describe(ctx, r)
+	ctx = context.WithValue(ctx, requestKey{}, d) // for Set (see enter)
+	res := asynctrack.NewResource(ctx, TypeHTTPRequest, d)
 	defer res.Destroy()
 	res.Run(func(ctx context.Context) {
 		var inner *http.Request

@@ -7,11 +7,10 @@
 // users. It leads with its verdict: each request, the user it carried, and
 // whether every place its work ran saw that user and no other — goroutines,
 // a plain go statement, a pool task, a timer, the backend over HTTP, the
-// greeter and its goroutine over gRPC. Then it shows one request's span tree,
-// where a library's span started from context.Background() has joined the
-// request (AmbientTracerProvider),
+// greeter and its goroutine over gRPC. Then it shows one request's span tree
 // with its async work, numbered by execution ID as the verdict numbers the
-// requests, and where its goroutines waited, as the live view (the
+// requests, a library's span started from context.Background() that joined
+// the request (AmbientTracerProvider), and where its goroutines waited, as the live view (the
 // exporter's /debug/async) saw them while the upstream held the request.
 //
 //	go run -C examples ./demo        # about 35 lines
