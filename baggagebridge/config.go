@@ -47,7 +47,8 @@ func newConfig(opts ...Option) config {
 // Option selects the baggage values that enrich telemetry and says how they
 // appear. Every Option applies to everything that takes one:
 // NewSpanProcessor, WrapSpanProcessor, NewLogProcessor, NewLogHandler and,
-// being a MiddlewareOption too, Middleware. A nil Option is ignored.
+// being a MiddlewareOption too, Middleware (its profile labels and the
+// exporter's live view of its requests). A nil Option is ignored.
 type Option interface {
 	MiddlewareOption
 	apply(config) config
@@ -70,9 +71,9 @@ type middlewareConfig struct {
 }
 
 // MiddlewareOption configures Middleware. The Options, which Middleware
-// accepts too, say how it shows values (WithProfileLabels); WithPropagators
-// and WithProfileLabels configure Middleware only, and no other constructor
-// accepts them. A nil MiddlewareOption is ignored.
+// accepts too, say how it shows values (profile labels, the live view);
+// WithPropagators and WithProfileLabels configure Middleware only, and no
+// other constructor accepts them. A nil MiddlewareOption is ignored.
 type MiddlewareOption interface {
 	applyMiddleware(middlewareConfig) middlewareConfig
 }
@@ -143,8 +144,8 @@ func WithKeyPrefixes(prefixes ...string) Option {
 }
 
 // WithAttributePrefix puts prefix before a baggage key to make the
-// attribute key of its value on spans, log records and profile labels.
-// The default is no prefix.
+// attribute key of its value on spans, log records, profile labels and
+// the live view. The default is no prefix.
 func WithAttributePrefix(prefix string) Option {
 	return optionFunc(func(c config) config {
 		c.attrPrefix = prefix
@@ -153,8 +154,9 @@ func WithAttributePrefix(prefix string) Option {
 }
 
 // WithRedacted replaces the values of the keys given with "REDACTED" on
-// spans, log records and profile labels: they show that the key was there,
-// not what it held. Redaction takes precedence over WithHashed.
+// spans, log records, profile labels and the live view: they show that the
+// key was there, not what it held. Redaction takes precedence over
+// WithHashed.
 func WithRedacted(keys ...string) Option {
 	return optionFunc(func(c config) config {
 		c.redacted = append(c.redacted[:len(c.redacted):len(c.redacted)], keys...)
@@ -163,9 +165,9 @@ func WithRedacted(keys ...string) Option {
 }
 
 // WithHashed replaces the values of the keys given with the first 16 bytes,
-// in hex, of their HMAC-SHA-256 under secret, on spans, log records and
-// profile labels: equal values still group together, and they cannot be
-// read back without the secret. With an empty secret it is a plain SHA-256,
+// in hex, of their HMAC-SHA-256 under secret, on spans, log records,
+// profile labels and the live view: equal values still group together,
+// and they cannot be read back without the secret. With an empty secret it is a plain SHA-256,
 // which anyone can reverse for guessable values such as user IDs. Each call
 // sets the secret for all hashed keys.
 func WithHashed(secret []byte, keys ...string) Option {

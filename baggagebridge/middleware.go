@@ -21,16 +21,14 @@ import (
 const TypeHTTPRequest = "http.request"
 
 // Middleware returns HTTP middleware that runs each request in an asynctrack
-// resource of its own, of type "http.request" with the *http.Request as the
-// resource value: the handler's context, and everything the handler starts,
-// ambiently included, see the request's values. The handler gets a copy of
-// the request with that context; when it returns, Middleware sets the
-// request it was given's Pattern to the copy's, so that the pattern a mux
-// inside matched reaches otelhttp outside, as without Middleware. The
-// resource is per
-// request, not per connection: each request on a keep-alive connection gets
-// its own, and the connection's goroutine is back in its own scope between
-// requests.
+// resource of its own, of type "http.request": the handler's context, and
+// everything the handler starts, ambiently included, see the request's
+// values. The handler gets a copy of the request with that context; when it
+// returns, Middleware sets the request it was given's Pattern to the
+// copy's, so that the pattern a mux inside matched reaches otelhttp
+// outside, as without Middleware. The resource is per request, not per
+// connection: each request on a keep-alive connection gets its own, and the
+// connection's goroutine is back in its own scope between requests.
 //
 // Inbound values come through the propagator (WithPropagators): Middleware
 // reads no header itself, so a header the propagator's policy does not
@@ -50,6 +48,14 @@ const TypeHTTPRequest = "http.request"
 //
 // With WithProfileLabels, the request's goroutines also carry the selected
 // values as pprof labels.
+//
+// The exporter's live view shows each request's method, its route (the
+// pattern of the ServeMux that serves it: the one Middleware wraps, or one
+// that routed to Middleware) and its baggage values that WithKeys and
+// WithKeyPrefixes select, redacted or hashed as WithRedacted and WithHashed
+// say: those it arrived with, and from then on those Set gives the request
+// (an auth middleware behind this one setting the user); they are computed
+// only when the view is requested.
 func Middleware(opts ...MiddlewareOption) func(http.Handler) http.Handler {
 	c := newMiddlewareConfig(opts...)
 	m := &middleware{prop: c.propagator, sel: newSelection(c.config), labelKeys: c.labelKeys}
@@ -75,7 +81,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ctx = h.m.prop.Extract(ctx, propagation.HeaderCarrier(r.Header))
 	}
 	envcheck.Served() // the request's baggage is extracted, here or by otelhttp
-	res := asynctrack.NewResource(ctx, TypeHTTPRequest, r)
+	d := h.describe(ctx, r)
+	ctx = context.WithValue(ctx, requestKey{}, d) // for Set (see enter)
+	res := asynctrack.NewResource(ctx, TypeHTTPRequest, d)
 	defer res.Destroy()
 	res.Run(func(ctx context.Context) {
 		var inner *http.Request
