@@ -21,8 +21,7 @@ type HookFuncs struct {
 	// read the span or values that were current. resource is the resource
 	// value: the callback (a func(context.Context), or a Group's
 	// func(context.Context) error) for a goroutine, task or timer, the value
-	// given to NewResource for a user resource. ResourceName makes a
-	// readable, bounded name of it.
+	// given to NewResource for a user resource.
 	Init func(ctx context.Context, id uint64, typ string, triggerID uint64, resource any)
 	// Context, if set, is called right after Init, on the creating goroutine,
 	// and returns the context the resource's callbacks receive and that code

@@ -6,6 +6,7 @@ package asynctrack
 import (
 	"context"
 	"errors"
+	"reflect"
 	"runtime"
 	"strings"
 	"sync"
@@ -43,7 +44,7 @@ func TestLifecycleTimer(t *testing.T) {
 		assert.Equal(t, lifecycle, rec.kinds(id), "a late Stop destroys nothing")
 		e, _ := rec.init(id)
 		assert.Equal(t, TypeTimer, e.typ)
-		assert.Contains(t, ResourceName(e.value), "TestLifecycleTimer", "the resource value is the callback")
+		assert.Contains(t, runtime.FuncForPC(reflect.ValueOf(e.value).Pointer()).Name(), "TestLifecycleTimer", "the resource value is the callback")
 	})
 
 	t.Run("stopped", func(t *testing.T) {

@@ -5,15 +5,12 @@ package asynctrack
 
 import (
 	"context"
-	"runtime"
 	"runtime/pprof"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
 
 // FuzzAmbientLabels installs arbitrary pprof labels, as user code may, on a
@@ -181,56 +178,4 @@ func TestOutlivingWorkSeesNothing(t *testing.T) {
 			assert.Equal(t, "user-1", value(store.Current()), "Exit restores the scope")
 		})
 	})
-}
-
-// TestRegistryDoesNotKeepResourcesAlive: a Resource whose value points back
-// to it is still collected with a Registry enabled, and destroyed.
-func TestRegistryDoesNotKeepResourcesAlive(t *testing.T) {
-	reg := NewRegistry().Enable()
-	defer reg.Disable()
-	var mu sync.Mutex
-	jobs := map[uint64]bool{} // id -> destroyed; a hook that keeps no value
-	counter := NewHook(HookFuncs{
-		Init: func(_ context.Context, id uint64, typ string, _ uint64, _ any) {
-			if typ == "job" {
-				mu.Lock()
-				jobs[id] = false
-				mu.Unlock()
-			}
-		},
-		Destroy: func(id uint64) {
-			mu.Lock()
-			if _, ok := jobs[id]; ok {
-				jobs[id] = true
-			}
-			mu.Unlock()
-		},
-	}).Enable()
-	defer counter.Disable()
-	type holder struct{ r *Resource }
-	const n = 1000
-	func() {
-		for range n {
-			h := &holder{}
-			h.r = NewResource(context.Background(), "job", h)
-		}
-	}()
-	destroyed := func() int {
-		mu.Lock()
-		defer mu.Unlock()
-		c := 0
-		for _, d := range jobs {
-			if d {
-				c++
-			}
-		}
-		return c
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for destroyed() < n && time.Now().Before(deadline) {
-		runtime.GC()
-		time.Sleep(time.Millisecond)
-	}
-	assert.Equal(t, n, destroyed(), "resources destroyed once collected")
-	require.Zero(t, reg.CountByType()["job"], "the registry lists none of them")
 }

@@ -31,10 +31,10 @@ func (discard) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error { ret
 func (discard) Shutdown(context.Context) error                             { return nil }
 
 // BenchmarkExporterHook measures spawning and joining a tracked goroutine
-// inside a sampled trace: with no Exporter (the baseline), with an Exporter
+// inside a sampled trace: with no Instrumentation (the baseline), with an Instrumentation
 // recording metrics and the live-resource registry, and with one that also
 // starts a span per goroutine. manual_span is the baseline for spans: no
-// Exporter, and each goroutine starts and ends a span of its own.
+// Instrumentation, and each goroutine starts and ends a span of its own.
 func BenchmarkExporterHook(b *testing.B) {
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()), sdktrace.WithBatcher(discard{}))
 	defer tp.Shutdown(context.Background())
@@ -66,7 +66,7 @@ func BenchmarkExporterHook(b *testing.B) {
 	spawn := func(b *testing.B) { spawnWith(b, func(context.Context) {}) }
 	with := func(opts ...Option) func(b *testing.B) {
 		return func(b *testing.B) {
-			e := New(append([]Option{WithTracerProvider(tp), WithMeterProvider(mp)}, opts...)...)
+			e := NewInstrumentation(append([]Option{WithTracerProvider(tp), WithMeterProvider(mp)}, opts...)...)
 			defer e.Shutdown(context.Background())
 			spawn(b)
 		}
@@ -127,7 +127,7 @@ func BenchmarkView(b *testing.B) {
 		requests, perRequest int
 	}{{"100x100", 100, 100}, {"10000x1", 10000, 1}} {
 		b.Run(shape.name, func(b *testing.B) {
-			e := New()
+			e := NewInstrumentation()
 			defer e.Shutdown(context.Background())
 			stop := parkRequests(shape.requests, shape.perRequest)
 			defer stop()
@@ -164,7 +164,7 @@ func BenchmarkView(b *testing.B) {
 
 // BenchmarkRearmingTimer measures one firing of a timer that re-arms itself
 // from the ctx it receives (Node's setInterval with no delay): with no
-// Exporter, and with one recording metrics and the live-resource registry.
+// Instrumentation, and with one recording metrics and the live-resource registry.
 // A firing costs the same at the millionth as at the first: b.N firings
 // run in one chain.
 func BenchmarkRearmingTimer(b *testing.B) {
@@ -188,7 +188,7 @@ func BenchmarkRearmingTimer(b *testing.B) {
 	}
 	b.Run("disabled", run)
 	b.Run("exporter", func(b *testing.B) {
-		e := New(WithMeterProvider(mp))
+		e := NewInstrumentation(WithMeterProvider(mp))
 		defer e.Shutdown(context.Background())
 		run(b)
 	})
@@ -200,9 +200,9 @@ func BenchmarkRearmingTimer(b *testing.B) {
 func BenchmarkViewDeepChain(b *testing.B) {
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
 	defer mp.Shutdown(context.Background())
-	e := New(WithMeterProvider(mp))
+	e := NewInstrumentation(WithMeterProvider(mp))
 	defer e.Shutdown(context.Background())
-	const depth, leaves = 100_000, DefaultViewLimit
+	const depth, leaves = 100_000, defaultViewLimit
 	prev := asynctrack.NewResource(context.Background(), "link", nil)
 	for range depth {
 		var next *asynctrack.Resource

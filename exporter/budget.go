@@ -12,7 +12,7 @@ import (
 
 // budget counts the spans started per trace and refuses them past max.
 //
-// A trace has no end the Exporter could observe, so the counts cannot be
+// A trace has no end the Instrumentation could observe, so the counts cannot be
 // freed when their trace ends. Instead each shard keeps two generations:
 // when the current one holds budgetTraces traces, it becomes the previous one
 // and the older previous one is dropped. A trace's count survives as long as

@@ -16,7 +16,7 @@ import (
 // inside one trace cannot flood the span pipeline.
 const defaultMaxSpansPerTrace = 1000
 
-// config is what New builds an Exporter from. It is immutable once built.
+// config is what NewInstrumentation builds an Instrumentation from. It is immutable once built.
 type config struct {
 	tracerProvider   trace.TracerProvider
 	meterProvider    metric.MeterProvider
@@ -39,7 +39,7 @@ func newConfig(opts ...Option) config {
 	return c
 }
 
-// Option configures an [Exporter].
+// Option configures an [Instrumentation].
 type Option interface {
 	apply(config) config
 }
@@ -74,7 +74,7 @@ func WithMeterProvider(mp metric.MeterProvider) Option {
 
 // WithSpanTypes selects the resource types (such as "goroutine", "task",
 // "timer", "http.request") that get a span each. Calls add to the selection.
-// By default no type is selected and the Exporter starts no spans.
+// By default no type is selected and the Instrumentation starts no spans.
 func WithSpanTypes(types ...string) Option {
 	return optionFunc(func(c config) config {
 		c.spanTypes = append(c.spanTypes[:len(c.spanTypes):len(c.spanTypes)], types...)
@@ -82,7 +82,8 @@ func WithSpanTypes(types ...string) Option {
 	})
 }
 
-// WithMaxSpansPerTrace bounds the spans the Exporter starts in one trace.
+// WithMaxSpansPerTrace bounds the spans the Instrumentation starts in one
+// trace.
 // Resources beyond the bound get no span and are counted by the
 // async.spans.dropped metric. The default is 1000; n < 1 keeps it.
 //

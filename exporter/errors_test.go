@@ -69,11 +69,11 @@ func handled(t *testing.T) func() []error {
 }
 
 // Instrument errors cannot be acted on by the caller of New: they are
-// reported through otel.Handle, and the Exporter works on without them.
+// reported through otel.Handle, and the Instrumentation works on without them.
 func TestMetricErrorsReported(t *testing.T) {
 	reported := handled(t)
 	errRegister := errors.New("cannot register")
-	e := New(WithMeterProvider(brokenProvider{m: brokenMeter{registerErr: errRegister}}))
+	e := NewInstrumentation(WithMeterProvider(brokenProvider{m: brokenMeter{registerErr: errRegister}}))
 	errs := reported()
 	require.Len(t, errs, 1, "one report for New")
 	assert.ErrorIs(t, errs[0], errRegister)
@@ -88,7 +88,7 @@ func TestMetricErrorsReported(t *testing.T) {
 func TestShutdownReturnsUnregisterError(t *testing.T) {
 	handled(t) // New's histogram error is not this test's subject
 	errUnregister := errors.New("cannot unregister")
-	e := New(WithMeterProvider(brokenProvider{m: brokenMeter{unregisterErr: errUnregister}}))
+	e := NewInstrumentation(WithMeterProvider(brokenProvider{m: brokenMeter{unregisterErr: errUnregister}}))
 	assert.ErrorIs(t, e.Shutdown(context.Background()), errUnregister)
 	assert.NoError(t, e.Shutdown(context.Background()))
 }

@@ -23,7 +23,7 @@ func Example() {
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
 	defer tp.Shutdown(context.Background())
 
-	exp := exporter.New(exporter.WithTracerProvider(tp), exporter.WithSpanTypes("job"))
+	exp := exporter.NewInstrumentation(exporter.WithTracerProvider(tp), exporter.WithSpanTypes("job"))
 	defer exp.Shutdown(context.Background())
 
 	ctx, request := tp.Tracer("example").Start(context.Background(), "request")
@@ -35,7 +35,7 @@ func Example() {
 	s := spans.Ended()[0]
 	fmt.Println(s.Name(), "is a child of the request:", s.Parent().SpanID() == request.SpanContext().SpanID())
 	for _, kv := range s.Attributes() {
-		if kv.Key == exporter.TypeKey {
+		if kv.Key == "async.type" {
 			fmt.Println(kv.Key, "=", kv.Value.Emit())
 		}
 	}
@@ -51,8 +51,8 @@ func Example() {
 
 // The live-resource view finds the goroutine a request left behind, and the
 // request that started it.
-func ExampleExporter_Handler() {
-	exp := exporter.New()
+func ExampleInstrumentation_Handler() {
+	exp := exporter.NewInstrumentation()
 	defer exp.Shutdown(context.Background())
 
 	release, exited := make(chan struct{}), make(chan struct{})

@@ -17,31 +17,31 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/otelctx/otelctx/asynctrack"
+	"github.com/otelctx/otelctx/internal/registry"
 	"github.com/otelctx/otelctx/internal/reqinfo"
 	"github.com/otelctx/otelctx/internal/scopehook"
 )
 
-// ScopeName is the instrumentation scope of the Exporter's tracer and meter.
-const ScopeName = "github.com/otelctx/otelctx/exporter"
+// scopeName is the instrumentation scope of the tracer and meter.
+const scopeName = "github.com/otelctx/otelctx/exporter"
 
 // Attribute keys of async-resource spans.
 const (
-	// IDKey is the resource's ID, as asynctrack.ExecutionID returns it.
-	IDKey = attribute.Key("async.id")
-	// TriggerIDKey is the ID of the execution that created the resource, 0
+	// idKey is the resource's ID, as asynctrack.ExecutionID returns it.
+	idKey = attribute.Key("async.id")
+	// triggerIDKey is the ID of the execution that created the resource, 0
 	// if none.
-	TriggerIDKey = attribute.Key("async.trigger_id")
-	// TypeKey is the resource's type, such as "goroutine". The metrics
+	triggerIDKey = attribute.Key("async.trigger_id")
+	// typeKey is the resource's type, such as "goroutine". The metrics
 	// carry it too.
-	TypeKey = attribute.Key("async.type")
-	// NameKey is the resource's readable name (asynctrack.ResourceName of
+	typeKey = attribute.Key("async.type")
+	// nameKey is the resource's readable name (registry.Name of
 	// its value): for a goroutine, task or timer, the function it runs.
-	NameKey = attribute.Key("async.name")
-	// ProcessKey identifies the process the IDs belong to: a random value
+	nameKey = attribute.Key("async.name")
+	// processKey identifies the process the IDs belong to: a random value
 	// drawn when the process starts, so that async.id=2 of two services, or
 	// of two runs of one, never read as one resource.
-	ProcessKey = attribute.Key("async.process.id")
+	processKey = attribute.Key("async.process.id")
 	// unfinishedKey marks a span that Shutdown ended while its resource was
 	// still live.
 	unfinishedKey = attribute.Key("async.unfinished")
@@ -53,13 +53,14 @@ const (
 	eventAfter  = "async.after"
 )
 
-// Exporter turns the lifecycle of asynctrack resources into OpenTelemetry
-// spans and metrics and serves a view of the live resources. It listens from
-// New until Shutdown. It is safe for concurrent use.
-type Exporter struct {
+// Instrumentation turns the lifecycle of asynctrack resources into
+// OpenTelemetry spans and metrics and serves a view of the live resources.
+// It listens from NewInstrumentation until Shutdown. It is safe for
+// concurrent use.
+type Instrumentation struct {
 	// registry is the one hook and the one map of live resources: each
-	// record carries the Exporter's state of its resource.
-	registry *asynctrack.Registry
+	// record carries the Instrumentation's state of its resource.
+	registry *registry.Registry
 	tracer   trace.Tracer
 	types    *typeTable
 	// jaegerURL is the base of the HTML view's trace links, "" for none.
@@ -113,7 +114,7 @@ type lifetime struct {
 	seconds float64
 }
 
-// state is what the Exporter keeps per live resource, in the registry's
+// state is what the Instrumentation keeps per live resource, in the registry's
 // record. It does not change once Init returns it.
 type state struct {
 	stats  *typeStats
@@ -125,14 +126,14 @@ type state struct {
 	desc reqinfo.Describer
 }
 
-// New returns an Exporter configured by opts that listens to every resource
-// created from now on, until Shutdown. Errors creating its metric instruments
-// are reported through otel.Handle, and the Exporter works on without the
-// instruments that failed.
-func New(opts ...Option) *Exporter {
+// NewInstrumentation returns an Instrumentation configured by opts that
+// listens to every resource created from now on, until Shutdown. Errors
+// creating its metric instruments are reported through otel.Handle, and it
+// works on without the instruments that failed.
+func NewInstrumentation(opts ...Option) *Instrumentation {
 	c := newConfig(opts...)
-	e := &Exporter{
-		tracer:    c.tracerProvider.Tracer(ScopeName),
+	e := &Instrumentation{
+		tracer:    c.tracerProvider.Tracer(scopeName),
 		jaegerURL: c.jaegerURL,
 		types:     newTypeTable(c.spanTypes),
 		budget:    newBudget(c.maxSpansPerTrace),
@@ -143,19 +144,35 @@ func New(opts ...Option) *Exporter {
 		s.spare = make([]lifetime, 0, lifetimeBatch)
 	}
 	e.lifetime, e.metrics = newInstruments(c.meterProvider, e.types, e.recordLifetimes)
-	funcs := asynctrack.RegistryFuncs{Init: e.init, Destroy: e.destroy, Drop: e.drop}
+	funcs := registry.Funcs{Init: e.init, Destroy: e.destroy, Drop: e.drop}
 	if len(c.spanTypes) > 0 {
 		// Without span types nothing needs Before and After.
 		funcs.Before, funcs.After, funcs.Context = e.before, e.after, e.spanContext
 	}
 	e.stopWatch = scopehook.Watch()
-	e.registry = asynctrack.NewRegistry(funcs).Enable()
+	e.registry = registry.New(funcs).Enable()
 	return e
 }
 
-func (e *Exporter) shard(id uint64) *shard { return &e.shards[id%shards] }
+func (e *Instrumentation) shard(id uint64) *shard { return &e.shards[id%shards] }
 
-func (e *Exporter) init(ctx context.Context, r asynctrack.LiveResource) any {
+// The hooks' cost.
+// The hook runs on the goroutine that creates, runs or destroys a resource.
+// Per resource it reads the clock twice, adds to two
+// atomic counters, reads
+// the span context of the creating ctx, and inserts and deletes one entry of
+// a map sharded by ID (no lock is shared by all goroutines); the
+// registry.Registry behind the view adds one allocation, and one more for
+// a resource that starts others (the link their chains share). No hook
+// walks a trigger chain: a timer that re-arms itself fires as fast at the
+// millionth firing as at the first (BenchmarkRearmingTimer). Lifetimes are
+// recorded in batches of 32 per shard, because one Record is a deep call
+// that makes a fresh goroutine's small stack grow; a collection first records
+// the waiting ones, so the histogram can trail async.resources.destroyed only
+// by a batch being recorded at that instant. Before and After cost one atomic
+// load while no live resource has a span. A span costs what the SDK's span
+// start, two events and end cost. See BenchmarkExporterHook.
+func (e *Instrumentation) init(ctx context.Context, r registry.LiveResource) any {
 	ts := e.types.get(r.Type)
 	ts.created.Add(1)
 	sc := trace.SpanContextFromContext(ctx)
@@ -169,8 +186,8 @@ func (e *Exporter) init(ctx context.Context, r asynctrack.LiveResource) any {
 			}
 			_, st.span = e.tracer.Start(ctx, name,
 				trace.WithTimestamp(r.Created),
-				trace.WithAttributes(IDKey.Int64(int64(r.ID)), TriggerIDKey.Int64(int64(r.TriggerID)), ts.typeAttr,
-					NameKey.String(r.Name), processAttr))
+				trace.WithAttributes(idKey.Int64(int64(r.ID)), triggerIDKey.Int64(int64(r.TriggerID)), ts.typeAttr,
+					nameKey.String(r.Name), processAttr))
 			e.spanned.Add(1)
 		} else {
 			ts.dropped.Add(1)
@@ -182,25 +199,25 @@ func (e *Exporter) init(ctx context.Context, r asynctrack.LiveResource) any {
 // spanContext gives a resource's callbacks a ctx that carries its span, so
 // that the spans started inside it, by the user or by instrumentation
 // (otelhttp, otelgrpc, database drivers), are its children.
-func (e *Exporter) spanContext(ctx context.Context, _ uint64, data any) context.Context {
+func (e *Instrumentation) spanContext(ctx context.Context, _ uint64, data any) context.Context {
 	if st, _ := data.(*state); st != nil && st.span != nil {
 		return trace.ContextWithSpan(ctx, st.span)
 	}
 	return ctx
 }
 
-// processAttr is ProcessKey of this process.
-var processAttr = ProcessKey.String(func() string {
+// processAttr is processKey of this process.
+var processAttr = processKey.String(func() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
 	return hex.EncodeToString(b[:])
 }())
 
-func (e *Exporter) before(_ uint64, data any) { e.event(data, eventBefore) }
-func (e *Exporter) after(_ uint64, data any)  { e.event(data, eventAfter) }
+func (e *Instrumentation) before(_ uint64, data any) { e.event(data, eventBefore) }
+func (e *Instrumentation) after(_ uint64, data any)  { e.event(data, eventAfter) }
 
 // event adds a span event to the resource's span, if it has one.
-func (e *Exporter) event(data any, name string) {
+func (e *Instrumentation) event(data any, name string) {
 	if e.spanned.Load() == 0 {
 		return
 	}
@@ -209,7 +226,7 @@ func (e *Exporter) event(data any, name string) {
 	}
 }
 
-func (e *Exporter) destroy(id uint64, created time.Time, data any) {
+func (e *Instrumentation) destroy(id uint64, created time.Time, data any) {
 	st, _ := data.(*state)
 	if st == nil {
 		return
@@ -241,7 +258,7 @@ func (e *Exporter) destroy(id uint64, created time.Time, data any) {
 
 // drop ends the span of a resource still live at Shutdown, marked
 // unfinished, unless Shutdown's ctx is done: then the span is dropped.
-func (e *Exporter) drop(_ uint64, data any) {
+func (e *Instrumentation) drop(_ uint64, data any) {
 	st, _ := data.(*state)
 	if st == nil || st.span == nil {
 		return
@@ -256,7 +273,7 @@ func (e *Exporter) drop(_ uint64, data any) {
 
 // record records a batch of lifetimes. It is called without a shard lock:
 // the SDK is someone else's code.
-func (e *Exporter) record(batch []lifetime) {
+func (e *Instrumentation) record(batch []lifetime) {
 	for _, l := range batch {
 		e.lifetime.Record(context.Background(), l.seconds, l.stats.record...)
 	}
@@ -264,7 +281,7 @@ func (e *Exporter) record(batch []lifetime) {
 
 // recordLifetimes records every shard's waiting lifetimes: before a
 // collection reads the histogram, and at Shutdown.
-func (e *Exporter) recordLifetimes() {
+func (e *Instrumentation) recordLifetimes() {
 	var batch []lifetime
 	for i := range e.shards {
 		s := &e.shards[i]
@@ -278,7 +295,7 @@ func (e *Exporter) recordLifetimes() {
 
 // end ends the resource's span, if it has one; unfinished marks a span ended
 // while its resource is still live.
-func (e *Exporter) end(st *state, now time.Time, unfinished bool) {
+func (e *Instrumentation) end(st *state, now time.Time, unfinished bool) {
 	if st.span == nil {
 		return
 	}
@@ -290,8 +307,8 @@ func (e *Exporter) end(st *state, now time.Time, unfinished bool) {
 }
 
 // traceOf returns the trace and span current when resource id was created,
-// if the Exporter holds it.
-func (e *Exporter) traceOf(id uint64) (trace.TraceID, trace.SpanID) {
+// if the Instrumentation holds it.
+func (e *Instrumentation) traceOf(id uint64) (trace.TraceID, trace.SpanID) {
 	data, _ := e.registry.Data(id)
 	return stateTrace(data)
 }
@@ -303,11 +320,84 @@ func stateTrace(data any) (trace.TraceID, trace.SpanID) {
 	return trace.TraceID{}, trace.SpanID{}
 }
 
-// Handler returns the live-resource view: an http.Handler that answers, for a
-// trace or an execution, which resources are still alive, with their trigger
-// chains and ages. See the package documentation for its queries and
-// formats. After Shutdown it answers 503 Service Unavailable.
-func (e *Exporter) Handler() http.Handler { return viewHandler{e} }
+// Handler returns the live view: an http.Handler that serves the resources
+// still alive, each with its trigger chain (nearest first, as far back as the Instrumentation saw it, also past
+// triggers that have ended, up to 16 links: a timer that re-arms itself a
+// million times shows its 16 nearest and the length of the whole chain) and
+// its age, and answers "what is this request waiting on?":
+//
+//   - a request that baggagebridge.Middleware serves shows its method, its
+//     route (the ServeMux pattern, such as "GET /users/{id}", never the raw
+//     path) and the baggage values the middleware's options select, redacted
+//     or hashed as they say;
+//   - under each resource, every goroutine that runs in its scope (see
+//     asynctrack's package documentation: the goroutines its callbacks
+//     start with a plain go statement, third-party ones included, inherit
+//     it), grouped by stack, with why it is parked and the innermost frames
+//     of its stack outside the runtime;
+//   - goroutines still running in the scope of an execution that has ended
+//     (a request that returned and left a goroutine behind) are listed apart
+//     as outliving it, with the request they came from if it was one of the
+//     last 4096 requests to end; asynctrack remembers the last 16,384 scopes
+//     to close, and the goroutines of a scope closed before those are listed
+//     together, as in a scope closed too long ago to tell whose.
+//
+// Each page reads the runtime's goroutine profile once (concurrent pages
+// share one read), which stops the world as long as that profile does: tens
+// to a few hundred milliseconds at 10,000 goroutines. A goroutine's state is
+// named after the runtime function it is parked in ("chan receive",
+// "select", "IO wait", "sync.Mutex.Lock", …). Builds with the
+// otelctx_nolinkname tag have no scopes, so their view shows no goroutines.
+//
+// Query parameters, each at most once:
+//
+//	trace_id=<32 hex digits>  resources created inside that trace
+//	id=<execution ID>         that resource and every resource it triggered, directly or not (within the kept links)
+//	format=json|text|html     the default follows the Accept header (highest quality, then first named), else JSON
+//	limit=<1..10000>          at most that many resources, 1000 if not given
+//	offset=<n>                from the n-th matching resource on, oldest first
+//
+// With neither trace_id nor id, every live resource matches. An answer lists
+// one page of the matching resources, so that it stays small however many
+// are live and however deep their chains (about 180 KB of JSON for the
+// default page with 100,000 live, at most about 3.3 MB when every resource
+// on it shows 16 links); each page is a fresh snapshot. A query matches
+// each live resource once, and converts only its page. An invalid parameter
+// is answered with 400 Bad Request and a message saying which.
+//
+// The HTML page, for a browser, is self-contained (it loads nothing and runs
+// only its own script, under a Content-Security-Policy that allows no more)
+// and escapes every value: a collapsible tree of the resources with their
+// type, name, ID, age and trigger chain, trace IDs linked to Jaeger with
+// WithJaegerURL, refreshing itself every 5 seconds.
+//
+// The JSON is an object with "time", the query's "traceId" or "id", "total"
+// (the matching resources), "offset", "limit", "goroutines" (how many the
+// process runs; "goroutineError" if the profile could not be read),
+// "resources" and "outliving". For each resource: "id", "type", "name",
+// "triggerId", "traceId" and "spanId" of the span current at its creation
+// (if any), "created", "ageSeconds", "triggers": [{"id", "type", "created",
+// "ageSeconds", "live"}], "depth" (the length of the
+// whole chain), for a request "request": {"method", "route",
+// "values": [{"key", "value"}]}, and "goroutines": the groups of goroutines
+// in its scope, each {"count", "state", "outlives" (its scope has closed),
+// "frames": [{"function", "file", "line"}]}, innermost frame first, at most
+// 16 groups ("goroutinesOmitted" counts the rest) of 6 frames. "outliving"
+// lists, on the first page, at most 100 ended executions with goroutines
+// still in their scope: {"id", "request", "traceId", "endedSecondsAgo",
+// "goroutines", "goroutinesOmitted"}, "id" 0 for the scopes closed too long
+// ago to tell. A group of goroutines that runs inside asynctrack.Exit (an
+// outbound call through propagator.NewTransport, the connection goroutines
+// it starts) is marked "exited": it is shown under the scope it left while
+// that scope is open, and not at all after. The text is a tree from the oldest
+// known trigger down to each live resource, with each resource's name,
+// request and goroutines, their frames by function, file and line; triggers
+// that are not part of the answer are marked "(done)" or "(live, outside
+// this query)", and the oldest one shown says how many earlier
+// triggers were not kept. The outliving executions follow the tree.
+//
+// After Shutdown it answers 503 Service Unavailable.
+func (e *Instrumentation) Handler() http.Handler { return viewHandler{e} }
 
 // Shutdown stops listening, unregisters the metrics callback and ends the
 // spans of the resources still live, marked async.unfinished=true, so that
@@ -321,7 +411,7 @@ func (e *Exporter) Handler() http.Handler { return viewHandler{e} }
 // A hook call already under way on another goroutine when Shutdown starts
 // still completes: a resource destroyed at that instant may end its span
 // (normally) just after Shutdown returns.
-func (e *Exporter) Shutdown(ctx context.Context) error {
+func (e *Instrumentation) Shutdown(ctx context.Context) error {
 	if !e.isShutdown.CompareAndSwap(false, true) {
 		return nil
 	}

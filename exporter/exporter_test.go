@@ -72,7 +72,7 @@ func TestSpans(t *testing.T) {
 
 	byType := make(map[string]sdktrace.ReadOnlySpan)
 	for _, sp := range spans {
-		byType[attrs(sp)[TypeKey].AsString()] = sp
+		byType[attrs(sp)[typeKey].AsString()] = sp
 	}
 	for _, typ := range []string{asynctrack.TypeGoroutine, asynctrack.TypeTask, asynctrack.TypeTimer} {
 		t.Run(typ, func(t *testing.T) {
@@ -82,16 +82,16 @@ func TestSpans(t *testing.T) {
 			assert.Equal(t, root.SpanContext().TraceID(), sp.SpanContext().TraceID())
 			assert.Equal(t, root.SpanContext().SpanID(), sp.Parent().SpanID(), "parent is the span current at Init")
 			assert.Equal(t, trace.SpanKindInternal, sp.SpanKind())
-			assert.Equal(t, ScopeName, sp.InstrumentationScope().Name)
+			assert.Equal(t, scopeName, sp.InstrumentationScope().Name)
 			a := attrs(sp)
 			mu.Lock()
 			id := ids[typ]
 			mu.Unlock()
-			assert.Equal(t, attribute.Int64Value(int64(id)), a[IDKey])
-			assert.Equal(t, attribute.Int64Value(int64(req.ID())), a[TriggerIDKey])
-			assert.Equal(t, attribute.StringValue(typ), a[TypeKey])
-			assert.Equal(t, "exporter.TestSpans.func1.1", a[NameKey].AsString())
-			assert.Regexp(t, "^[0-9a-f]{16}$", a[ProcessKey].AsString(), "the process the IDs belong to")
+			assert.Equal(t, attribute.Int64Value(int64(id)), a[idKey])
+			assert.Equal(t, attribute.Int64Value(int64(req.ID())), a[triggerIDKey])
+			assert.Equal(t, attribute.StringValue(typ), a[typeKey])
+			assert.Equal(t, "exporter.TestSpans.func1.1", a[nameKey].AsString())
+			assert.Regexp(t, "^[0-9a-f]{16}$", a[processKey].AsString(), "the process the IDs belong to")
 			assert.NotContains(t, a, unfinishedKey)
 			assert.Equal(t, []string{eventBefore, eventAfter}, eventNames(sp))
 			ev := sp.Events()
@@ -200,10 +200,10 @@ func TestMaxSpansPerTrace(t *testing.T) {
 	}
 	assert.Equal(t, map[trace.TraceID]int{rootA.SpanContext().TraceID(): 3, rootB.SpanContext().TraceID(): 2}, perTrace)
 	data := collect(t, s.reader)
-	dropped, ok := sum(data, metricDropped, TypeKey.String("job"))
+	dropped, ok := sum(data, metricDropped, typeKey.String("job"))
 	require.True(t, ok)
 	assert.EqualValues(t, 2, dropped)
-	created, _ := sum(data, metricCreated, TypeKey.String("job"))
+	created, _ := sum(data, metricCreated, typeKey.String("job"))
 	assert.EqualValues(t, 7, created, "dropped spans still count as resources")
 }
 
@@ -222,7 +222,7 @@ func TestMaxSpansPerTraceDefault(t *testing.T) {
 			}
 			root.End()
 			assert.Len(t, s.spans.Ended(), defaultMaxSpansPerTrace+1, "1000 jobs and the root")
-			dropped, _ := sum(collect(t, s.reader), metricDropped, TypeKey.String("job"))
+			dropped, _ := sum(collect(t, s.reader), metricDropped, typeKey.String("job"))
 			assert.EqualValues(t, 1, dropped)
 		})
 	}
@@ -270,14 +270,14 @@ func TestGlobalProviders(t *testing.T) {
 			s := newSDK(t)
 			otel.SetTracerProvider(s.tp)
 			otel.SetMeterProvider(s.mp)
-			e := New(append(opts, WithSpanTypes("job"))...)
+			e := NewInstrumentation(append(opts, WithSpanTypes("job"))...)
 			ctx, root := s.tp.Tracer("test").Start(context.Background(), "request")
 			asynctrack.NewResource(ctx, "job", nil).Destroy()
 			root.End()
 			require.NoError(t, e.Shutdown(context.Background()))
 			assert.Len(t, s.spans.Ended(), 2)
 			// Unregistered at Shutdown: only the histogram remains.
-			_, ok := histogram(collect(t, s.reader), TypeKey.String("job"))
+			_, ok := histogram(collect(t, s.reader), typeKey.String("job"))
 			assert.True(t, ok)
 		})
 	}
@@ -285,7 +285,7 @@ func TestGlobalProviders(t *testing.T) {
 
 func TestShutdown(t *testing.T) {
 	s := newSDK(t)
-	e := New(WithTracerProvider(s.tp), WithMeterProvider(s.mp), WithSpanTypes(asynctrack.TypeGoroutine))
+	e := NewInstrumentation(WithTracerProvider(s.tp), WithMeterProvider(s.mp), WithSpanTypes(asynctrack.TypeGoroutine))
 	ctx, root := s.tp.Tracer("test").Start(context.Background(), "request")
 	defer root.End()
 
@@ -298,7 +298,7 @@ func TestShutdown(t *testing.T) {
 	})
 	require.Len(t, s.spans.Started(), 2, "Init starts the span on the creating goroutine")
 	require.Empty(t, s.spans.Ended())
-	_, ok := sum(collect(t, s.reader), metricLive, TypeKey.String(asynctrack.TypeGoroutine))
+	_, ok := sum(collect(t, s.reader), metricLive, typeKey.String(asynctrack.TypeGoroutine))
 	require.True(t, ok, "metrics are observed before Shutdown")
 
 	require.NoError(t, e.Shutdown(context.Background()))
@@ -307,7 +307,7 @@ func TestShutdown(t *testing.T) {
 	assert.Equal(t, attribute.BoolValue(true), attrs(spans[0])[unfinishedKey])
 	assert.Equal(t, int64(0), e.spanned.Load())
 
-	_, ok = sum(collect(t, s.reader), metricLive, TypeKey.String(asynctrack.TypeGoroutine))
+	_, ok = sum(collect(t, s.reader), metricLive, typeKey.String(asynctrack.TypeGoroutine))
 	assert.False(t, ok, "the callback is unregistered")
 
 	// Nothing is listening any more: the goroutine's Destroy and new work
@@ -324,7 +324,7 @@ func TestShutdown(t *testing.T) {
 
 func TestShutdownHonoursContext(t *testing.T) {
 	s := newSDK(t)
-	e := New(WithTracerProvider(s.tp), WithMeterProvider(s.mp), WithSpanTypes("job"))
+	e := NewInstrumentation(WithTracerProvider(s.tp), WithMeterProvider(s.mp), WithSpanTypes("job"))
 	ctx, root := s.tp.Tracer("test").Start(context.Background(), "request")
 	defer root.End()
 	job := asynctrack.NewResource(ctx, "job", nil)
@@ -344,7 +344,7 @@ func TestShutdownHonoursContext(t *testing.T) {
 // span started is ended and counted out once, and nothing panics or races.
 func TestShutdownWhileBusy(t *testing.T) {
 	s := newSDK(t)
-	e := New(WithTracerProvider(s.tp), WithMeterProvider(s.mp), WithSpanTypes(asynctrack.TypeGoroutine), WithMaxSpansPerTrace(1<<20))
+	e := NewInstrumentation(WithTracerProvider(s.tp), WithMeterProvider(s.mp), WithSpanTypes(asynctrack.TypeGoroutine), WithMaxSpansPerTrace(1<<20))
 	ctx, root := s.tp.Tracer("test").Start(context.Background(), "request")
 	defer root.End()
 
@@ -425,7 +425,7 @@ func TestUserSpansNestUnderAsyncSpans(t *testing.T) {
 	asyncByExec := map[string]sdktrace.ReadOnlySpan{}
 	for _, sp := range spans {
 		byID[sp.SpanContext().SpanID().String()] = sp
-		if v, ok := attrs(sp)[IDKey]; ok {
+		if v, ok := attrs(sp)[idKey]; ok {
 			asyncByExec[fmt.Sprint(v.AsInt64())] = sp
 		}
 	}
@@ -447,7 +447,7 @@ func TestUserSpansNestUnderAsyncSpans(t *testing.T) {
 			}
 			// The async span's parent is the span current where the
 			// resource was created: the trigger's async span, or the root.
-			trigger := attrs(async)[TriggerIDKey].AsInt64()
+			trigger := attrs(async)[triggerIDKey].AsInt64()
 			if parent, ok := asyncByExec[fmt.Sprint(trigger)]; ok {
 				assert.Equal(t, parent.SpanContext().SpanID(), async.Parent().SpanID(), "span tree = trigger tree")
 			} else {
@@ -458,7 +458,7 @@ func TestUserSpansNestUnderAsyncSpans(t *testing.T) {
 }
 
 // TestNestingWithPanickingHookAndToggling: a hook that panics in every
-// callback, enabled before the Exporter, and hooks enabled and disabled
+// callback, enabled before the Instrumentation, and hooks enabled and disabled
 // while work runs leave the span tree and the trigger tree consistent.
 func TestNestingWithPanickingHookAndToggling(t *testing.T) {
 	asynctrack.SetErrorHandler(func(error) {})
@@ -513,7 +513,7 @@ func TestNestingWithPanickingHookAndToggling(t *testing.T) {
 		inside++
 		parent := byID[sp.Parent().SpanID()]
 		require.NotNil(t, parent)
-		assert.Equal(t, asynctrack.TypeGoroutine, attrs(parent)[TypeKey].AsString(), "each user span under its goroutine's span")
+		assert.Equal(t, asynctrack.TypeGoroutine, attrs(parent)[typeKey].AsString(), "each user span under its goroutine's span")
 		assert.Equal(t, root.SpanContext().SpanID(), parent.Parent().SpanID())
 	}
 	assert.Equal(t, n, inside)

@@ -21,7 +21,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // Tests in this package do not run in parallel: a hook sees every resource
 // created in the process while it is enabled, so each test owns the process
-// while its Exporter listens, and waits for the work it starts.
+// while its Instrumentation listens, and waits for the work it starts.
 
 // waitFor bounds every poll in these tests.
 const waitFor = 10 * time.Second
@@ -48,15 +48,15 @@ func newSDK(t testing.TB, opts ...sdktrace.TracerProviderOption) *sdk {
 	return s
 }
 
-// exporter returns an Exporter on s's providers, shut down at the end of the
+// exporter returns an Instrumentation on s's providers, shut down at the end of the
 // test.
-func (s *sdk) exporter(t testing.TB, opts ...Option) *Exporter {
-	e := New(append([]Option{WithTracerProvider(s.tp), WithMeterProvider(s.mp)}, opts...)...)
+func (s *sdk) exporter(t testing.TB, opts ...Option) *Instrumentation {
+	e := NewInstrumentation(append([]Option{WithTracerProvider(s.tp), WithMeterProvider(s.mp)}, opts...)...)
 	t.Cleanup(func() { require.NoError(t, e.Shutdown(context.Background())) })
 	return e
 }
 
-// collect reads the metrics of the Exporter's scope. It may be called from a
+// collect reads the metrics of the Instrumentation's scope. It may be called from a
 // require.Eventually condition, so it reports errors without FailNow.
 func collect(t testing.TB, r *sdkmetric.ManualReader) map[string]metricdata.Aggregation {
 	var rm metricdata.ResourceMetrics
@@ -65,7 +65,7 @@ func collect(t testing.TB, r *sdkmetric.ManualReader) map[string]metricdata.Aggr
 	}
 	out := make(map[string]metricdata.Aggregation)
 	for _, sm := range rm.ScopeMetrics {
-		if sm.Scope.Name != ScopeName {
+		if sm.Scope.Name != scopeName {
 			continue
 		}
 		for _, m := range sm.Metrics {

@@ -47,13 +47,13 @@ type typeStats struct {
 
 	spans    bool               // WithSpanTypes selected the type
 	name     string             // span name: the type
-	typeAttr attribute.KeyValue // TypeKey, for spans
+	typeAttr attribute.KeyValue // typeKey, for spans
 	record   []metric.RecordOption
 	observe  []metric.ObserveOption
 }
 
 func newTypeStats(typ string, spans bool) *typeStats {
-	return newStats(typ, spans, TypeKey.String(typ))
+	return newStats(typ, spans, typeKey.String(typ))
 }
 
 func newStats(name string, spans bool, kv attribute.KeyValue) *typeStats {
@@ -128,7 +128,7 @@ func (t *typeTable) each(fn func(*typeStats)) {
 // act on it. The lifetime histogram, the one instrument the hook calls, falls
 // back to a no-op one if the provider returns none.
 func newInstruments(mp metric.MeterProvider, types *typeTable, flush func()) (metric.Float64Histogram, metric.Registration) {
-	m := mp.Meter(ScopeName)
+	m := mp.Meter(scopeName)
 	var errs []error
 	keep := func(err error) { errs = append(errs, err) }
 

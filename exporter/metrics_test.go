@@ -73,7 +73,7 @@ func TestMetricsWorkload(t *testing.T) {
 	require.Eventually(t, func() bool {
 		data := collect(t, s.reader)
 		for typ, n := range want {
-			if d, _ := sum(data, metricDestroyed, TypeKey.String(typ)); d != n {
+			if d, _ := sum(data, metricDestroyed, typeKey.String(typ)); d != n {
 				return false
 			}
 		}
@@ -83,7 +83,7 @@ func TestMetricsWorkload(t *testing.T) {
 	data := collect(t, s.reader)
 	for typ, n := range want {
 		t.Run(typ, func(t *testing.T) {
-			kv := TypeKey.String(typ)
+			kv := typeKey.String(typ)
 			created, _ := sum(data, metricCreated, kv)
 			destroyed, _ := sum(data, metricDestroyed, kv)
 			live, ok := sum(data, metricLive, kv)
@@ -118,14 +118,14 @@ func TestMetricsLive(t *testing.T) {
 	}
 	res[0].Destroy()
 	data := collect(t, s.reader)
-	live, _ := sum(data, metricLive, TypeKey.String("job"))
+	live, _ := sum(data, metricLive, typeKey.String("job"))
 	assert.EqualValues(t, 2, live)
-	_, ok := histogram(data, TypeKey.String("job"))
+	_, ok := histogram(data, typeKey.String("job"))
 	assert.True(t, ok)
 	for _, r := range res[1:] {
 		r.Destroy()
 	}
-	live, _ = sum(collect(t, s.reader), metricLive, TypeKey.String("job"))
+	live, _ = sum(collect(t, s.reader), metricLive, typeKey.String("job"))
 	assert.Zero(t, live)
 }
 
@@ -142,9 +142,9 @@ func TestMetricsTypeOverflow(t *testing.T) {
 	require.True(t, ok)
 	assert.EqualValues(t, extra+1, overflow)
 	assert.Len(t, data[metricCreated].(metricdata.Sum[int64]).DataPoints, maxTypes+1)
-	first, _ := sum(data, metricCreated, TypeKey.String("type-0"))
+	first, _ := sum(data, metricCreated, typeKey.String("type-0"))
 	assert.EqualValues(t, 1, first)
-	_, ok = sum(data, metricCreated, TypeKey.String(fmt.Sprintf("type-%d", maxTypes)))
+	_, ok = sum(data, metricCreated, typeKey.String(fmt.Sprintf("type-%d", maxTypes)))
 	assert.False(t, ok)
 }
 
@@ -170,9 +170,9 @@ func TestMetricsLifetimeBatches(t *testing.T) {
 	asynctrack.NewResource(context.Background(), "job", nil).Destroy() // one more: a partial batch
 	wg.Wait()
 	data := collect(t, s.reader)
-	h, ok := histogram(data, TypeKey.String("job"))
+	h, ok := histogram(data, typeKey.String("job"))
 	require.True(t, ok)
 	assert.Equal(t, uint64(workers*each+1), h.Count)
-	destroyed, _ := sum(data, metricDestroyed, TypeKey.String("job"))
+	destroyed, _ := sum(data, metricDestroyed, typeKey.String("job"))
 	assert.EqualValues(t, workers*each+1, destroyed)
 }

@@ -19,7 +19,7 @@ import (
 	"github.com/otelctx/otelctx/asynctrack"
 )
 
-// keptTriggers is how many links of a chain asynctrack.Registry keeps and
+// keptTriggers is how many links of a chain registry.Registry keeps and
 // the view shows per resource.
 const keptTriggers = 16
 
@@ -48,7 +48,7 @@ func heapAfterGC() uint64 {
 }
 
 // serve answers one request to the view.
-func serve(e *Exporter, query string) *httptest.ResponseRecorder {
+func serve(e *Instrumentation, query string) *httptest.ResponseRecorder {
 	rec := httptest.NewRecorder()
 	e.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/debug/async?"+query, nil))
 	return rec
@@ -56,7 +56,7 @@ func serve(e *Exporter, query string) *httptest.ResponseRecorder {
 
 // TestRearmingTimerStaysBounded: a timer that re-arms itself from the ctx it
 // receives, Node's setInterval, started in a sampled trace with the
-// Exporter giving timers spans, fires a million times without growing
+// Instrumentation giving timers spans, fires a million times without growing
 // anything: the heap, the layers a ctx lookup goes through, the view.
 func TestRearmingTimerStaysBounded(t *testing.T) {
 	firings := 1_000_000

@@ -128,7 +128,7 @@ type outliving struct {
 
 // outlivingOf returns the ended executions that match q and whose scopes
 // goroutines still run in, at most maxOutliving, by ID.
-func (e *Exporter) outlivingOf(q query, sg *scopeGoroutines, live func(uint64) bool, now time.Time) []outliving {
+func (e *Instrumentation) outlivingOf(q query, sg *scopeGoroutines, live func(uint64) bool, now time.Time) []outliving {
 	var out []outliving
 	for _, id := range slices.Sorted(maps.Keys(sg.byExec)) {
 		if live(id) || (q.id != 0 && id != q.id) || (id == 0 && q.traceID.IsValid()) {

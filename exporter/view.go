@@ -18,11 +18,11 @@ import (
 
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/otelctx/otelctx/asynctrack"
+	"github.com/otelctx/otelctx/internal/registry"
 )
 
-// viewHandler serves the live-resource view of an Exporter.
-type viewHandler struct{ e *Exporter }
+// viewHandler serves the live-resource view of an Instrumentation.
+type viewHandler struct{ e *Instrumentation }
 
 var _ http.Handler = viewHandler{}
 
@@ -35,11 +35,11 @@ type query struct {
 }
 
 // Page sizes of the view: an answer lists at most limit resources (the
-// query parameter limit, DefaultViewLimit if not given, at most
-// MaxViewLimit), from the offset-th on, oldest first.
+// query parameter limit, defaultViewLimit if not given, at most
+// maxViewLimit), from the offset-th on, oldest first.
 const (
-	DefaultViewLimit = 1000
-	MaxViewLimit     = 10_000
+	defaultViewLimit = 1000
+	maxViewLimit     = 10_000
 )
 
 // Query errors. They never quote the input: it is the caller's, and a page
@@ -50,7 +50,7 @@ var (
 	errID       = errors.New("invalid id: want a positive decimal execution ID")
 	errBoth     = errors.New("give trace_id or id, not both")
 	errFormat   = errors.New(`invalid format: want "json", "text" or "html"`)
-	errLimit    = fmt.Errorf("invalid limit: want 1 to %d", MaxViewLimit)
+	errLimit    = fmt.Errorf("invalid limit: want 1 to %d", maxViewLimit)
 	errOffset   = errors.New("invalid offset: want 0 or more")
 )
 
@@ -80,9 +80,9 @@ func parseQuery(r *http.Request) (query, error) {
 	if q.traceID.IsValid() && q.id != 0 {
 		return q, errBoth
 	}
-	q.limit = DefaultViewLimit
+	q.limit = defaultViewLimit
 	if v, ok := vals["limit"]; ok {
-		if q.limit, err = strconv.Atoi(v[0]); err != nil || q.limit < 1 || q.limit > MaxViewLimit {
+		if q.limit, err = strconv.Atoi(v[0]); err != nil || q.limit < 1 || q.limit > maxViewLimit {
 			return q, errLimit
 		}
 	}
@@ -202,7 +202,7 @@ type resource struct {
 	Age       float64   `json:"ageSeconds"`
 	Triggers  []link    `json:"triggers"`
 	// Depth is the length of the whole trigger chain, of which Triggers
-	// holds the nearest links (at most 16, see asynctrack.LiveResource).
+	// holds the nearest links (at most 16, see registry.LiveResource).
 	Depth int `json:"depth"`
 	// Request describes a request's resource; nil for another resource.
 	Request *requestInfo `json:"request,omitempty"`
@@ -225,7 +225,7 @@ type link struct {
 // trace each resource was created in, and a read of the goroutine profile.
 // Only the resources of the page are converted: the work of a query beyond
 // its page is one match per live resource, and the profile's read.
-func (e *Exporter) view(q query, now time.Time) view {
+func (e *Instrumentation) view(q query, now time.Time) view {
 	v := view{ID: q.id, Time: now, Offset: q.offset, Limit: q.limit, Resources: []resource{}, Outliving: []outliving{}}
 	if q.traceID.IsValid() {
 		v.TraceID = q.traceID.String()
@@ -235,9 +235,9 @@ func (e *Exporter) view(q query, now time.Time) view {
 	if sg.err != nil {
 		v.GoroutineError = sg.err.Error()
 	}
-	var match func(asynctrack.LiveResource) bool
+	var match func(registry.LiveResource) bool
 	if q.traceID.IsValid() || q.id != 0 {
-		match = func(lr asynctrack.LiveResource) bool {
+		match = func(lr registry.LiveResource) bool {
 			if tid, _ := stateTrace(lr.Data); q.traceID.IsValid() && tid != q.traceID {
 				return false
 			}

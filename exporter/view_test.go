@@ -279,7 +279,7 @@ func TestViewBadRequests(t *testing.T) {
 
 func TestViewAfterShutdown(t *testing.T) {
 	s := newSDK(t)
-	e := New(WithTracerProvider(s.tp), WithMeterProvider(s.mp))
+	e := NewInstrumentation(WithTracerProvider(s.tp), WithMeterProvider(s.mp))
 	require.NoError(t, e.Shutdown(context.Background()))
 	rec := httptest.NewRecorder()
 	e.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/debug/async", nil))
@@ -368,7 +368,7 @@ func FuzzViewQuery(f *testing.F) {
 // page of them, with the total, and pages follow on.
 func TestViewBoundedUnderLoad(t *testing.T) {
 	s := newSDK(t)
-	e := New(WithTracerProvider(s.tp), WithMeterProvider(s.mp))
+	e := NewInstrumentation(WithTracerProvider(s.tp), WithMeterProvider(s.mp))
 	defer func() { require.NoError(t, e.Shutdown(context.Background())) }()
 	const live = 100_000
 	rs := make([]*asynctrack.Resource, live)
@@ -394,13 +394,13 @@ func TestViewBoundedUnderLoad(t *testing.T) {
 	rec, v := get("")
 	t.Logf("default page of %d live resources: %d bytes in %s", v.Total, rec.Body.Len(), time.Since(start))
 	assert.GreaterOrEqual(t, v.Total, live)
-	assert.Len(t, v.Resources, DefaultViewLimit)
+	assert.Len(t, v.Resources, defaultViewLimit)
 	assert.Less(t, rec.Body.Len(), 1<<20, "the default answer stays under 1 MiB")
 
-	_, next := get(fmt.Sprintf("offset=%d&limit=10", DefaultViewLimit))
+	_, next := get(fmt.Sprintf("offset=%d&limit=10", defaultViewLimit))
 	require.Len(t, next.Resources, 10)
 	assert.NotEqual(t, v.Resources[0].ID, next.Resources[0].ID)
-	assert.Equal(t, DefaultViewLimit, next.Offset)
+	assert.Equal(t, defaultViewLimit, next.Offset)
 
 	rec, _ = get("format=text&limit=5")
 	assert.Contains(t, rec.Body.String(), "showing 5 from offset 0, oldest first; next page: offset=5")
@@ -417,7 +417,7 @@ func TestViewBoundedUnderLoad(t *testing.T) {
 // escapes every value it shows, and links traces to Jaeger when configured.
 func TestViewHTML(t *testing.T) {
 	s := newSDK(t)
-	e := New(WithTracerProvider(s.tp), WithMeterProvider(s.mp), WithJaegerURL("http://127.0.0.1:16686/"))
+	e := NewInstrumentation(WithTracerProvider(s.tp), WithMeterProvider(s.mp), WithJaegerURL("http://127.0.0.1:16686/"))
 	defer func() { require.NoError(t, e.Shutdown(context.Background())) }()
 	ctx, root := s.tp.Tracer("test").Start(context.Background(), "request")
 	defer root.End()

@@ -69,8 +69,8 @@ func run(ctx context.Context, out io.Writer, o options) (err error) {
 		return fmt.Errorf("the number of requests must be from 1 to 100, not %d", o.requests)
 	}
 	// The registry tells when the requests' async work has ended.
-	reg := asynctrack.NewRegistry().Enable()
-	defer reg.Disable()
+	reg := telemetry.NewLiveResources()
+	defer reg.Close()
 
 	sink := telemetry.NewSink()
 	if sink.Recorder == nil { // exporting over OTLP: keep a copy to print
@@ -139,7 +139,7 @@ func run(ctx context.Context, out io.Writer, o options) (err error) {
 
 // waitIdle waits until only the pool's workers are left alive, and reports
 // whether that happened within d.
-func waitIdle(reg *asynctrack.Registry, workers int, d time.Duration) bool {
+func waitIdle(reg *telemetry.LiveResources, workers int, d time.Duration) bool {
 	deadline := time.Now().Add(d)
 	for {
 		n := reg.CountByType()

@@ -16,7 +16,6 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/otelctx/otelctx/examples/telemetry"
-	"github.com/otelctx/otelctx/exporter"
 )
 
 // forest is the recorded spans by trace.
@@ -84,8 +83,8 @@ func describe(s sdktrace.ReadOnlySpan, parentService string) string {
 		fmt.Fprintf(&b, " [%s]", svc)
 	}
 	attrs := attribute.NewSet(s.Attributes()...)
-	if id, ok := attrs.Value(exporter.IDKey); ok {
-		trigger, _ := attrs.Value(exporter.TriggerIDKey)
+	if id, ok := attrs.Value(attribute.Key("async.id")); ok {
+		trigger, _ := attrs.Value(attribute.Key("async.trigger_id"))
 		fmt.Fprintf(&b, " async #%d ← #%d", id.AsInt64(), trigger.AsInt64())
 	}
 	if v, ok := attrs.Value(telemetry.UserKey); ok {
@@ -101,7 +100,7 @@ func describe(s sdktrace.ReadOnlySpan, parentService string) string {
 // waitKey is the key of liveView.waits that shows under span s.
 func waitKey(s sdktrace.ReadOnlySpan) string {
 	attrs := attribute.NewSet(s.Attributes()...)
-	if id, ok := attrs.Value(exporter.IDKey); ok {
+	if id, ok := attrs.Value(attribute.Key("async.id")); ok {
 		return fmt.Sprintf("async:%d", id.AsInt64())
 	}
 	return "span:" + s.SpanContext().SpanID().String()

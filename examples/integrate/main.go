@@ -100,7 +100,7 @@ func setup(spans sdktrace.SpanProcessor) (handler, debug http.Handler, shutdown 
 	logs := slog.NewTextHandler(os.Stderr, nil)
 	slog.SetDefault(slog.New(baggagebridge.NewLogHandler(logs, baggagebridge.WithKeys("user.id"))))
 	// otelctx: goroutines and tasks as spans, metrics and a debug page.
-	async := exporter.New(exporter.WithSpanTypes(asynctrack.TypeGoroutine, asynctrack.TypeTask))
+	async := exporter.NewInstrumentation(exporter.WithSpanTypes(asynctrack.TypeGoroutine, asynctrack.TypeTask))
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("/hello", hello)

@@ -227,8 +227,8 @@ var AsyncSpanTypes = []string{asynctrack.TypeGoroutine, asynctrack.TypeTask, asy
 // runs several services, as the examples do, the goroutines of each service
 // are in that service's traces. A process of one service would pass its own
 // TracerProvider with exporter.WithTracerProvider.
-func NewAsyncExporter() *exporter.Exporter {
-	return exporter.New(
+func NewAsyncExporter() *exporter.Instrumentation {
+	return exporter.NewInstrumentation(
 		exporter.WithTracerProvider(parentProvider{}),
 		exporter.WithSpanTypes(AsyncSpanTypes...),
 	)
@@ -236,7 +236,7 @@ func NewAsyncExporter() *exporter.Exporter {
 
 // ShutdownAll shuts the exporter down, then the services, and joins the
 // errors.
-func ShutdownAll(ctx context.Context, exp *exporter.Exporter, services ...*Service) error {
+func ShutdownAll(ctx context.Context, exp *exporter.Instrumentation, services ...*Service) error {
 	err := exp.Shutdown(ctx)
 	for _, s := range services {
 		err = errors.Join(err, s.Shutdown(ctx))

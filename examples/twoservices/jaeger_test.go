@@ -30,8 +30,8 @@ func TestJaeger(t *testing.T) {
 	sink := &telemetry.Sink{Exporter: func(context.Context) (sdktrace.SpanExporter, error) {
 		return jaegertest.Exporter(t), nil
 	}}
-	reg := asynctrack.NewRegistry().Enable()
-	defer reg.Disable()
+	reg := telemetry.NewLiveResources()
+	defer reg.Close()
 	st, c := start(t, Config{Sink: sink, FrontendName: frontend, BackendName: backend, GreeterName: greeter})
 
 	code, r := profile(t, c, st, "userid", "grace")

@@ -45,7 +45,7 @@ type Stack struct {
 	UpstreamStandIn *userservice.Upstream
 	Sink            *telemetry.Sink
 
-	exporter *exporter.Exporter
+	exporter *exporter.Instrumentation
 	db       *userservice.DB
 	frontend *Frontend
 	// toGreeter is the frontend's ClientConn to the greeter.

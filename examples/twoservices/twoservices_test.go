@@ -28,7 +28,6 @@ import (
 	"github.com/otelctx/otelctx/examples/telemetry"
 	"github.com/otelctx/otelctx/examples/thirdparty"
 	"github.com/otelctx/otelctx/examples/userservice"
-	"github.com/otelctx/otelctx/exporter"
 )
 
 // start runs a Stack for the test and returns it with a client.
@@ -112,7 +111,7 @@ func TestProfile(t *testing.T) {
 	call := spans.one(t, "frontend", "HTTP GET")
 	caller := spans.byID(call.Parent().SpanID())
 	require.NotNil(t, caller)
-	assert.Equal(t, "goroutine", attr(caller, exporter.TypeKey).AsString(), "the call nests under the goroutine that made it")
+	assert.Equal(t, "goroutine", attr(caller, attribute.Key("async.type")).AsString(), "the call nests under the goroutine that made it")
 	assert.Equal(t, fe.SpanContext().SpanID(), caller.Parent().SpanID())
 	be := spans.one(t, "backend", "GET /user")
 	assert.Equal(t, call.SpanContext().SpanID(), be.Parent().SpanID(), "the backend continues the frontend's trace")
@@ -120,7 +119,7 @@ func TestProfile(t *testing.T) {
 	assert.Equal(t, trace.SpanKindClient, rpc.SpanKind())
 	rpcCaller := spans.byID(rpc.Parent().SpanID())
 	require.NotNil(t, rpcCaller)
-	assert.Equal(t, "goroutine", attr(rpcCaller, exporter.TypeKey).AsString(), "the RPC nests under the goroutine that made it")
+	assert.Equal(t, "goroutine", attr(rpcCaller, attribute.Key("async.type")).AsString(), "the RPC nests under the goroutine that made it")
 	assert.Equal(t, fe.SpanContext().SpanID(), rpcCaller.Parent().SpanID())
 	assert.NotEqual(t, caller.SpanContext().SpanID(), rpcCaller.SpanContext().SpanID(), "the two calls run in goroutines of their own")
 	gr := spans.one(t, "greeter", GreetMethod[1:])
@@ -154,11 +153,11 @@ func TestProfile(t *testing.T) {
 		require.Len(t, got, tc.n, "%s %s spans", tc.service, tc.typ)
 		for _, s := range got {
 			parent := tc.parent
-			if trigger := spans.async(attr(s, exporter.TriggerIDKey), tc.service); trigger != nil {
+			if trigger := spans.async(attr(s, attribute.Key("async.trigger_id")), tc.service); trigger != nil {
 				parent = trigger
 			}
 			assert.Equal(t, parent.SpanContext().SpanID(), s.Parent().SpanID(), "%s %s", tc.service, tc.typ)
-			assert.Contains(t, s.Attributes(), exporter.TypeKey.String(tc.typ))
+			assert.Contains(t, s.Attributes(), attribute.Key("async.type").String(tc.typ))
 			assert.Contains(t, s.Attributes(), attribute.String(telemetry.UserKey, "ada"))
 			var events []string
 			for _, e := range s.Events() {
@@ -169,10 +168,10 @@ func TestProfile(t *testing.T) {
 	}
 	// The task's trigger is the goroutine that submitted it.
 	task := spans.named("frontend", "task")[0]
-	trigger := attr(task, exporter.TriggerIDKey)
+	trigger := attr(task, attribute.Key("async.trigger_id"))
 	var submitter bool
 	for _, g := range spans.named("frontend", "goroutine") {
-		submitter = submitter || attr(g, exporter.IDKey) == trigger
+		submitter = submitter || attr(g, attribute.Key("async.id")) == trigger
 	}
 	assert.True(t, submitter, "the task's async.trigger_id is one of the request's goroutines")
 }
@@ -303,7 +302,7 @@ func (ss spanSet) byID(id trace.SpanID) sdktrace.ReadOnlySpan {
 // async returns the async span of service's resource id, or nil.
 func (ss spanSet) async(id attribute.Value, service string) sdktrace.ReadOnlySpan {
 	for _, s := range ss {
-		if serviceName(s) == service && attr(s, exporter.IDKey) == id {
+		if serviceName(s) == service && attr(s, attribute.Key("async.id")) == id {
 			return s
 		}
 	}
@@ -315,7 +314,7 @@ func (ss spanSet) async(id attribute.Value, service string) sdktrace.ReadOnlySpa
 func (ss spanSet) named(service, name string) []sdktrace.ReadOnlySpan {
 	var out []sdktrace.ReadOnlySpan
 	for _, s := range ss {
-		if (s.Name() == name || attr(s, exporter.TypeKey).AsString() == name) && serviceName(s) == service {
+		if (s.Name() == name || attr(s, attribute.Key("async.type")).AsString() == name) && serviceName(s) == service {
 			out = append(out, s)
 		}
 	}
