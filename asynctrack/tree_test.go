@@ -219,4 +219,3 @@ func TestNoContextBleed(t *testing.T) {
 	assert.Zero(t, wrong.Load(), "values seen from another request")
 	assert.Zero(t, missing.Load(), "tracked work that lost its request's values")
 }
-
