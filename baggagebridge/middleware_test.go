@@ -295,12 +295,14 @@ func TestMiddlewareProfileLabels(t *testing.T) {
 // hidden by the Options given to Middleware, as span attributes are.
 func TestMiddlewareProfileLabelsOptions(t *testing.T) {
 	labels := make(chan map[string]string, 1)
-	h := baggagebridge.Middleware(
+	// The Options that select and show values for spans are MiddlewareOptions too.
+	opts := []baggagebridge.MiddlewareOption{
 		baggagebridge.WithPropagators(w3c),
 		baggagebridge.WithProfileLabels("t.tenant", "t.secret"),
 		baggagebridge.WithRedacted("t.secret"),
 		baggagebridge.WithAttributePrefix("app."),
-	)(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+	}
+	h := baggagebridge.Middleware(opts...)(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 		got := map[string]string{}
 		pprof.ForLabels(r.Context(), func(k, v string) bool {
 			if k != "otelctx" {
