@@ -156,9 +156,10 @@
 // after the last After: for a goroutine when it returns, for a timer when it
 // has fired or was stopped, for a task when it has run, for a user-defined
 // resource on Destroy or, if it is never destroyed, when it is garbage
-// collected. A panic in a hook is recovered and reported, at a bounded rate,
-// through the handler SetErrorHandler sets (baggagebridge and exporter set
-// otel.Handle); the tracked work and the other hooks go on. A panic in a
+// collected. A panic in a hook is recovered and reported, at most once a
+// minute per event, to otel.Handle when a package that depends on
+// OpenTelemetry (baggagebridge, exporter, propagator) is linked in, else to
+// the log package; the tracked work and the other hooks go on. A panic in a
 // tracked callback still emits After and Destroy, then propagates.
 //
 // IDs are unique in the process and never reused. A resource takes its ID

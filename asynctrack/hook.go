@@ -13,8 +13,8 @@ import (
 //
 // Callbacks run synchronously on the goroutine that caused the event, so they
 // must be fast and must not block. A panic in a callback is recovered and
-// reported to the error handler (see [SetErrorHandler]); the tracked work and
-// the other hooks go on.
+// reported at a bounded rate (see the package documentation); the tracked
+// work and the other hooks go on.
 type HookFuncs struct {
 	// Init is called once, on the creating goroutine, when a resource is
 	// created. ctx is the context the resource was created from, so a hook can
@@ -222,6 +222,6 @@ func callID(fn func(uint64), ev hookEvent, id uint64) {
 // recoverHook recovers a panic in a hook's callback for ev and reports it.
 func recoverHook(ev hookEvent, id uint64) {
 	if v := recover(); v != nil {
-		panics.report(ev, id, v)
+		reportPanic(ev, id, v)
 	}
 }

@@ -53,18 +53,18 @@
 // no span. At most [WithMaxSpansPerTrace] spans (1000 by default) are started
 // per trace, so a goroutine storm inside one request cannot flood the
 // exporter; the resources past the bound get no span and are counted by
-// async.spans.dropped.
+// otelctx.async.spans.dropped.
 //
 // # Metrics
 //
 // All carry the attribute async.type; past 256 distinct types, further types
 // are counted together under otel.metric.overflow=true.
 //
-//	async.resources.live       Int64ObservableUpDownCounter  {resource}  created and not yet destroyed
-//	async.resources.created    Int64ObservableCounter        {resource}
-//	async.resources.destroyed  Int64ObservableCounter        {resource}
-//	async.resource.lifetime    Float64Histogram              s           creation to destruction
-//	async.spans.dropped        Int64ObservableCounter        {span}      past the per-trace bound (span types only)
+//	otelctx.async.resources.live       Int64ObservableUpDownCounter  {resource}  created and not yet destroyed
+//	otelctx.async.resources.created    Int64ObservableCounter        {resource}
+//	otelctx.async.resources.destroyed  Int64ObservableCounter        {resource}
+//	otelctx.async.resource.lifetime    Float64Histogram              s           creation to destruction
+//	otelctx.async.spans.dropped        Int64ObservableCounter        {span}      past the per-trace bound (span types only)
 //
 // Counts start at New: resources created before it are not counted.
 //
@@ -125,7 +125,7 @@
 // millionth firing as at the first (BenchmarkRearmingTimer). Lifetimes are
 // recorded in batches of 32 per shard, because one Record is a deep call
 // that makes a fresh goroutine's small stack grow; a collection first records
-// the waiting ones, so the histogram can trail async.resources.destroyed only
+// the waiting ones, so the histogram can trail otelctx.async.resources.destroyed only
 // by a batch being recorded at that instant. Before and After cost one atomic
 // load while no live resource has a span. A span costs what the SDK's span
 // start, two events and end cost. See BenchmarkExporterHook.

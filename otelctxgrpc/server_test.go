@@ -354,9 +354,9 @@ func TestBadInput(t *testing.T) {
 	t.Log(counted)
 	var errs, dropped int64
 	for k, v := range counted {
-		if strings.HasPrefix(k, "otelctx.propagator.errors/") {
+		if strings.HasPrefix(k, "otelctx.propagation.errors/") {
 			errs += v
-		} else if strings.HasPrefix(k, "otelctx.propagator.baggage.dropped/") {
+		} else if strings.HasPrefix(k, "otelctx.baggage.dropped/") {
 			dropped += v
 		}
 	}
@@ -386,7 +386,7 @@ func TestExtractedOnce(t *testing.T) {
 	var denied int64
 	for _, sm := range rm.ScopeMetrics {
 		for _, m := range sm.Metrics {
-			if sum, ok := m.Data.(metricdata.Sum[int64]); ok && m.Name == "otelctx.propagator.baggage.dropped" {
+			if sum, ok := m.Data.(metricdata.Sum[int64]); ok && m.Name == "otelctx.baggage.dropped" {
 				for _, dp := range sum.DataPoints {
 					if r, _ := dp.Attributes.Value("reason"); r.AsString() == "ingress.denied" {
 						denied += dp.Value

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/textproto"
 	"strings"
-	"time"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
@@ -15,10 +14,6 @@ import (
 	"github.com/otelctx/otelctx/internal/token"
 	"github.com/otelctx/otelctx/internal/w3cbaggage"
 )
-
-// defaultErrorInterval is how often each kind of error is reported through
-// otel.Handle at most.
-const defaultErrorInterval = time.Minute
 
 // Merge says which side keeps a baggage key present both in the context
 // passed to Extract and in the carrier.
@@ -69,7 +64,6 @@ type config struct {
 	maxMemberBytes  int
 	legacy          []legacyHeader
 	meterProvider   metric.MeterProvider
-	errorInterval   time.Duration
 	allowConfigured bool
 	ingressClosed   bool // an invalid ingress setting: accept no inbound key
 	debugDrops      bool
@@ -90,14 +84,12 @@ type legacyHeader struct {
 //   - egress: no baggage is sent anywhere;
 //   - limits: 64 members, 8192 bytes in all, no tighter limit per member;
 //   - no legacy headers;
-//   - metrics: otel.GetMeterProvider();
-//   - each kind of error is reported at most once a minute.
+//   - metrics: otel.GetMeterProvider().
 func newConfig(opts ...Option) config {
 	c := config{
-		merge:         MergeLocalWins,
-		maxMembers:    w3cbaggage.MaxMembers,
-		maxBytes:      w3cbaggage.MaxBytes,
-		errorInterval: defaultErrorInterval,
+		merge:      MergeLocalWins,
+		maxMembers: w3cbaggage.MaxMembers,
+		maxBytes:   w3cbaggage.MaxBytes,
 	}
 	// The environment first, wherever WithEnv is: code wins over it.
 	for _, o := range opts {
@@ -289,18 +281,6 @@ func WithLegacyHeader(header, key string) Option {
 func WithMeterProvider(mp metric.MeterProvider) Option {
 	return optionFunc(func(c config) config {
 		c.meterProvider = mp
-		return c
-	})
-}
-
-// WithErrorInterval sets how often each kind of error is reported through
-// otel.Handle at most; occurrences in between are counted and summarised in
-// the next report. The default is one minute.
-func WithErrorInterval(d time.Duration) Option {
-	return optionFunc(func(c config) config {
-		if d > 0 {
-			c.errorInterval = d
-		}
 		return c
 	})
 }

@@ -108,9 +108,10 @@
 // allocates a small multiple of their size for values it copies or decodes,
 // and for members a fixed amount that the limits bound.
 // Malformed input and dropped members are counted by the
-// otelctx.propagator.errors and otelctx.propagator.baggage.dropped counters,
-// with a "reason" attribute, on the MeterProvider of WithMeterProvider.
-// Errors are also reported through otel.Handle, at most once per interval and
-// reason (WithErrorInterval), without quoting the input. WithDebugDrops logs
+// otelctx.propagation.errors {error} and otelctx.baggage.dropped {member}
+// counters, with a "reason" attribute, on the MeterProvider of
+// WithMeterProvider. Errors are also reported through otel.Handle, the
+// first at once and then at most once a minute per reason, without quoting
+// the input. WithDebugDrops logs
 // each dropped member, with the rule that was missing, at debug level.
 package propagator
