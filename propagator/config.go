@@ -91,17 +91,8 @@ func newConfig(opts ...Option) config {
 		maxMembers: w3cbaggage.MaxMembers,
 		maxBytes:   w3cbaggage.MaxBytes,
 	}
-	// The environment first, wherever WithEnv is: code wins over it.
 	for _, o := range opts {
-		if _, ok := o.(envOption); ok {
-			c = o.apply(c)
-			break
-		}
-	}
-	for _, o := range opts {
-		if _, ok := o.(envOption); !ok {
-			c = o.apply(c)
-		}
+		c = o.apply(c)
 	}
 	if c.meterProvider == nil {
 		c.meterProvider = otel.GetMeterProvider()

@@ -26,8 +26,8 @@
 // baggage for the host it is sent to.
 //
 // The policy can also come from the environment (WithEnv), in these
-// variables, read at the propagator's first use; options given in code win
-// over them (see WithEnv). Lists of keys take "prefix*" for a prefix and "*"
+// variables, read at the propagator's first use and applied where WithEnv
+// is among the options (see WithEnv). Lists of keys take "prefix*" for a prefix and "*"
 // for every key, in every variable:
 //
 //	OTELCTX_INGRESS_ALLOW     user.id,tenant.*               WithIngressAllow
