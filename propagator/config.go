@@ -113,9 +113,9 @@ type optionFunc func(config) config
 func (f optionFunc) apply(c config) config { return f(c) }
 
 // WithIngressAllow accepts only the inbound baggage keys given here or
-// selected by WithIngressPrefixes. Without either option every key is
-// accepted. Keys are matched exactly, with case. At a public endpoint
-// WithPublicAllow applies instead.
+// selected by WithIngressPrefixes; with no keys and no prefixes it accepts
+// none. Without either option every key is accepted. Keys are matched
+// exactly, with case. At a public endpoint WithPublicAllow applies instead.
 func WithIngressAllow(keys ...string) Option {
 	return optionFunc(func(c config) config {
 		c.ingressAllow = c.ingressAllow.withKeys(keys)
@@ -203,46 +203,54 @@ func WithEgress(rules ...EgressRule) Option {
 
 // maxLimit is the highest value the limits take: 16 MiB, so that the
 // multiples Extract derives from them (see scanBytes) fit an int on every
-// platform. Higher values are lowered to it and reported.
+// platform.
 const maxLimit = 1 << 24
 
-// clampLimit returns n, or maxLimit, reporting that, if n is higher.
-func clampLimit(option string, n int) int {
-	if n > maxLimit {
+// clampLimit returns n within [least, maxLimit], reporting through
+// otel.Handle if it is not.
+func clampLimit(option string, n, least int) int {
+	switch {
+	case n > maxLimit:
 		otel.Handle(fmt.Errorf("propagator: %s(%d) is above the highest limit, %d, which applies instead", option, n, maxLimit))
 		return maxLimit
+	case n < least:
+		otel.Handle(fmt.Errorf("propagator: %s(%d) is below the lowest limit, %d, which applies instead", option, n, least))
+		return least
 	}
 	return n
 }
 
-// WithMaxMembers caps the number of baggage members accepted by Extract and
-// sent by Inject. Values below the W3C minimum of 64 are raised to it,
-// values above 16 MiB lowered to that.
+// The limits below replace the current one, lower or higher, within their
+// bounds. W3C Baggage requires a platform to propagate at least 64 members
+// and 8192 bytes, so those are the lowest member and size limits (and the
+// defaults); it sets no size per member, so that limit takes any value from
+// 1. Values out of bounds are reported and the nearest bound applies.
+
+// WithMaxMembers sets the number of baggage members Extract accepts and
+// Inject sends, from 64 (the default) to 16 MiB.
 func WithMaxMembers(n int) Option {
 	return optionFunc(func(c config) config {
-		c.maxMembers = clampLimit("WithMaxMembers", max(n, w3cbaggage.MaxMembers))
+		c.maxMembers = clampLimit("WithMaxMembers", n, w3cbaggage.MaxMembers)
 		return c
 	})
 }
 
-// WithMaxBytes caps the size of the baggage, as encoded in one header, that
-// Extract accepts and Inject sends. Values below the W3C minimum of 8192 are
-// raised to it, values above 16 MiB lowered to that.
+// WithMaxBytes sets the size of the baggage, as encoded in one header, that
+// Extract accepts and Inject sends, from 8192 bytes (the default) to 16 MiB.
 func WithMaxBytes(n int) Option {
 	return optionFunc(func(c config) config {
-		c.maxBytes = clampLimit("WithMaxBytes", max(n, w3cbaggage.MaxBytes))
+		c.maxBytes = clampLimit("WithMaxBytes", n, w3cbaggage.MaxBytes)
 		return c
 	})
 }
 
-// WithMaxMemberBytes caps the encoded size of a single baggage member,
-// properties included. The default is the total cap; a lower cap drops
-// oversized members in both directions.
+// WithMaxMemberBytes sets the encoded size of a single baggage member,
+// properties included, from 1 byte to 16 MiB; members over it are dropped in
+// both directions. The default is the size limit of WithMaxBytes, which
+// also caps it.
 func WithMaxMemberBytes(n int) Option {
 	return optionFunc(func(c config) config {
-		if n > 0 {
-			c.maxMemberBytes = clampLimit("WithMaxMemberBytes", n)
-		}
+		c.maxMemberBytes = clampLimit("WithMaxMemberBytes", n, 1)
 		return c
 	})
 }

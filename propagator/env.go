@@ -18,6 +18,7 @@ import (
 
 	"github.com/otelctx/otelctx/internal/envcheck"
 	"github.com/otelctx/otelctx/internal/token"
+	"github.com/otelctx/otelctx/internal/w3cbaggage"
 )
 
 // The environment variables WithEnv reads. They are not OTEL_ variables,
@@ -235,9 +236,9 @@ var envVars = []envVar{
 		}
 		return nil, "want local-wins or remote-wins"
 	}, nil, "the default, local-wins, applies"},
-	{envMaxMembers, parseLimit(WithMaxMembers), nil, "the default applies"},
-	{envMaxBytes, parseLimit(WithMaxBytes), nil, "the default applies"},
-	{envMaxMemberBytes, parseLimit(WithMaxMemberBytes), nil, "the default applies"},
+	{envMaxMembers, parseLimit(WithMaxMembers, w3cbaggage.MaxMembers), nil, "the default applies"},
+	{envMaxBytes, parseLimit(WithMaxBytes, w3cbaggage.MaxBytes), nil, "the default applies"},
+	{envMaxMemberBytes, parseLimit(WithMaxMemberBytes, 1), nil, "the default applies"},
 	{envDebugDrops, func(v string) ([]Option, string) {
 		on, err := strconv.ParseBool(v)
 		if err != nil {
@@ -250,11 +251,11 @@ var envVars = []envVar{
 	}, nil, "drops are not logged"},
 }
 
-func parseLimit(opt func(int) Option) func(string) ([]Option, string) {
+func parseLimit(opt func(int) Option, least int) func(string) ([]Option, string) {
 	return func(v string) ([]Option, string) {
 		n, err := strconv.Atoi(v)
-		if err != nil || n <= 0 || n > maxLimit {
-			return nil, fmt.Sprintf("want a positive integer up to %d", maxLimit)
+		if err != nil || n < least || n > maxLimit {
+			return nil, fmt.Sprintf("want an integer from %d to %d", least, maxLimit)
 		}
 		return []Option{opt(n)}, ""
 	}
