@@ -28,7 +28,7 @@ const TypeGRPCRequest = "grpc.request"
 // values. The resource is per RPC (a stream is one RPC), never per
 // connection, and ends when the handler returns.
 //
-// Inbound values come through the propagator (WithPropagator) from the
+// Inbound values come through the propagator (WithPropagators) from the
 // RPC's metadata, read with MetadataCarrier: the options read no metadata
 // themselves, so a key the propagator's policy does not accept never
 // becomes a value, and legacy keys become values when the propagator maps

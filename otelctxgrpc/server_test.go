@@ -61,7 +61,7 @@ func newStack(t testing.TB, srv *echo, o stackOpts) *stack {
 	if o.isPublic != nil {
 		gopts = append(gopts, otelgrpc.WithPublicEndpointFn(o.isPublic))
 	}
-	ours := otelctxgrpc.ServerOptions(append([]otelctxgrpc.Option{otelctxgrpc.WithPropagator(o.prop)}, o.server...)...)
+	ours := otelctxgrpc.ServerOptions(append([]otelctxgrpc.Option{otelctxgrpc.WithPropagators(o.prop)}, o.server...)...)
 	theirs := grpc.StatsHandler(otelgrpc.NewServerHandler(gopts...))
 	var opts []grpc.ServerOption
 	if o.otelgrpcFirst {
@@ -247,6 +247,16 @@ func TestPublicEndpoint(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestPublicEndpointFnNilIgnored(t *testing.T) {
+	s := newStack(t, echoValues, stackOpts{prop: propagator.New(), otelgrpcFirst: true,
+		server: []otelctxgrpc.Option{otelctxgrpc.WithPublicEndpointFn(nil)}})
+	cc := dial(t, "svc:1", s.addr)
+	ctx := metadata.AppendToOutgoingContext(context.Background(), "baggage", "user.id=u1")
+	got, err := callUnary(ctx, cc, "user.id")
+	require.NoError(t, err)
+	assert.Equal(t, "u1,u1,u1,u1,u1", got, "a nil fn marks no RPC public")
 }
 
 func TestLegacyAndMultiValue(t *testing.T) {

@@ -145,9 +145,9 @@ func WithIngressDeny(keys ...string) Option {
 
 // WithPublicEndpoint treats every carrier as coming from an untrusted caller:
 // inbound baggage is dropped except for the keys of WithPublicAllow. Use it
-// for a propagator dedicated to a public listener, for example with
-// otelhttp.WithPropagators; to decide per request, use the PublicEndpoint
-// middleware instead.
+// for a propagator dedicated to a public service or listener, for example
+// with otelhttp.WithPropagators; to decide per request, use
+// ContextWithPublicEndpoint instead.
 func WithPublicEndpoint() Option {
 	return optionFunc(func(c config) config {
 		c.public = true
@@ -156,7 +156,8 @@ func WithPublicEndpoint() Option {
 }
 
 // WithPublicAllow sets the only inbound baggage keys accepted at a public
-// endpoint (see WithPublicEndpoint and PublicEndpoint), matched exactly. The
+// endpoint (see WithPublicEndpoint and ContextWithPublicEndpoint), matched
+// exactly. The
 // default accepts none.
 func WithPublicAllow(keys ...string) Option {
 	return optionFunc(func(c config) config {

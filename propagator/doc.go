@@ -67,8 +67,8 @@
 //
 // Inbound baggage passes the ingress policy: WithIngressAllow,
 // WithIngressPrefixes and WithIngressDeny for trusted callers; at a public
-// endpoint (WithPublicEndpoint, or the PublicEndpoint middleware next to
-// otelhttp.WithPublicEndpointFn) only the keys of WithPublicAllow. Then come
+// endpoint (WithPublicEndpoint for every request, ContextWithPublicEndpoint
+// per request) only the keys of WithPublicAllow. Then come
 // the limits: WithMaxMembers, WithMaxBytes and WithMaxMemberBytes, where the
 // W3C minimums of 64 members and 8192 bytes are the defaults and the floor.
 // The work of an Extract is bounded by them, not by what was sent: baggage
