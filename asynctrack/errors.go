@@ -27,13 +27,17 @@ func (e *hookPanicError) Error() string {
 		e.event, e.count, e.id, e.value)
 }
 
-// panics bounds the reports of hook panics, one kind per event.
-var panics = report.NewLimiter(int(numEvents), time.Now)
+// panics bounds the reports of hook panics, one kind per event; panicsNow
+// is its clock (tests replace it).
+var (
+	panics    [numEvents]report.Bound
+	panicsNow = time.Now
+)
 
 // reportPanic reports, through internal/report, that a hook for ev panicked
 // with v while handling resource id.
 func reportPanic(ev hookEvent, id uint64, v any) {
-	panics.Report(int(ev), func(n int64) error {
+	panics[ev].Report(panicsNow(), 1, func(n int64) error {
 		return &hookPanicError{event: eventNames[ev], id: id, value: v, count: n}
 	})
 }

@@ -323,9 +323,8 @@ func goAndWait(t *testing.T, ctx context.Context, store *Store[string]) (uint64,
 // resetPanics gives the panic reporter a fresh state and clock for t.
 func resetPanics(t *testing.T, now func() time.Time) {
 	t.Helper()
-	saved := panics
-	panics = report.NewLimiter(int(numEvents), now)
-	t.Cleanup(func() { panics = saved })
+	panics, panicsNow = [numEvents]report.Bound{}, now
+	t.Cleanup(func() { panics, panicsNow = [numEvents]report.Bound{}, time.Now })
 }
 
 func TestHookPanicReportsAreRateLimited(t *testing.T) {

@@ -47,4 +47,4 @@
 // sensitive ones (WithRedacted, WithHashed).
 package baggagebridge
 
-import _ "github.com/otelctx/otelctx/internal/otelhandle" // hook panics reach otel.Handle
+import _ "github.com/otelctx/otelctx/internal/otelhandle" // reports (hook panics too) reach otel.Handle

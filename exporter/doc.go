@@ -131,4 +131,4 @@
 // start, two events and end cost. See BenchmarkExporterHook.
 package exporter
 
-import _ "github.com/otelctx/otelctx/internal/otelhandle" // hook panics reach otel.Handle
+import _ "github.com/otelctx/otelctx/internal/otelhandle" // reports (hook panics too) reach otel.Handle

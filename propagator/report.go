@@ -14,7 +14,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/metric/noop"
 
-	_ "github.com/otelctx/otelctx/internal/otelhandle" // hook panics and these reports reach otel.Handle
+	_ "github.com/otelctx/otelctx/internal/otelhandle" // reports (hook panics too) reach otel.Handle
 	"github.com/otelctx/otelctx/internal/report"
 )
 
@@ -105,14 +105,13 @@ type reporter struct {
 	errors  metric.Int64Counter
 	dropped metric.Int64Counter
 	now     func() time.Time // time.Now; tests replace it
-	limit   *report.Limiter  // reads now
+	bounds  [numReasons]report.Bound
 	opts    [numReasons][]metric.AddOption
 	debug   dropLog // WithDebugDrops
 }
 
 func newReporter(mp metric.MeterProvider) *reporter {
 	r := &reporter{now: time.Now}
-	r.limit = report.NewLimiter(int(numReasons), func() time.Time { return r.now() })
 	meter := mp.Meter(scopeName)
 	var errs []error
 	var err error
@@ -141,7 +140,7 @@ func newReporter(mp metric.MeterProvider) *reporter {
 // fail records one occurrence of the error reason.
 func (r *reporter) fail(ctx context.Context, why reason) {
 	r.errors.Add(ctx, 1, r.opts[why]...)
-	r.limit.Report(int(why), func(n int64) error {
+	r.bounds[why].Report(r.now(), 1, func(n int64) error {
 		if n > 1 {
 			return fmt.Errorf("propagator: %s (reason %s; %d more since the last report)", reasonMessages[why], why, n-1)
 		}

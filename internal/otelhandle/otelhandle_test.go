@@ -28,9 +28,9 @@ func TestReportsReachOtelHandle(t *testing.T) {
 	t.Cleanup(func() { otel.SetErrorHandler(prev) })
 
 	want := errors.New("bounded")
-	l := report.NewLimiter(1, time.Now) // a fresh limiter: no state from an earlier run
-	l.Report(0, func(int64) error { return want })
-	l.Report(0, func(int64) error { return errors.New("held back") })
+	var b report.Bound // a fresh one: no state from an earlier run
+	b.Report(time.Now(), 1, func(int64) error { return want })
+	b.Report(time.Now(), 1, func(int64) error { return errors.New("held back") })
 	report.Handle(errors.New("once"))
 
 	mu.Lock()

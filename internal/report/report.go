@@ -49,39 +49,29 @@ func Handle(err error) {
 	log.Print(err)
 }
 
-// Limiter bounds the reports of kinds numbered from 0. It is safe for
-// concurrent use.
-type Limiter struct {
-	now   func() time.Time
-	kinds []kind
-}
-
-type kind struct {
+// Bound bounds the reports of one kind of error. The zero Bound is ready to
+// use; it is safe for concurrent use and must not be copied once used.
+type Bound struct {
 	last atomic.Int64 // unix nanoseconds of the last report; 0 before the first
 	held atomic.Int64 // occurrences not reported yet
 }
 
-// NewLimiter returns a Limiter for n kinds that reads the time from now
-// (time.Now outside tests).
-func NewLimiter(n int, now func() time.Time) *Limiter {
-	return &Limiter{now: now, kinds: make([]kind, n)}
+// Report records n occurrences at time now (time.Now outside tests). If
+// none was reported yet, or the last report is Interval old or more, it
+// reports err(total) through Handle, where total is the number of
+// occurrences the report stands for: these and those held back since the
+// last report.
+func (b *Bound) Report(now time.Time, n int64, err func(total int64) error) {
+	b.held.Add(n)
+	t := now.UnixNano()
+	last := b.last.Load()
+	if last != 0 && t-last < int64(Interval) || !b.last.CompareAndSwap(last, t) {
+		return
+	}
+	if total := b.held.Swap(0); total > 0 {
+		Handle(err(total))
+	}
 }
 
-// Report records one occurrence of kind k. If k was never reported, or last
-// reported Interval ago or more, it reports err(n) through Handle, where n
-// is the number of occurrences the report stands for: this one and those
-// held back since the last report.
-func (l *Limiter) Report(k int, err func(n int64) error) {
-	s := &l.kinds[k]
-	s.held.Add(1)
-	now := l.now().UnixNano()
-	last := s.last.Load()
-	if last != 0 && now-last < int64(Interval) || !s.last.CompareAndSwap(last, now) {
-		return
-	}
-	n := s.held.Swap(0)
-	if n == 0 { // a concurrent report took this occurrence
-		return
-	}
-	Handle(err(n))
-}
+// Held returns the occurrences recorded and not reported yet.
+func (b *Bound) Held() int64 { return b.held.Load() }

@@ -23,11 +23,13 @@ func capture(t *testing.T) func() []error {
 	return func() []error { mu.Lock(); defer mu.Unlock(); return append([]error(nil), got...) }
 }
 
-func TestLimiterBoundsEachKind(t *testing.T) {
+func TestBoundReportsOncePerInterval(t *testing.T) {
 	got := capture(t)
 	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	l := NewLimiter(2, func() time.Time { return clock })
-	report := func(k int) { l.Report(k, func(n int64) error { return fmt.Errorf("kind %d x%d", k, n) }) }
+	var kinds [2]Bound
+	report := func(k int) {
+		kinds[k].Report(clock, 1, func(n int64) error { return fmt.Errorf("kind %d x%d", k, n) })
+	}
 
 	for range 5 {
 		report(0)
@@ -39,13 +41,15 @@ func TestLimiterBoundsEachKind(t *testing.T) {
 	clock = clock.Add(1)
 	report(0)
 	assert.Equal(t, errors.New("kind 0 x6"), got()[2], "then once per Interval, for the occurrences held back")
+	kinds[0].Report(clock, 3, func(n int64) error { return fmt.Errorf("kind 0 x%d", n) })
+	assert.Len(t, got(), 3)
+	assert.Equal(t, int64(3), kinds[0].Held(), "n occurrences at once, held back")
 }
 
-func TestLimiterConcurrentCountsEveryOccurrence(t *testing.T) {
+func TestBoundConcurrentCountsEveryOccurrence(t *testing.T) {
 	got := capture(t)
-	var mu sync.Mutex
 	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	l := NewLimiter(1, func() time.Time { mu.Lock(); defer mu.Unlock(); return clock })
+	var b Bound
 	var total sync.Map
 	var wg sync.WaitGroup
 	for i := range 8 {
@@ -53,15 +57,12 @@ func TestLimiterConcurrentCountsEveryOccurrence(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for j := range 100 {
-				l.Report(0, func(n int64) error { total.Store(i*1000+j, n); return errors.New("x") })
+				b.Report(clock, 1, func(n int64) error { total.Store(i*1000+j, n); return errors.New("x") })
 			}
 		}()
 	}
 	wg.Wait()
-	mu.Lock()
-	clock = clock.Add(Interval)
-	mu.Unlock()
-	l.Report(0, func(n int64) error { total.Store(-1, n); return errors.New("x") })
+	b.Report(clock.Add(Interval), 1, func(n int64) error { total.Store(-1, n); return errors.New("x") })
 	var sum int64
 	total.Range(func(_, v any) bool { sum += v.(int64); return true })
 	assert.Equal(t, int64(801), sum, "each occurrence is in exactly one report")
