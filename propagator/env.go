@@ -63,7 +63,7 @@ const (
 //     baggage at all, whatever else allows it;
 //   - an invalid egress rule or legacy mapping is left out;
 //   - an invalid merge mode or limit keeps the default, and so does a limit
-//     above 16 MiB (16777216);
+//     out of its bounds (see WithMaxMembers), up to 16 MiB (16777216);
 //   - a variable the process environment holds more than once with
 //     different values (seen where /proc/self/environ lists the initial
 //     environment; Go itself keeps the first) is invalid;
