@@ -85,7 +85,9 @@
 // Store.Value reads only the ctx. Pass Ambient() to start from the ambient
 // scope in code that holds no ctx. Exit runs a function outside any scope,
 // as Node.js's AsyncLocalStorage.exit: goroutines it starts with a plain go
-// statement carry nothing. propagator.NewTransport runs its RoundTripper so,
+// statement carry no scope (only a label, "otelctx.exit", that tells the
+// exporter's live view which scope they were started outside of, and that
+// no lookup follows). propagator.NewTransport runs its RoundTripper so,
 // because a transport starts the goroutines that dial, read and write a
 // pooled connection from whichever request first needs it.
 //

@@ -5,6 +5,7 @@ package asynctrack
 
 import (
 	"context"
+	"runtime/pprof"
 	"sync/atomic"
 )
 
@@ -281,11 +282,18 @@ func (f *frame) runScoped(fn func(context.Context)) {
 // Exit is for work that outlives the request it happens to start in: a
 // connection pool dialing, a cache filling itself, a worker started once.
 // Values other than this package's stay in fn's ctx (deadline, cancellation,
-// the span); pprof labels do not: fn runs with none.
+// the span); pprof labels do not: fn runs with none but one, "otelctx.exit",
+// that names the scope it left for the exporter's live view (which shows
+// the goroutine, and those fn starts, as outside that scope while it is
+// open) and that no lookup follows.
 func Exit(ctx context.Context, fn func(ctx context.Context)) {
 	if ambientSupported {
 		if prev := getProfLabel(); prev != nil {
-			setLabels(nil)
+			if s := lookupScope(prev); s != nil {
+				pprof.SetGoroutineLabels(s.exitLabels())
+			} else {
+				setLabels(nil)
+			}
 			defer setLabels(prev)
 		}
 	}

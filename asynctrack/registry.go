@@ -129,6 +129,9 @@ type LiveResource struct {
 	Name string `json:"name,omitempty"`
 	// Data is what RegistryFuncs.Init returned for the resource.
 	Data any `json:"-"`
+	// Value is the resource value, in what RegistryFuncs.Init receives
+	// only; the registry does not keep it (see Name).
+	Value any `json:"-"`
 	// Triggers is the trigger chain, nearest first, as far back as the
 	// registry saw it, its 16 nearest links at most.
 	Triggers []Trigger `json:"triggers"`
@@ -235,7 +238,7 @@ func (r *Registry) init(ctx context.Context, id uint64, typ string, trigger uint
 		}
 	}
 	if r.funcs.Init != nil {
-		rec.data = r.funcs.Init(ctx, LiveResource{ID: id, Type: typ, TriggerID: trigger, Created: rec.created, Name: rec.name})
+		rec.data = r.funcs.Init(ctx, LiveResource{ID: id, Type: typ, TriggerID: trigger, Created: rec.created, Name: rec.name, Value: value})
 	}
 	s := r.shard(id)
 	s.mu.Lock()

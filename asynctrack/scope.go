@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 	"unsafe"
+
+	"github.com/otelctx/otelctx/internal/scopehook"
 )
 
 // How code without a ctx finds its scope.
@@ -40,7 +42,7 @@ import (
 // a label set of its own; its lookup reads the "otelctx" label through
 // pprof's public API and finds the token in the table.
 
-const labelName = "otelctx"
+const labelName = scopehook.Label
 
 // scope is a point where what code without a ctx sees changes: a Run, a
 // Store.Run, a Resource's Run, a timer callback, a task, or a goroutine whose
@@ -57,6 +59,9 @@ type scope struct {
 	// every tracked goroutine, task or timer started in it that shares it.
 	// The scope closes when it drops to 0 and never opens again.
 	refs atomic.Int64
+	// exit holds the label set that Exit installs inside the scope, made
+	// when first needed (see scope.exitLabels).
+	exit atomic.Pointer[context.Context]
 }
 
 var (
@@ -133,6 +138,18 @@ func newScope(f *frame) *scope {
 	return s
 }
 
+// exitLabels returns the context of the label set that Exit installs
+// inside s: one label, exitLabelName, with s's token, which no lookup
+// follows (lookupScope reads labelName only) and the live view reads.
+func (s *scope) exitLabels() context.Context {
+	if c := s.exit.Load(); c != nil {
+		return *c
+	}
+	c := pprof.WithLabels(context.Background(), pprof.Labels(scopehook.ExitLabel, strconv.FormatUint(s.token, 16)))
+	s.exit.Store(&c)
+	return c
+}
+
 // entered is a context Enter made a scope show, with the frame it carries.
 type entered struct {
 	ctx context.Context
@@ -167,6 +184,7 @@ func (s *scope) release() {
 	}
 	byLabels[slotOf(s.p)].CompareAndSwap(s, nil)
 	scopes.remove(s)
+	closed.add(s)
 }
 
 // enter makes f's scope ambient on the calling goroutine for one callback,

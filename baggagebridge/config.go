@@ -74,8 +74,8 @@ func WithPropagator(p propagation.TextMapPropagator) Option {
 
 // WithKeys selects the baggage keys given, matched exactly, to enrich spans
 // and log records, in addition to those of WithKeyPrefixes. Without either
-// option every key is selected. It applies to NewSpanProcessor and
-// NewLogHandler.
+// option every key is selected. It applies to NewSpanProcessor,
+// NewLogHandler and the live view of Middleware's requests.
 func WithKeys(keys ...string) Option {
 	return optionFunc(func(c config) config {
 		c.keys = append(c.keys[:len(c.keys):len(c.keys)], keys...)
@@ -84,8 +84,8 @@ func WithKeys(keys ...string) Option {
 }
 
 // WithKeyPrefixes selects the baggage keys that start with one of prefixes,
-// in addition to those of WithKeys. It applies to NewSpanProcessor and
-// NewLogHandler.
+// in addition to those of WithKeys. It applies to NewSpanProcessor,
+// NewLogHandler and the live view of Middleware's requests.
 func WithKeyPrefixes(prefixes ...string) Option {
 	return optionFunc(func(c config) config {
 		c.prefixes = append(c.prefixes[:len(c.prefixes):len(c.prefixes)], prefixes...)
@@ -94,8 +94,8 @@ func WithKeyPrefixes(prefixes ...string) Option {
 }
 
 // WithAttributePrefix puts prefix before a baggage key to make the
-// attribute key of its value on spans, log records and profile labels.
-// The default is no prefix.
+// attribute key of its value on spans, log records, profile labels and
+// the live view. The default is no prefix.
 func WithAttributePrefix(prefix string) Option {
 	return optionFunc(func(c config) config {
 		c.attrPrefix = prefix
@@ -104,8 +104,9 @@ func WithAttributePrefix(prefix string) Option {
 }
 
 // WithRedacted replaces the values of the keys given with "REDACTED" on
-// spans, log records and profile labels: they show that the key was there,
-// not what it held. Redaction takes precedence over WithHashed.
+// spans, log records, profile labels and the live view: they show that the
+// key was there, not what it held. Redaction takes precedence over
+// WithHashed.
 func WithRedacted(keys ...string) Option {
 	return optionFunc(func(c config) config {
 		c.redacted = append(c.redacted[:len(c.redacted):len(c.redacted)], keys...)
@@ -114,8 +115,8 @@ func WithRedacted(keys ...string) Option {
 }
 
 // WithHashed replaces the values of the keys given with the first 16 bytes,
-// in hex, of their HMAC-SHA-256 under secret, on spans, log records and
-// profile labels: equal values still group together, and they cannot be
+// in hex, of their HMAC-SHA-256 under secret, on spans, log records,
+// profile labels and the live view: equal values still group together, and they cannot be
 // read back without the secret. With an empty secret it is a plain SHA-256,
 // which anyone can reverse for guessable values such as user IDs. Each call
 // sets the secret for all hashed keys.

@@ -32,8 +32,12 @@ func enter(ctx context.Context, change func(context.Context) context.Context) {
 			next = heldStore.With(next, held)
 		}
 		next = change(next)
+		bag := baggage.FromContext(next)
 		if sc := trace.SpanContextFromContext(base); sc.IsValid() && !sc.IsRemote() {
-			spanValues.put(sc.TraceID(), sc.SpanID(), baggage.FromContext(next))
+			spanValues.put(sc.TraceID(), sc.SpanID(), bag)
+		}
+		if d := requestOf(base); d != nil {
+			d.bag.Store(&bag) // what the live view shows of the request
 		}
 		return next
 	})

@@ -21,9 +21,8 @@ import (
 const TypeHTTPRequest = "http.request"
 
 // Middleware returns HTTP middleware that runs each request in an asynctrack
-// resource of its own, of type "http.request" with the *http.Request as the
-// resource value: the handler's context, and everything the handler starts,
-// ambiently included, see the request's values. The resource is per
+// resource of its own, of type "http.request": the handler's context, and
+// everything the handler starts, ambiently included, see the request's values. The resource is per
 // request, not per connection: each request on a keep-alive connection gets
 // its own, and the connection's goroutine is back in its own scope between
 // requests.
@@ -46,6 +45,14 @@ const TypeHTTPRequest = "http.request"
 //
 // With WithProfileLabels, the request's goroutines also carry the selected
 // values as pprof labels.
+//
+// The exporter's live view shows each request's method, its route (the
+// pattern of the ServeMux that serves it: the one Middleware wraps, or one
+// that routed to Middleware) and its baggage values that WithKeys and
+// WithKeyPrefixes select, redacted or hashed as WithRedacted and WithHashed
+// say: those it arrived with, and from then on those Set gives the request
+// (an auth middleware behind this one setting the user); they are computed
+// only when the view is requested.
 func Middleware(opts ...Option) func(http.Handler) http.Handler {
 	c := newConfig(opts...)
 	m := &middleware{prop: c.propagator, sel: newSelection(c), labelKeys: c.labelKeys}
@@ -71,7 +78,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ctx = h.m.prop.Extract(ctx, propagation.HeaderCarrier(r.Header))
 	}
 	envcheck.Served() // the request's baggage is extracted, here or by otelhttp
-	res := asynctrack.NewResource(ctx, TypeHTTPRequest, r)
+	d := h.describe(ctx, r)
+	ctx = context.WithValue(ctx, requestKey{}, d) // for Set (see enter)
+	res := asynctrack.NewResource(ctx, TypeHTTPRequest, d)
 	defer res.Destroy()
 	res.Run(func(ctx context.Context) {
 		var inner *http.Request

@@ -76,8 +76,8 @@ func TestMiddlewareKeepAlive(t *testing.T) {
 		problems = append(problems, fmt.Sprintf(format, args...))
 	}
 	hook := asynctrack.NewHook(asynctrack.HookFuncs{
-		Init: func(_ context.Context, id uint64, typ string, _ uint64, res any) {
-			if r, ok := res.(*http.Request); ok && r.URL.Path == "/keepalive" {
+		Init: func(_ context.Context, id uint64, typ string, _ uint64, _ any) {
+			if typ == baggagebridge.TypeHTTPRequest {
 				mu.Lock()
 				inits[id] = typ
 				mu.Unlock()

@@ -5,6 +5,10 @@ package exporter
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"runtime/pprof"
 	"sync"
 	"testing"
 
@@ -76,6 +80,86 @@ func BenchmarkExporterHook(b *testing.B) {
 			span.End()
 		})
 	})
+}
+
+// parkRequests starts requests resources, each running in its scope with
+// perRequest goroutines parked on a channel (its own and perRequest-1
+// started with plain go statements), and returns a func that ends them.
+func parkRequests(requests, perRequest int) (stop func()) {
+	release := make(chan struct{})
+	var parked, exited sync.WaitGroup
+	res := make([]*asynctrack.Resource, requests)
+	for i := range res {
+		res[i] = asynctrack.NewResource(context.Background(), "http.request", nil)
+		parked.Add(perRequest)
+		exited.Add(perRequest)
+		go res[i].Run(func(context.Context) {
+			for range perRequest - 1 {
+				go func() {
+					defer exited.Done()
+					parked.Done()
+					<-release
+				}()
+			}
+			defer exited.Done()
+			parked.Done()
+			<-release
+		})
+	}
+	parked.Wait()
+	return func() {
+		close(release)
+		exited.Wait()
+		for _, r := range res {
+			r.Destroy()
+		}
+	}
+}
+
+// BenchmarkView measures a page of the live view with 10,000 goroutines
+// parked in request scopes: 100 requests of 100 goroutines, and 10,000
+// requests of one. profile is the runtime's goroutine profile alone, which
+// every page reads once; read adds parsing it and resolving each sample's
+// scope; json, text and html are the whole page of the default limit.
+func BenchmarkView(b *testing.B) {
+	for _, shape := range []struct {
+		name                 string
+		requests, perRequest int
+	}{{"100x100", 100, 100}, {"10000x1", 10000, 1}} {
+		b.Run(shape.name, func(b *testing.B) {
+			e := New()
+			defer e.Shutdown(context.Background())
+			stop := parkRequests(shape.requests, shape.perRequest)
+			defer stop()
+			b.Run("profile", func(b *testing.B) {
+				for b.Loop() {
+					if err := pprof.Lookup("goroutine").WriteTo(io.Discard, 0); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			b.Run("read", func(b *testing.B) {
+				for b.Loop() {
+					if sg := readGoroutines(); sg.err != nil || sg.total < 10_000 {
+						b.Fatal(sg.err, sg.total)
+					}
+				}
+			})
+			for _, format := range []string{"json", "text", "html"} {
+				b.Run(format, func(b *testing.B) {
+					h := e.Handler()
+					r := httptest.NewRequest(http.MethodGet, "/debug/async?format="+format, nil)
+					var size int
+					for b.Loop() {
+						w := httptest.NewRecorder()
+						h.ServeHTTP(w, r)
+						size = w.Body.Len()
+					}
+					b.ReportMetric(float64(size), "bytes/page")
+				})
+			}
+		})
+	}
 }
 
 // BenchmarkRearmingTimer measures one firing of a timer that re-arms itself

@@ -72,9 +72,43 @@
 //
 // [Exporter.Handler] serves the resources still alive, each with its trigger
 // chain (nearest first, as far back as the Exporter saw it, also past
-// triggers that have ended, up to 16 links: a timer that
-// re-arms itself a million times shows its 16 nearest and the length of the
-// whole chain) and its age. Query parameters, each at most once:
+// triggers that have ended, up to 16 links: a timer that re-arms itself a
+// million times shows its 16 nearest and the length of the whole chain) and
+// its age, and answers "what is this request waiting on?":
+//
+//   - a request that baggagebridge.Middleware serves shows its method, its
+//     route (the ServeMux pattern, such as "GET /users/{id}", never the raw
+//     path) and the baggage values the middleware's options select, redacted
+//     or hashed as they say;
+//   - under each resource, every goroutine that runs in its scope (see
+//     asynctrack's package documentation: the goroutines its callbacks
+//     start with a plain go statement, third-party ones included, inherit
+//     it), grouped by stack, with why it is parked and the innermost frames
+//     of its stack outside the runtime;
+//   - goroutines still running in the scope of an execution that has ended
+//     (a request that returned and left a goroutine behind) are listed apart
+//     as outliving it, with the request they came from if it was one of the
+//     last 4096 requests to end; asynctrack remembers the last 16,384 scopes
+//     to close, and the goroutines of a scope closed before those are listed
+//     together, as in a scope closed too long ago to tell whose.
+//
+// The goroutines come from the runtime's goroutine profile, read once per
+// page when the page is requested (concurrent pages share one read), in its
+// protocol buffer form, the one that carries each goroutine's labels and so
+// its scope's label; a label is looked up in asynctrack's table of scopes
+// and never trusted otherwise. That form has no goroutine states: a state is
+// named after the runtime function the goroutine is parked in, as the
+// runtime's own stack dumps name it ("chan receive", "chan send", "select",
+// "IO wait", "sync.Mutex.Lock", "sync.WaitGroup.Wait", "sync.Cond.Wait",
+// "sleep", "semacquire", else "waiting"), "runnable" for one not parked,
+// "syscall" in a system call. Reading the profile stops the world exactly as
+// long as the runtime's goroutine profile does (it is that profile), and
+// costs time in proportion to the goroutines: at 10,000 goroutines, about
+// what the profile itself costs, tens to a few hundred milliseconds (see
+// BenchmarkView). Builds with the otelctx_nolinkname tag have no scopes, so
+// their view shows no goroutines.
+//
+// Query parameters, each at most once:
 //
 //	trace_id=<32 hex digits>  resources created inside that trace
 //	id=<execution ID>         that resource and every resource it triggered, directly or not (within the kept links)
@@ -104,13 +138,29 @@
 // [WithJaegerURL], refreshing itself every 5 seconds.
 //
 // The JSON is an object with "time", the query's "traceId" or "id", "total"
-// (the matching resources), "offset", "limit" and "resources": for each, "id", "type", "triggerId", "traceId" and "spanId" of
-// the span current at its creation (if any), "created", "ageSeconds" and
-// "triggers": [{"id", "type", "created", "ageSeconds", "live"}] and "depth",
-// the length of the whole chain. The text is a tree from the oldest known
-// trigger down to each live resource; triggers that are not part of the
-// answer are marked "(done)" or "(live, outside this query)", and the oldest
-// one shown says how many earlier triggers were not kept.
+// (the matching resources), "offset", "limit", "goroutines" (how many the
+// process runs; "goroutineError" if the profile could not be read),
+// "resources" and "outliving". For each resource: "id", "type", "name",
+// "triggerId", "traceId" and "spanId" of the span current at its creation
+// (if any), "created", "ageSeconds", "triggers": [{"id", "type", "created",
+// "ageSeconds", "live"}], "depth" (the length of the
+// whole chain), for a request "request": {"method", "route",
+// "values": [{"key", "value"}]}, and "goroutines": the groups of goroutines
+// in its scope, each {"count", "state", "outlives" (its scope has closed),
+// "frames": [{"function", "file", "line"}]}, innermost frame first, at most
+// 16 groups ("goroutinesOmitted" counts the rest) of 6 frames. "outliving"
+// lists, on the first page, at most 100 ended executions with goroutines
+// still in their scope: {"id", "request", "traceId", "endedSecondsAgo",
+// "goroutines", "goroutinesOmitted"}, "id" 0 for the scopes closed too long
+// ago to tell. A group of goroutines that runs inside asynctrack.Exit (an
+// outbound call through propagator.NewTransport, the connection goroutines
+// it starts) is marked "exited": it is shown under the scope it left while
+// that scope is open, and not at all after. The text is a tree from the oldest
+// known trigger down to each live resource, with each resource's name,
+// request and goroutines, their frames by function, file and line; triggers
+// that are not part of the answer are marked "(done)" or "(live, outside
+// this query)", and the oldest one shown says how many earlier
+// triggers were not kept. The outliving executions follow the tree.
 //
 // # Cost
 //

@@ -18,6 +18,8 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/otelctx/otelctx/asynctrack"
+	"github.com/otelctx/otelctx/internal/reqinfo"
+	"github.com/otelctx/otelctx/internal/scopehook"
 )
 
 // ScopeName is the instrumentation scope of the Exporter's tracer and meter.
@@ -66,6 +68,13 @@ type Exporter struct {
 	lifetime  metric.Float64Histogram
 	metrics   metric.Registration // nil if the callback was not registered
 
+	// ended remembers the last requests that ended, reads the goroutine
+	// profile for the view, and stopWatch stops asynctrack remembering
+	// closed scopes for it.
+	ended     ended
+	reads     profileReads
+	stopWatch func()
+
 	// spanned counts the live resources that have a span. While it is zero,
 	// Before and After do nothing more than the registry's lookup.
 	spanned atomic.Int64
@@ -111,6 +120,9 @@ type state struct {
 	trace  trace.TraceID // of the span current at Init; zero if none
 	spanID trace.SpanID  // that span's ID
 	span   trace.Span    // the resource's own span, nil if none
+	// desc describes a request (its resource value), nil for another
+	// resource.
+	desc reqinfo.Describer
 }
 
 // New returns an Exporter configured by opts that listens to every resource
@@ -136,6 +148,7 @@ func New(opts ...Option) *Exporter {
 		// Without span types nothing needs Before and After.
 		funcs.Before, funcs.After, funcs.Context = e.before, e.after, e.spanContext
 	}
+	e.stopWatch = scopehook.Watch()
 	e.registry = asynctrack.NewRegistry(funcs).Enable()
 	return e
 }
@@ -147,6 +160,7 @@ func (e *Exporter) init(ctx context.Context, r asynctrack.LiveResource) any {
 	ts.created.Add(1)
 	sc := trace.SpanContextFromContext(ctx)
 	st := &state{stats: ts, trace: sc.TraceID(), spanID: sc.SpanID()}
+	st.desc, _ = r.Value.(reqinfo.Describer)
 	if ts.spans && sc.IsSampled() {
 		if e.budget.take(sc.TraceID()) {
 			name := ts.name
@@ -213,6 +227,9 @@ func (e *Exporter) destroy(id uint64, created time.Time, data any) {
 	}
 	s.mu.Unlock()
 	st.stats.destroyed.Add(1)
+	if st.desc != nil {
+		e.ended.add(id, endedRequest{created: created, ended: now, trace: st.trace, desc: st.desc})
+	}
 	if full != nil {
 		e.record(full)
 		s.mu.Lock()
@@ -312,6 +329,7 @@ func (e *Exporter) Shutdown(ctx context.Context) error {
 	// makes an Init already past the hook's check drop its own.
 	e.shutdownCtx = ctx
 	e.registry.Disable()
+	e.stopWatch()
 	e.recordLifetimes()
 	var errs []error
 	if e.spansLost.Load() {

@@ -181,6 +181,13 @@ type view struct {
 	Offset    int        `json:"offset"`
 	Limit     int        `json:"limit"`
 	Resources []resource `json:"resources"`
+	// Goroutines is how many goroutines the process runs, GoroutineError
+	// why they could not be read.
+	Goroutines     int    `json:"goroutines"`
+	GoroutineError string `json:"goroutineError,omitempty"`
+	// Outliving are the ended executions whose scopes goroutines still run
+	// in, on the first page only.
+	Outliving []outliving `json:"outliving"`
 }
 
 // resource is one live resource in a view.
@@ -197,6 +204,12 @@ type resource struct {
 	// Depth is the length of the whole trigger chain, of which Triggers
 	// holds the nearest links (at most 16, see asynctrack.LiveResource).
 	Depth int `json:"depth"`
+	// Request describes a request's resource; nil for another resource.
+	Request *requestInfo `json:"request,omitempty"`
+	// Goroutines are the goroutines that run in the resource's scope, and
+	// GoroutinesOmitted the groups of them past the bound.
+	Goroutines        []goroutines `json:"goroutines,omitempty"`
+	GoroutinesOmitted int          `json:"goroutinesOmitted,omitempty"`
 }
 
 // link is one step of a trigger chain, nearest first.
@@ -208,14 +221,19 @@ type link struct {
 	Live    bool      `json:"live"`
 }
 
-// view answers q from the registry's live resources and trigger chains and
-// the trace each resource was created in. Only the resources of the page
-// are converted: the work of a query beyond its page is one match per live
-// resource.
+// view answers q from the registry's live resources and trigger chains, the
+// trace each resource was created in, and a read of the goroutine profile.
+// Only the resources of the page are converted: the work of a query beyond
+// its page is one match per live resource, and the profile's read.
 func (e *Exporter) view(q query, now time.Time) view {
-	v := view{ID: q.id, Time: now, Offset: q.offset, Limit: q.limit, Resources: []resource{}}
+	v := view{ID: q.id, Time: now, Offset: q.offset, Limit: q.limit, Resources: []resource{}, Outliving: []outliving{}}
 	if q.traceID.IsValid() {
 		v.TraceID = q.traceID.String()
+	}
+	sg := e.reads.read()
+	v.Goroutines = sg.total
+	if sg.err != nil {
+		v.GoroutineError = sg.err.Error()
 	}
 	var match func(asynctrack.LiveResource) bool
 	if q.traceID.IsValid() || q.id != 0 {
@@ -246,7 +264,14 @@ func (e *Exporter) view(q query, now time.Time) view {
 		for i, t := range lr.Triggers {
 			r.Triggers[i] = link{ID: t.ID, Type: t.Type, Created: t.Created, Age: now.Sub(t.Created).Seconds(), Live: t.Live}
 		}
+		if st, _ := lr.Data.(*state); st != nil {
+			r.Request = describe(st.desc)
+		}
+		r.Goroutines, r.GoroutinesOmitted = sg.byExec[lr.ID], sg.omitted[lr.ID]
 		v.Resources = append(v.Resources, r)
+	}
+	if q.offset == 0 {
+		v.Outliving = e.outlivingOf(q, sg, func(id uint64) bool { _, ok := e.registry.Data(id); return ok }, now)
 	}
 	return v
 }
@@ -260,6 +285,9 @@ type node struct {
 	age      float64
 	traceID  string
 	note     string // why a node outside the answer is shown
+	request  *requestInfo
+	gs       []goroutines
+	omitted  int // goroutine groups past the bound
 	children []*node
 	attached bool // has a parent in the tree
 	earlier  int  // links of its chain beyond it that the registry did not keep
@@ -280,6 +308,7 @@ func (v view) tree() []*node {
 	for _, r := range v.Resources {
 		n := get(r.ID, r.Type, r.Age, "")
 		n.note, n.traceID, n.name = "", r.TraceID, r.Name // it may have been met as a link first
+		n.request, n.gs, n.omitted = r.Request, r.Goroutines, r.GoroutinesOmitted
 		for _, t := range r.Triggers {
 			if n.attached {
 				break // the rest of the chain is in the tree already
@@ -335,7 +364,12 @@ func (v view) text() []byte {
 	}
 	var write func(n *node, prefix, branch, indent string)
 	write = func(n *node, prefix, branch, indent string) {
-		fmt.Fprintf(&b, "%s%s%s %d  age %s", prefix, branch, printable(n.typ), n.id, age(n.age))
+		fmt.Fprintf(&b, "%s%s%s %d", prefix, branch, printable(n.typ), n.id)
+		if n.name != "" && n.request == nil { // a request's name is its type's
+			b.WriteString(" " + printable(n.name))
+		}
+		writeRequest(&b, n.request)
+		fmt.Fprintf(&b, "  age %s", age(n.age))
 		if n.traceID != "" && v.TraceID == "" {
 			fmt.Fprintf(&b, "  trace %s", n.traceID)
 		}
@@ -343,6 +377,11 @@ func (v view) text() []byte {
 			b.WriteString("  " + n.note)
 		}
 		b.WriteByte('\n')
+		pad := prefix + indent + "    "
+		if len(n.children) > 0 {
+			pad = prefix + indent + "│   "
+		}
+		writeGoroutines(&b, pad, n.gs, n.omitted)
 		for i, c := range n.children {
 			if i == len(n.children)-1 {
 				write(c, prefix+indent, "└── ", "    ")
@@ -354,7 +393,69 @@ func (v view) text() []byte {
 	for _, n := range roots {
 		write(n, "", "", "")
 	}
+	if len(v.Outliving) > 0 {
+		fmt.Fprintf(&b, "\ngoroutines still running for ended executions: %d\n", len(v.Outliving))
+	}
+	for _, o := range v.Outliving {
+		typ := "execution"
+		if o.Request != nil {
+			typ = "request"
+		}
+		if o.ID == 0 {
+			b.WriteString("scopes closed too long ago to tell whose\n")
+			writeGoroutines(&b, "    ", o.Goroutines, o.Omitted)
+			continue
+		}
+		fmt.Fprintf(&b, "%s %d", typ, o.ID)
+		writeRequest(&b, o.Request)
+		if o.Request != nil {
+			fmt.Fprintf(&b, "  ended %s ago", age(o.EndedSeconds))
+		}
+		if o.TraceID != "" && v.TraceID == "" {
+			fmt.Fprintf(&b, "  trace %s", o.TraceID)
+		}
+		b.WriteString("  (ended)\n")
+		writeGoroutines(&b, "    ", o.Goroutines, o.Omitted)
+	}
 	return []byte(b.String())
+}
+
+// writeRequest writes what the text shows of a request: "  GET /profile
+// user.id=ada".
+func writeRequest(b *strings.Builder, r *requestInfo) {
+	if r == nil {
+		return
+	}
+	b.WriteString("  " + printable(r.label()))
+	for _, kv := range r.Values {
+		fmt.Fprintf(b, " %s=%s", printable(kv.Key), printable(kv.Value))
+	}
+}
+
+// writeGoroutines writes goroutine groups, each line after pad: the count
+// and state, then the frames, indented.
+func writeGoroutines(b *strings.Builder, pad string, gs []goroutines, omitted int) {
+	for _, g := range gs {
+		noun := "goroutines"
+		if g.Count == 1 {
+			noun = "goroutine"
+		}
+		fmt.Fprintf(b, "%s%d %s: %s", pad, g.Count, noun, g.State)
+		if g.Outlives {
+			b.WriteString("  (outlives its scope)")
+		}
+		if g.Exited {
+			b.WriteString("  (outside its scope: asynctrack.Exit)")
+		}
+		b.WriteByte('\n')
+		for _, f := range g.Frames {
+			fn, file := f.short()
+			fmt.Fprintf(b, "%s    %s  %s\n", pad, printable(fn), printable(file))
+		}
+	}
+	if omitted > 0 {
+		fmt.Fprintf(b, "%s… %d more groups of goroutines\n", pad, omitted)
+	}
 }
 
 // sortNodes puts ns in creation order: oldest first, then by ID. IDs alone

@@ -3,13 +3,18 @@
 
 // Command demo is the README's demo. It starts a frontend, a backend and the
 // backend's upstream, and a gRPC greeter, on loopback (package
-// twoservices), sends them a burst of concurrent requests for different
-// users, and prints, per request, the user that every piece of its work
-// saw — goroutines, a plain go statement, a pool task, a timer, the backend
-// over HTTP, the greeter and its goroutine over gRPC — and the request's
-// span tree with its async resources.
+// twoservices), and sends them a burst of concurrent requests for different
+// users. It leads with its verdict: each request, the user it carried, and
+// whether every place its work ran saw that user and no other — goroutines,
+// a plain go statement, a pool task, a timer, the backend over HTTP, the
+// greeter and its goroutine over gRPC. Then it shows one request's span tree
+// with its async work, numbered by execution ID as the verdict numbers the
+// requests, a library's span started from context.Background() that joined
+// the request (AmbientTracerProvider), and where its goroutines waited, as the live view (the
+// exporter's /debug/async) saw them while the upstream held the request.
 //
-//	go run -C examples ./demo
+//	go run -C examples ./demo        # about 35 lines
+//	go run -C examples ./demo -all   # every request's tree, and the services' addresses
 //
 // Spans are kept in memory by default. With OTEL_EXPORTER_OTLP_ENDPOINT set
 // (e.g. http://127.0.0.1:4318, the local Jaeger of scripts/jaeger.sh) they
@@ -42,18 +47,26 @@ const (
 
 func main() {
 	n := flag.Int("n", 8, "number of concurrent requests (1 to 100)")
+	all := flag.Bool("all", false, "print every request's tree, and the services' addresses")
 	jaeger := flag.String("jaeger", "http://127.0.0.1:16686", "Jaeger query URL to point to when exporting over OTLP")
 	flag.Parse()
 	slog.SetDefault(slog.New(slog.DiscardHandler)) // the services' log lines would interleave
-	if err := run(context.Background(), os.Stdout, *n, *jaeger); err != nil {
+	if err := run(context.Background(), os.Stdout, options{requests: *n, all: *all, jaeger: *jaeger}); err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, out io.Writer, requests int, jaeger string) (err error) {
-	if requests < 1 || requests > 100 {
-		return fmt.Errorf("the number of requests must be from 1 to 100, not %d", requests)
+// options are the demo's flags.
+type options struct {
+	requests int
+	all      bool
+	jaeger   string
+}
+
+func run(ctx context.Context, out io.Writer, o options) (err error) {
+	if o.requests < 1 || o.requests > 100 {
+		return fmt.Errorf("the number of requests must be from 1 to 100, not %d", o.requests)
 	}
 	// The registry tells when the requests' async work has ended.
 	reg := asynctrack.NewRegistry().Enable()
@@ -73,47 +86,50 @@ func run(ctx context.Context, out io.Writer, requests int, jaeger string) (err e
 		err = errors.Join(err, st.Shutdown(sctx))
 	}()
 	workers := reg.CountByType()[asynctrack.TypeGoroutine] // the frontend pool's
+	if o.all {
+		fmt.Fprintf(out, "frontend %s → backend %s → upstream %s; frontend → greeter grpc://%s\n\n",
+			st.Frontend.URL, st.Backend.URL, st.Upstream.URL, st.Greeter.Target)
+	}
 
-	fmt.Fprintf(out, "frontend %s → backend %s → upstream %s\n", st.Frontend.URL, st.Backend.URL, st.Upstream.URL)
-	fmt.Fprintf(out, "frontend → greeter grpc://%s\n", st.Greeter.Target)
-	fmt.Fprintf(out, "sending %d concurrent requests, each with a userid header ", requests)
+	// The upstream holds every request until the live view has seen them
+	// all waiting for it, at most a few seconds.
+	release := st.UpstreamStandIn.Hold()
+	defer release()
+	answered := make(chan []result)
 	start := time.Now()
-	results := burst(ctx, st.Frontend.URL, requests, func() { fmt.Fprint(out, ".") })
-	fmt.Fprintf(out, " %d answered in %s\n", len(results), time.Since(start).Round(time.Millisecond))
+	go func() { answered <- burst(ctx, st.Frontend.URL, o.requests) }()
+	live, caught := catch(st.LiveView(), o.requests, 5*time.Second)
+	release()
+	results := <-answered
+	elapsed := time.Since(start)
 
 	// A goroutine may end a moment after its request has been answered:
 	// wait for the requests' goroutines, tasks and timers before the spans
 	// are read, so that each span has ended on its own.
-	fmt.Fprint(out, "waiting for the requests' goroutines, tasks and timers to end ")
-	if waitIdle(reg, workers, 5*time.Second, func() { fmt.Fprint(out, ".") }) {
-		fmt.Fprintln(out, "done")
-	} else {
-		fmt.Fprintln(out, "some still run; their spans are marked unfinished")
-	}
+	idle := waitIdle(reg, workers, 5*time.Second)
 	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := st.Shutdown(sctx); err != nil { // flushes the spans
 		return err
 	}
 
-	fmt.Fprintln(out, "\nFor each request: what its work saw without being handed a ctx, what the backend")
-	fmt.Fprintln(out, "found, what the greeter saw over gRPC, and its spans; \"async #5 ← #3\" is a")
-	fmt.Fprintln(out, "goroutine, task or timer and the execution that started it (#3: the request itself).")
-	fmt.Fprintln(out)
 	spans := newForest(sink.Recorder.Ended())
-	bad := 0
-	for i, r := range results {
-		if !r.print(out, i+1, spans) {
-			bad++
-		}
-	}
 	leaks := st.UpstreamStandIn.Leaks()
-	fmt.Fprintf(out, "%d requests, %d mismatches; the upstream got %d requests, %d of them with baggage or a userid header.\n",
-		len(results), bad, st.UpstreamStandIn.Requests(), leaks)
+	bad := verdict(out, results, elapsed, st.UpstreamStandIn.Requests(), leaks)
+	if !idle {
+		fmt.Fprintln(out, "some goroutines, tasks or timers still ran after 5s; their spans are marked unfinished")
+	}
+	for i, r := range results {
+		if i > 0 && !o.all {
+			break
+		}
+		fmt.Fprintln(out)
+		r.tree(out, spans, live, caught)
+	}
 	if sink.Endpoint != "" {
 		fmt.Fprintf(out, "\nSpans were exported over OTLP to %s. In Jaeger's query API:\n", sink.Endpoint)
-		fmt.Fprintf(out, "  %s/api/traces?service=%s&limit=%d\n", jaeger, frontendName, requests)
-		fmt.Fprintf(out, "  %s/api/v3/traces/%s   (one trace, as OTLP JSON)\n", jaeger, results[0].resp.TraceID)
+		fmt.Fprintf(out, "  %s/api/traces?service=%s&limit=%d\n", o.jaeger, frontendName, o.requests)
+		fmt.Fprintf(out, "  %s/api/v3/traces/%s   (one trace, as OTLP JSON)\n", o.jaeger, results[0].resp.TraceID)
 	}
 	if bad > 0 || leaks > 0 {
 		return errors.New("some work saw another request's values, or baggage leaked")
@@ -121,9 +137,9 @@ func run(ctx context.Context, out io.Writer, requests int, jaeger string) (err e
 	return nil
 }
 
-// waitIdle waits until only the pool's workers are left alive, calling tick
-// every 50ms, and reports whether that happened within d.
-func waitIdle(reg *asynctrack.Registry, workers int, d time.Duration, tick func()) bool {
+// waitIdle waits until only the pool's workers are left alive, and reports
+// whether that happened within d.
+func waitIdle(reg *asynctrack.Registry, workers int, d time.Duration) bool {
 	deadline := time.Now().Add(d)
 	for {
 		n := reg.CountByType()
@@ -133,7 +149,6 @@ func waitIdle(reg *asynctrack.Registry, workers int, d time.Duration, tick func(
 		if time.Now().After(deadline) {
 			return false
 		}
-		tick()
 		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -31,12 +31,13 @@ func newForest(spans []sdktrace.ReadOnlySpan) forest {
 	return f
 }
 
-// print writes the span tree of the trace with the hex ID traceID.
-func (f forest) print(out io.Writer, traceID string, indent string) {
+// print writes the span tree of the trace with the hex ID traceID, each
+// span followed by where its goroutines waited (see liveView.waits).
+func (f forest) print(out io.Writer, traceID string, waits map[string][]string) {
 	id, err := trace.TraceIDFromHex(traceID)
 	spans := f[id]
 	if err != nil || len(spans) == 0 {
-		fmt.Fprintf(out, "%sno spans recorded for trace %q\n", indent, traceID)
+		fmt.Fprintf(out, "no spans recorded for trace %q\n", traceID)
 		return
 	}
 	inTrace := map[trace.SpanID]bool{}
@@ -52,6 +53,13 @@ func (f forest) print(out io.Writer, traceID string, indent string) {
 	walk = func(s sdktrace.ReadOnlySpan, parentService, lead, next string) {
 		fmt.Fprintf(out, "%s%s\n", lead, describe(s, parentService))
 		kids := children[s.SpanContext().SpanID()]
+		for _, w := range waits[waitKey(s)] {
+			if len(kids) > 0 {
+				fmt.Fprintf(out, "%s│  ⏸ %s\n", next, w)
+			} else {
+				fmt.Fprintf(out, "%s   ⏸ %s\n", next, w)
+			}
+		}
 		for i, k := range kids {
 			if i == len(kids)-1 {
 				walk(k, service(s), next+"└─ ", next+"   ")
@@ -62,7 +70,7 @@ func (f forest) print(out io.Writer, traceID string, indent string) {
 	}
 	for _, s := range spans {
 		if !inTrace[s.Parent().SpanID()] { // a root, or a span whose parent was not recorded
-			walk(s, "", indent, indent)
+			walk(s, "", "", "")
 		}
 	}
 }
@@ -88,6 +96,15 @@ func describe(s sdktrace.ReadOnlySpan, parentService string) string {
 	}
 	fmt.Fprintf(&b, "  %s", cmp.Or(s.EndTime().Sub(s.StartTime()).Round(10*time.Microsecond), 0))
 	return b.String()
+}
+
+// waitKey is the key of liveView.waits that shows under span s.
+func waitKey(s sdktrace.ReadOnlySpan) string {
+	attrs := attribute.NewSet(s.Attributes()...)
+	if id, ok := attrs.Value(exporter.IDKey); ok {
+		return fmt.Sprintf("async:%d", id.AsInt64())
+	}
+	return "span:" + s.SpanContext().SpanID().String()
 }
 
 func service(s sdktrace.ReadOnlySpan) string {

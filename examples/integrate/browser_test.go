@@ -24,7 +24,18 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/otelctx/otelctx/asynctrack"
+	"github.com/otelctx/otelctx/baggagebridge"
 )
+
+func getBody(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(b)
+}
 
 // chromium returns the path of the browser, or skips the test outside CI.
 func chromium(t *testing.T) string {
@@ -40,10 +51,38 @@ func chromium(t *testing.T) string {
 	return ""
 }
 
+// slowHandler is a handler that waits for the test, after starting a
+// goroutine with a plain go statement that waits too.
+func slowHandler(release <-chan struct{}, workers *sync.WaitGroup) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		workers.Add(1)
+		go waitForRelease(release, workers)
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}
+}
+
+// leaveHandler answers at once, leaving a plain goroutine behind.
+func leaveHandler(release <-chan struct{}, workers *sync.WaitGroup) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		workers.Add(1)
+		go waitForRelease(release, workers)
+	}
+}
+
+func waitForRelease(release <-chan struct{}, workers *sync.WaitGroup) {
+	defer workers.Done()
+	<-release
+}
+
 // TestBrowserLiveView loads the live-resource page of the running service in
 // headless Chromium during a burst of requests, and checks the tree it
-// renders: a leaked goroutine under the request that started it, counts, and
-// hostile resource names shown as text, never run.
+// renders: a leaked goroutine under the request that started it, counts,
+// hostile resource names shown as text, never run, a waiting request with
+// its route, its user and where its goroutines wait, and the goroutine a
+// request left behind, marked as outliving it.
 func TestBrowserLiveView(t *testing.T) {
 	browser := chromium(t)
 	rec := tracetest.NewSpanRecorder()
@@ -74,6 +113,45 @@ func TestBrowserLiveView(t *testing.T) {
 	defer hostile.Destroy()
 	id := <-leakedID
 
+	// A request that waits, and one that leaves a goroutine behind, served
+	// through the same middleware as the service's, with hostile values.
+	wait := make(chan struct{})
+	var workers sync.WaitGroup
+	slowMux := http.NewServeMux()
+	slowMux.Handle("GET /slow/{id}", slowHandler(wait, &workers))
+	slowMux.Handle("GET /leave", leaveHandler(wait, &workers))
+	slowSrv := httptest.NewServer(baggagebridge.Middleware()(slowMux))
+	defer slowSrv.Close()
+	slowClient := &http.Client{Transport: &http.Transport{}}
+	defer slowClient.CloseIdleConnections()
+	send := func(path, bag string) error {
+		r, err := http.NewRequest(http.MethodGet, slowSrv.URL+path, nil)
+		if err != nil {
+			return err
+		}
+		r.Header.Set("baggage", bag)
+		resp, err := slowClient.Do(r)
+		if err != nil {
+			return err
+		}
+		return resp.Body.Close()
+	}
+	slowDone := make(chan error, 1)
+	go func() { slowDone <- send("/slow/7", "user.id=ada,tenant.id=%3Cb%3Ehostile%3C%2Fb%3E") }()
+	defer func() {
+		close(wait)
+		assert.NoError(t, <-slowDone)
+		workers.Wait()
+	}()
+	var body string
+	assert.Eventually(t, func() bool {
+		_, body = getBody(t, debugSrv.URL+"/debug/async?format=text")
+		return strings.Contains(body, "GET /slow/{id}") && strings.Contains(body, "integrate.waitForRelease")
+	}, 10*time.Second, 10*time.Millisecond)
+	if t.Failed() {
+		t.Fatal(body)
+	}
+
 	// A burst of requests while the page loads.
 	client := &http.Client{Transport: &http.Transport{}}
 	defer client.CloseIdleConnections()
@@ -102,7 +180,8 @@ func TestBrowserLiveView(t *testing.T) {
 			}
 		})
 	}
-	defer func() { close(stop); burst.Wait() }()
+	stopBurst := sync.OnceFunc(func() { close(stop); burst.Wait() })
+	defer stopBurst()
 
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(browser), chromedp.NoSandbox, chromedp.Flag("headless", true), chromedp.WindowSize(1280, 1600))
@@ -140,6 +219,23 @@ func TestBrowserLiveView(t *testing.T) {
 		var p = li && li.parentNode.closest("li");
 		return p ? p.dataset.id + " " + p.querySelector("summary").innerText : "";
 	})()`, &parentOfLeaked)
+	// A request that leaves a goroutine behind, once the burst is over: the
+	// exporter remembers the scopes of the last requests to end.
+	stopBurst()
+	require.NoError(t, send("/leave", "user.id=grace"))
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(debugSrv.URL+"/debug/async?format=html")))
+	var slowRow, slowGoroutines, outliving string
+	eval(`(function () {
+		var s = Array.from(document.querySelectorAll("#tree summary")).find(function (s) { return s.innerText.indexOf("GET /slow/{id}") >= 0; });
+		return s ? s.innerText : "";
+	})()`, &slowRow)
+	eval(`(function () {
+		var s = Array.from(document.querySelectorAll("#tree summary")).find(function (s) { return s.innerText.indexOf("GET /slow/{id}") >= 0; });
+		var gs = s && s.parentNode.querySelector("ul.gs");
+		return gs ? gs.innerText : "";
+	})()`, &slowGoroutines)
+	eval(`document.getElementById("outliving").innerText`, &outliving)
+	eval(`document.querySelectorAll("#tree b, #outliving b").length`, &imgs)
 	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // quality 100: PNG
 	require.NoError(t, err)
 
@@ -152,6 +248,12 @@ func TestBrowserLiveView(t *testing.T) {
 	assert.Equal(t, strconv.FormatUint(req.ID(), 10), strings.Fields(parentOfLeaked + " ")[0], "the leaked goroutine hangs under its request")
 	assert.Contains(t, parentOfLeaked, "http.request")
 	assert.Contains(t, parentOfLeaked, "(done)", "the request has ended")
+	assert.Regexp(t, `^http\.request #\d+ GET /slow/\{id\} tenant\.id=<b>hostile</b> user\.id=ada `, slowRow, "method, route and values")
+	assert.Zero(t, imgs, "hostile values became elements")
+	assert.Regexp(t, `1 goroutine: select\n(?s:.*)slowHandler\.func\d+ browser_test\.go:\d+`, slowGoroutines, "the handler waits in a select")
+	assert.Regexp(t, `1 goroutine: chan receive\n(?s:.*)integrate\.waitForRelease browser_test\.go:\d+`, slowGoroutines, "its plain goroutine on a channel")
+	assert.Regexp(t, `request #\d+ GET /leave user\.id=grace ended \S+ ago \(ended\)\n1 goroutine: chan receive outlives its scope\n(?s:.*)integrate\.waitForRelease`, outliving,
+		"the goroutine a request left behind, with the request")
 
 	dir := os.Getenv("OTELCTX_ARTIFACTS")
 	if dir == "" {

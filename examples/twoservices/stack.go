@@ -7,6 +7,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"net/http"
 	"sync"
 
 	"google.golang.org/grpc"
@@ -104,6 +105,10 @@ func Start(ctx context.Context, c Config) (st *Stack, err error) {
 	st.Frontend, err = server.Start(cmp.Or(c.FrontendAddr, "127.0.0.1:0"), st.frontend.Handler())
 	return st, err
 }
+
+// LiveView is the live view of the process's async resources: the
+// exporter's Handler.
+func (st *Stack) LiveView() http.Handler { return st.exporter.Handler() }
 
 // Shutdown stops the servers, front to back, each after the clients
 // connected to it (the greeter after the frontend's ClientConn), then the

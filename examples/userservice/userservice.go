@@ -335,6 +335,7 @@ func currentUserID() (string, bool) {
 // must keep from it.
 type Upstream struct {
 	requests, leaks atomic.Int64
+	held            atomic.Pointer[chan struct{}] // nil unless held
 }
 
 func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -342,7 +343,25 @@ func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Header.Get("Baggage") != "" || r.Header.Get(telemetry.LegacyUserHeader) != "" {
 		u.leaks.Add(1)
 	}
+	if held := u.held.Load(); held != nil {
+		select {
+		case <-*held:
+		case <-r.Context().Done():
+		}
+	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// Hold makes the upstream wait before it answers, until release is called,
+// so that the requests that call it can be seen mid-flight. Calls of
+// release after the first do nothing.
+func (u *Upstream) Hold() (release func()) {
+	held := make(chan struct{})
+	u.held.Store(&held)
+	return sync.OnceFunc(func() {
+		u.held.Store(nil)
+		close(held)
+	})
 }
 
 // Requests returns the number of requests served.
