@@ -157,8 +157,7 @@ func WithPublicEndpoint() Option {
 
 // WithPublicAllow sets the only inbound baggage keys accepted at a public
 // endpoint (see WithPublicEndpoint and ContextWithPublicEndpoint), matched
-// exactly. The
-// default accepts none.
+// exactly. The default accepts none.
 func WithPublicAllow(keys ...string) Option {
 	return optionFunc(func(c config) config {
 		c.publicAllow = c.publicAllow.withKeys(keys)
@@ -221,14 +220,12 @@ func clampLimit(option string, n, least int) int {
 	return n
 }
 
-// The limits below replace the current one, lower or higher, within their
-// bounds. W3C Baggage requires a platform to propagate at least 64 members
-// and 8192 bytes, so those are the lowest member and size limits (and the
-// defaults); it sets no size per member, so that limit takes any value from
-// 1. Values out of bounds are reported and the nearest bound applies.
-
 // WithMaxMembers sets the number of baggage members Extract accepts and
-// Inject sends, from 64 (the default) to 16 MiB.
+// Inject sends, from 64 (the default) to 16 MiB. Like WithMaxBytes and
+// WithMaxMemberBytes, it replaces the limit set before it, lower or higher;
+// a value out of bounds is reported through otel.Handle and the nearest
+// bound applies. The lowest member and size limits are W3C Baggage's: a
+// platform must propagate at least 64 members and 8192 bytes.
 func WithMaxMembers(n int) Option {
 	return optionFunc(func(c config) config {
 		c.maxMembers = clampLimit("WithMaxMembers", n, w3cbaggage.MaxMembers)
@@ -246,9 +243,9 @@ func WithMaxBytes(n int) Option {
 }
 
 // WithMaxMemberBytes sets the encoded size of a single baggage member,
-// properties included, from 1 byte to 16 MiB; members over it are dropped in
-// both directions. The default is the size limit of WithMaxBytes, which
-// also caps it.
+// properties included, from 1 byte (W3C sets no lowest) to 16 MiB; members
+// over it are dropped in both directions. The default is the size limit of
+// WithMaxBytes, which also caps it.
 func WithMaxMemberBytes(n int) Option {
 	return optionFunc(func(c config) config {
 		c.maxMemberBytes = clampLimit("WithMaxMemberBytes", n, 1)
