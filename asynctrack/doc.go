@@ -63,8 +63,8 @@
 // last After. A panic in a hook is recovered and reported, at most once a
 // minute per event, to otel.Handle when a package of this module that uses
 // OpenTelemetry is linked in, else to the log package; the tracked work and
-// the other hooks go on. Work that re-arms itself from the ctx its callback received
-// (setInterval) keeps a context of constant size. With no hook enabled, the
+// the other hooks go on. Work that re-arms itself from the ctx its callback
+// received (setInterval) keeps a context of constant size. With no hook enabled, the
 // lifecycle costs one atomic load per resource (README's cost table has the
 // figures).
 package asynctrack

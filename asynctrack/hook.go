@@ -224,6 +224,6 @@ func callID(fn func(uint64), ev hookEvent, id uint64) {
 // recoverHook recovers a panic in a hook's callback for ev and reports it.
 func recoverHook(ev hookEvent, id uint64) {
 	if v := recover(); v != nil {
-		panics.report(ev, id, v)
+		reportPanic(ev, id, v)
 	}
 }

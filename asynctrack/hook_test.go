@@ -16,6 +16,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/otelctx/otelctx/internal/report"
 )
 
 var lifecycle = []string{"init", "before", "after", "destroy"}
@@ -214,12 +216,12 @@ func TestHookToggledWhileWorkRuns(t *testing.T) {
 func TestPanickingHook(t *testing.T) {
 	var reported []error
 	var mu sync.Mutex
-	SetErrorHandler(func(err error) {
+	report.SetHandler(func(err error) {
 		mu.Lock()
 		reported = append(reported, err)
 		mu.Unlock()
 	})
-	t.Cleanup(func() { SetErrorHandler(nil) })
+	t.Cleanup(func() { report.SetHandler(nil) })
 	resetPanics(t, time.Now)
 
 	bad := NewHook(HookFuncs{
@@ -322,28 +324,21 @@ func goAndWait(t *testing.T, ctx context.Context, store *Store[string]) (uint64,
 // resetPanics gives the panic reporter a fresh state and clock for t.
 func resetPanics(t *testing.T, now func() time.Time) {
 	t.Helper()
-	panics.mu.Lock()
-	saved := panics.now
-	panics.now, panics.last, panics.held = now, [numEvents]time.Time{}, [numEvents]int{}
-	panics.mu.Unlock()
-	t.Cleanup(func() {
-		panics.mu.Lock()
-		panics.now, panics.last, panics.held = saved, [numEvents]time.Time{}, [numEvents]int{}
-		panics.mu.Unlock()
-	})
+	panics, panicsNow = [numEvents]report.Bound{}, now
+	t.Cleanup(func() { panics, panicsNow = [numEvents]report.Bound{}, time.Now })
 }
 
 func TestHookPanicReportsAreRateLimited(t *testing.T) {
 	var mu sync.Mutex
-	var reported []*HookPanicError
-	SetErrorHandler(func(err error) {
-		var hp *HookPanicError
+	var reported []*hookPanicError
+	report.SetHandler(func(err error) {
+		var hp *hookPanicError
 		require.ErrorAs(t, err, &hp)
 		mu.Lock()
 		reported = append(reported, hp)
 		mu.Unlock()
 	})
-	t.Cleanup(func() { SetErrorHandler(nil) })
+	t.Cleanup(func() { report.SetHandler(nil) })
 	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	resetPanics(t, func() time.Time { return clock })
 
@@ -353,14 +348,14 @@ func TestHookPanicReportsAreRateLimited(t *testing.T) {
 	for range 5 {
 		run()
 	}
-	clock = clock.Add(ErrorInterval)
+	clock = clock.Add(report.Interval)
 	run()
 
 	mu.Lock()
 	defer mu.Unlock()
 	require.Len(t, reported, 2, "the first at once, the rest once per interval")
-	assert.Equal(t, 1, reported[0].Count)
-	assert.Equal(t, 5, reported[1].Count, "the second report stands for the panics held back")
-	assert.Equal(t, "Before", reported[1].Event)
+	assert.Equal(t, int64(1), reported[0].count)
+	assert.Equal(t, int64(5), reported[1].count, "the second report stands for the panics held back")
+	assert.Equal(t, "Before", reported[1].event)
 	assert.ErrorContains(t, reported[1], "panicked 5 times")
 }

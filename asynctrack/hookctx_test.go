@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/otelctx/otelctx/internal/report"
 )
 
 type hookKey string
@@ -48,8 +50,8 @@ func seen(ctx context.Context) string {
 
 func TestHookContextReachesCallbacks(t *testing.T) {
 	requireAmbient(t)
-	SetErrorHandler(func(error) {})
-	t.Cleanup(func() { SetErrorHandler(nil) })
+	report.SetHandler(func(error) {})
+	t.Cleanup(func() { report.SetHandler(nil) })
 	var mu sync.Mutex
 	var order []hookKey
 	ctxHook(t, "a", &order, &mu, "")

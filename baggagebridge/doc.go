@@ -33,4 +33,4 @@
 // and handlers run where the SDK or slog calls them.
 package baggagebridge
 
-import _ "github.com/otelctx/otelctx/internal/otelhandle" // hook panics reach otel.Handle
+import _ "github.com/otelctx/otelctx/internal/otelhandle" // reports (hook panics too) reach otel.Handle

@@ -9,14 +9,14 @@ import (
 	"fmt"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/baggage"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/otelctx/otelctx/internal/report"
 )
 
 // spanProcessor copies selected baggage values onto spans: as they start,
@@ -164,9 +164,6 @@ const (
 	generation = 4096
 	// maxPending bounds the spans in flight whose baggage is kept.
 	maxPending = 2 * generation << pendingShardBits
-	// reportInterval is the least time between two reports of spans
-	// exported without their values.
-	reportInterval = time.Minute
 )
 
 // pendingSpans maps the spans started and not yet ended to their baggage, by
@@ -287,22 +284,15 @@ func (ps *pendingSpans) take(tid trace.TraceID, sid trace.SpanID) baggage.Baggag
 	return e.bag
 }
 
-// dropReport reports through otel.Handle the spans whose baggage is not
-// kept: the first at once, then at most once per reportInterval, with the
-// number since the last report.
-type dropReport struct {
-	last atomic.Int64 // Unix nanoseconds of the last report, 0 for none
-	n    atomic.Int64 // spans since the last report
-}
+// dropReport reports, through internal/report, the spans whose baggage is
+// not kept: the first at once, then at most once per report.Interval, with
+// the number since the last report.
+type dropReport struct{ report.Bound }
 
 func (r *dropReport) add(n int) {
-	r.n.Add(int64(n))
-	now := time.Now().UnixNano()
-	last := r.last.Load()
-	if last != 0 && now-last < int64(reportInterval) || !r.last.CompareAndSwap(last, now) {
-		return
-	}
-	otel.Handle(fmt.Errorf("baggagebridge: WrapSpanProcessor: %d spans will be exported without their values "+
-		"(about %d spans in flight, as when spans are started and never ended, or spans in flight sharing a span ID)",
-		r.n.Swap(0), generation<<pendingShardBits))
+	r.Report(time.Now(), int64(n), func(total int64) error {
+		return fmt.Errorf("baggagebridge: WrapSpanProcessor: %d spans will be exported without their values "+
+			"(about %d spans in flight, as when spans are started and never ended, or spans in flight sharing a span ID)",
+			total, generation<<pendingShardBits)
+	})
 }

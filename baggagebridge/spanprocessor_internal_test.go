@@ -56,7 +56,7 @@ func TestPendingSpansBound(t *testing.T) {
 	require.LessOrEqual(t, kept(), maxPending)
 	require.Len(t, reports, 1, "reported once within the interval")
 	assert.ErrorContains(t, reports[0], "spans will be exported without their values")
-	assert.Equal(t, int64(leaked-kept()), ps.dropped.n.Load()+reportedCount(t, reports[0]), "every span forgotten is counted")
+	assert.Equal(t, int64(leaked-kept()), ps.dropped.Held()+reportedCount(t, reports[0]), "every span forgotten is counted")
 
 	assert.Zero(t, ps.take(tid(0), sid(0)).Len(), "the first span was forgotten")
 	assert.Equal(t, "v", ps.take(tid(leaked-1), sid(leaked-1)).Member("k").Value(), "the last is kept")
@@ -97,7 +97,7 @@ func TestPendingSpansSharedID(t *testing.T) {
 	ps.add(trace.TraceID{2}, id, bag)
 	ps.add(trace.TraceID{2}, id, baggage.Baggage{})
 	require.Len(t, reports, 1)
-	assert.Equal(t, int64(3), reportedCount(t, reports[0])+ps.dropped.n.Load(), "the three spans counted")
+	assert.Equal(t, int64(3), reportedCount(t, reports[0])+ps.dropped.Held(), "the three spans counted")
 	for _, tr := range []byte{2, 1, 2} {
 		assert.Zero(t, ps.take(trace.TraceID{tr}, id).Len())
 	}

@@ -85,7 +85,7 @@ func WithSpanTypes(types ...string) Option {
 // WithMaxSpansPerTrace bounds the spans the Instrumentation starts in one
 // trace.
 // Resources beyond the bound get no span and are counted by the
-// async.spans.dropped metric. The default is 1000; n < 1 keeps it.
+// otelctx.async.spans.dropped metric. The default is 1000; n < 1 keeps it.
 //
 // A trace's count is kept while fewer than about 16,000 other traces start
 // async spans after it, so memory stays bounded however many traces pass; a

@@ -461,8 +461,9 @@ func TestUserSpansNestUnderAsyncSpans(t *testing.T) {
 // callback, enabled before the Instrumentation, and hooks enabled and disabled
 // while work runs leave the span tree and the trigger tree consistent.
 func TestNestingWithPanickingHookAndToggling(t *testing.T) {
-	asynctrack.SetErrorHandler(func(error) {})
-	t.Cleanup(func() { asynctrack.SetErrorHandler(nil) })
+	prev := otel.GetErrorHandler()
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(error) {}))
+	t.Cleanup(func() { otel.SetErrorHandler(prev) })
 	bad := asynctrack.NewHook(asynctrack.HookFuncs{
 		Init:    func(context.Context, uint64, string, uint64, any) { panic("init") },
 		Context: func(context.Context, uint64) context.Context { panic("context") },

@@ -18,11 +18,11 @@ import (
 
 // Metric names. See the package documentation.
 const (
-	metricLive      = "async.resources.live"
-	metricCreated   = "async.resources.created"
-	metricDestroyed = "async.resources.destroyed"
-	metricLifetime  = "async.resource.lifetime"
-	metricDropped   = "async.spans.dropped"
+	metricLive      = "otelctx.async.resources.live"
+	metricCreated   = "otelctx.async.resources.created"
+	metricDestroyed = "otelctx.async.resources.destroyed"
+	metricLifetime  = "otelctx.async.resource.lifetime"
+	metricDropped   = "otelctx.async.spans.dropped"
 )
 
 // lifetimeBounds are the advisory bucket boundaries of the lifetime histogram,

@@ -160,7 +160,7 @@ func startGRPC(tb testing.TB, v string) (*grpc.ClientConn, *tracetest.InMemoryEx
 		// As README's setup: the bridge wraps the exporting processor.
 		tpo = append(tpo, sdktrace.WithSpanProcessor(baggagebridge.WrapSpanProcessor(sdktrace.NewBatchSpanProcessor(exp, sdktrace.WithBlocking()))))
 		value = func(_ context.Context, key string) string { s, _ := baggagebridge.Current(key); return s }
-		sopts = otelctxgrpc.ServerOptions(otelctxgrpc.WithPropagator(prop))
+		sopts = otelctxgrpc.ServerOptions(otelctxgrpc.WithPropagators(prop))
 		full = true
 	}
 	if tpo == nil {

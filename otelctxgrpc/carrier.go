@@ -11,7 +11,7 @@ import (
 	"google.golang.org/grpc/metadata"
 )
 
-// MetadataCarrier is a propagation.TextMapCarrier over gRPC metadata, with
+// metadataCarrier is a propagation.TextMapCarrier over gRPC metadata, with
 // the multi-value reading the otelctx propagator applies to HTTP headers:
 // it is a propagation.ValuesGetter, so Extract sees every value of a key
 // (several baggage or tracestate entries are combined as RFC 9110 combines
@@ -21,15 +21,15 @@ import (
 // Keys are looked up in lower case, as gRPC stores them. Binary keys (those
 // ending in "-bin") are not text: Get and Values return nothing for them
 // and Keys leaves them out, so they never become trace context or baggage.
-type MetadataCarrier metadata.MD
+type metadataCarrier metadata.MD
 
 var (
-	_ propagation.TextMapCarrier = MetadataCarrier{}
-	_ propagation.ValuesGetter   = MetadataCarrier{}
+	_ propagation.TextMapCarrier = metadataCarrier{}
+	_ propagation.ValuesGetter   = metadataCarrier{}
 )
 
 // Get returns the first value of key, or "".
-func (c MetadataCarrier) Get(key string) string {
+func (c metadataCarrier) Get(key string) string {
 	if vs := c.Values(key); len(vs) > 0 {
 		return vs[0]
 	}
@@ -38,7 +38,7 @@ func (c MetadataCarrier) Get(key string) string {
 
 // Values returns every value of key, in the order received. The slice is
 // the metadata's own: callers must not modify it.
-func (c MetadataCarrier) Values(key string) []string {
+func (c metadataCarrier) Values(key string) []string {
 	if isBinary(key) {
 		return nil
 	}
@@ -50,7 +50,7 @@ func (c MetadataCarrier) Values(key string) []string {
 
 // Set replaces the values of key with value. Setting a binary key is
 // ignored.
-func (c MetadataCarrier) Set(key, value string) {
+func (c metadataCarrier) Set(key, value string) {
 	if isBinary(key) {
 		return
 	}
@@ -58,7 +58,7 @@ func (c MetadataCarrier) Set(key, value string) {
 }
 
 // Keys returns the text keys of the metadata.
-func (c MetadataCarrier) Keys() []string {
+func (c metadataCarrier) Keys() []string {
 	keys := make([]string, 0, len(c))
 	for k := range c {
 		if !isBinary(k) {
@@ -74,7 +74,7 @@ func isBinary(key string) bool {
 }
 
 // incomingCarrier reads the incoming metadata of an RPC's ctx as
-// MetadataCarrier reads metadata, but looks up each key the propagator asks
+// metadataCarrier reads metadata, but looks up each key the propagator asks
 // for rather than copying the whole metadata first, as
 // metadata.FromIncomingContext does. Set does nothing: the propagator only
 // reads it.
@@ -103,5 +103,5 @@ func (incomingCarrier) Set(string, string) {}
 
 func (c incomingCarrier) Keys() []string {
 	md, _ := metadata.FromIncomingContext(c.ctx)
-	return MetadataCarrier(md).Keys()
+	return metadataCarrier(md).Keys()
 }

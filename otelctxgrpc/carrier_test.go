@@ -1,7 +1,7 @@
 // Copyright The otelctx Authors
 // SPDX-License-Identifier: Apache-2.0
 
-package otelctxgrpc_test
+package otelctxgrpc
 
 import (
 	"context"
@@ -12,13 +12,12 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc/metadata"
 
-	"github.com/otelctx/otelctx/otelctxgrpc"
 	"github.com/otelctx/otelctx/propagator"
 )
 
 func TestMetadataCarrier(t *testing.T) {
 	md := metadata.Pairs("baggage", "a=1", "baggage", "b=2", "x-legacy", "L", "baggage-bin", "c=3")
-	c := otelctxgrpc.MetadataCarrier(md)
+	c := metadataCarrier(md)
 	assert.Equal(t, []string{"a=1", "b=2"}, c.Values("baggage"))
 	assert.Equal(t, []string{"a=1", "b=2"}, c.Values("Baggage"))
 	assert.Equal(t, "a=1", c.Get("baggage"))

@@ -68,7 +68,7 @@ func TestChain(t *testing.T) {
 		return resp.Body.Close()
 	}
 	grpcServer := func(srv *echo) string {
-		return serve(t, srv, append(otelctxgrpc.ServerOptions(otelctxgrpc.WithPropagator(prop)),
+		return serve(t, srv, append(otelctxgrpc.ServerOptions(otelctxgrpc.WithPropagators(prop)),
 			grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(tp), otelgrpc.WithPropagators(prop))))...)
 	}
 	grpcClient := func(target, addr string) *grpc.ClientConn {

@@ -160,7 +160,7 @@ func (h *clientHandler) TagRPC(ctx context.Context, info *stats.RPCTagInfo) cont
 		md = metadata.MD{}
 	}
 	delete(md, baggageKey)
-	if err := propagator.InjectBaggage(ctx, h.prop, MetadataCarrier(md), host); err != nil {
+	if err := propagator.InjectBaggage(ctx, h.prop, metadataCarrier(md), host); err != nil {
 		h.noPolicy.Do(func() { otel.Handle(err) })
 	}
 	// What runs after this (a stats handler registered later, which would

@@ -43,30 +43,31 @@ type optionFunc func(config) config
 
 func (f optionFunc) apply(c config) config { return f(c) }
 
-// WithPropagator sets the propagator the server extracts inbound values
-// with. Its policy, not this package, decides which inbound metadata to
-// trust. Give otelgrpc the same one (otelgrpc.WithPropagators), or leave
-// both to the global propagator.
-func WithPropagator(p propagation.TextMapPropagator) Option {
+// WithPropagators sets the propagator the server extracts inbound values
+// with, as otelgrpc's option of the same name does. Its policy, not this
+// package, decides which inbound metadata to trust. Give otelgrpc the same
+// one, or leave both to the global propagator. A nil p is ignored.
+func WithPropagators(p propagation.TextMapPropagator) Option {
 	return optionFunc(func(c config) config {
-		c.propagator = p
+		if p != nil {
+			c.propagator = p
+		}
 		return c
 	})
 }
 
 // WithPublicEndpointFn marks the RPCs for which fn reports true as arriving
 // at a public endpoint: the propagator then drops their inbound baggage
-// except the keys of propagator.WithPublicAllow (see
-// propagator.ContextWithPublicEndpoint). It has the signature of otelgrpc's
-// option of the same name: give both the same function, so that a public
-// RPC both starts a new trace and loses untrusted baggage. A nil fn marks
-// every RPC.
+// except the keys of propagator.WithPublicAllow (it calls
+// propagator.ContextWithPublicEndpoint for them). It is the gRPC form of
+// that function, with the signature of otelgrpc's option of the same name:
+// give both the same function, so that a public RPC both starts a new trace
+// and loses untrusted baggage. A nil fn is ignored, as otelgrpc ignores it.
 func WithPublicEndpointFn(fn func(context.Context, *stats.RPCTagInfo) bool) Option {
-	if fn == nil {
-		fn = func(context.Context, *stats.RPCTagInfo) bool { return true }
-	}
 	return optionFunc(func(c config) config {
-		c.isPublic = fn
+		if fn != nil {
+			c.isPublic = fn
+		}
 		return c
 	})
 }

@@ -33,7 +33,7 @@ func TestServerReportsUnreadEnv(t *testing.T) {
 
 	stock := propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
 	addr := serve(t, &echo{unary: func(_ context.Context, in string) (string, error) { return in, nil }},
-		otelctxgrpc.ServerOptions(otelctxgrpc.WithPropagator(stock))...)
+		otelctxgrpc.ServerOptions(otelctxgrpc.WithPropagators(stock))...)
 	cc := dial(t, "passthrough:///"+addr, addr)
 	for range 2 {
 		_, err := callUnary(context.Background(), cc, "x")

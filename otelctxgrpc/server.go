@@ -28,12 +28,12 @@ const TypeGRPCRequest = "grpc.request"
 // values. The resource is per RPC (a stream is one RPC), never per
 // connection, and ends when the handler returns.
 //
-// Inbound values come through the propagator (WithPropagator) from the
-// RPC's metadata, read with MetadataCarrier: the options read no metadata
-// themselves, so a key the propagator's policy does not accept never
-// becomes a value, and legacy keys become values when the propagator maps
-// them (the otelctx propagator's WithLegacyHeader). WithPublicEndpointFn
-// marks the RPCs that arrive from the internet.
+// Inbound values come through the propagator (WithPropagators) from the
+// RPC's metadata, which it sees with every value of a key, as HTTP headers:
+// the options read no metadata themselves, so a key the propagator's policy
+// does not accept never becomes a value, and legacy keys become values when
+// the propagator maps them (the otelctx propagator's WithLegacyHeader).
+// WithPublicEndpointFn marks the RPCs that arrive from the internet.
 //
 // The options are a stats.Handler, which extracts, and a unary and a stream
 // interceptor, which open the scope (a stats handler cannot run the

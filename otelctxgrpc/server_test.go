@@ -61,7 +61,7 @@ func newStack(t testing.TB, srv *echo, o stackOpts) *stack {
 	if o.isPublic != nil {
 		gopts = append(gopts, otelgrpc.WithPublicEndpointFn(o.isPublic))
 	}
-	ours := otelctxgrpc.ServerOptions(append([]otelctxgrpc.Option{otelctxgrpc.WithPropagator(o.prop)}, o.server...)...)
+	ours := otelctxgrpc.ServerOptions(append([]otelctxgrpc.Option{otelctxgrpc.WithPropagators(o.prop)}, o.server...)...)
 	theirs := grpc.StatsHandler(otelgrpc.NewServerHandler(gopts...))
 	var opts []grpc.ServerOption
 	if o.otelgrpcFirst {
@@ -249,6 +249,16 @@ func TestPublicEndpoint(t *testing.T) {
 	}
 }
 
+func TestPublicEndpointFnNilIgnored(t *testing.T) {
+	s := newStack(t, echoValues, stackOpts{prop: propagator.New(), otelgrpcFirst: true,
+		server: []otelctxgrpc.Option{otelctxgrpc.WithPublicEndpointFn(nil)}})
+	cc := dial(t, "svc:1", s.addr)
+	ctx := metadata.AppendToOutgoingContext(context.Background(), "baggage", "user.id=u1")
+	got, err := callUnary(ctx, cc, "user.id")
+	require.NoError(t, err)
+	assert.Equal(t, "u1,u1,u1,u1,u1", got, "a nil fn marks no RPC public")
+}
+
 func TestLegacyAndMultiValue(t *testing.T) {
 	prop := propagator.New(propagator.WithLegacyHeader("x-user-id", "legacy.user"))
 	s := newStack(t, echoValues, stackOpts{prop: prop, otelgrpcFirst: true})
@@ -354,9 +364,9 @@ func TestBadInput(t *testing.T) {
 	t.Log(counted)
 	var errs, dropped int64
 	for k, v := range counted {
-		if strings.HasPrefix(k, "otelctx.propagator.errors/") {
+		if strings.HasPrefix(k, "otelctx.propagation.errors/") {
 			errs += v
-		} else if strings.HasPrefix(k, "otelctx.propagator.baggage.dropped/") {
+		} else if strings.HasPrefix(k, "otelctx.baggage.dropped/") {
 			dropped += v
 		}
 	}
@@ -386,7 +396,7 @@ func TestExtractedOnce(t *testing.T) {
 	var denied int64
 	for _, sm := range rm.ScopeMetrics {
 		for _, m := range sm.Metrics {
-			if sum, ok := m.Data.(metricdata.Sum[int64]); ok && m.Name == "otelctx.propagator.baggage.dropped" {
+			if sum, ok := m.Data.(metricdata.Sum[int64]); ok && m.Name == "otelctx.baggage.dropped" {
 				for _, dp := range sum.DataPoints {
 					if r, _ := dp.Attributes.Value("reason"); r.AsString() == "ingress.denied" {
 						denied += dp.Value

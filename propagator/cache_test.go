@@ -53,9 +53,9 @@ func TestCachedExtractStillReports(t *testing.T) {
 		assert.Equal(t, 1, baggage.FromContext(ctx).Len())
 	}
 	assert.Equal(t, map[string]int64{"tracestate.duplicate_key": 3},
-		counts(t, reader, "otelctx.propagator.errors"))
+		counts(t, reader, "otelctx.propagation.errors"))
 	assert.Equal(t, map[string]int64{"ingress.denied": 3},
-		counts(t, reader, "otelctx.propagator.baggage.dropped"))
+		counts(t, reader, "otelctx.baggage.dropped"))
 }
 
 // TestCachedInjectPerDestination injects one baggage to destinations with
@@ -74,7 +74,7 @@ func TestCachedInjectPerDestination(t *testing.T) {
 		assert.Equal(t, "a=1,b=2", injectTo(p, ctx, toB).Get("baggage"))
 	}
 	assert.Equal(t, map[string]int64{"egress.denied": 3 * (2 + 1)},
-		counts(t, reader, "otelctx.propagator.baggage.dropped"))
+		counts(t, reader, "otelctx.baggage.dropped"))
 
 	// Another propagator on the same baggage keeps its own policy.
 	assert.Equal(t, "a=1,b=2,c=3", injectTo(New(allEgress), ctx, toA).Get("baggage"))

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/textproto"
 	"strings"
-	"time"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
@@ -15,10 +14,6 @@ import (
 	"github.com/otelctx/otelctx/internal/token"
 	"github.com/otelctx/otelctx/internal/w3cbaggage"
 )
-
-// defaultErrorInterval is how often each kind of error is reported through
-// otel.Handle at most.
-const defaultErrorInterval = time.Minute
 
 // Merge says which side keeps a baggage key present both in the context
 // passed to Extract and in the carrier.
@@ -69,7 +64,6 @@ type config struct {
 	maxMemberBytes  int
 	legacy          []legacyHeader
 	meterProvider   metric.MeterProvider
-	errorInterval   time.Duration
 	allowConfigured bool
 	ingressClosed   bool // an invalid ingress setting: accept no inbound key
 	debugDrops      bool
@@ -90,26 +84,15 @@ type legacyHeader struct {
 //   - egress: no baggage is sent anywhere;
 //   - limits: 64 members, 8192 bytes in all, no tighter limit per member;
 //   - no legacy headers;
-//   - metrics: otel.GetMeterProvider();
-//   - each kind of error is reported at most once a minute.
+//   - metrics: otel.GetMeterProvider().
 func newConfig(opts ...Option) config {
 	c := config{
-		merge:         MergeLocalWins,
-		maxMembers:    w3cbaggage.MaxMembers,
-		maxBytes:      w3cbaggage.MaxBytes,
-		errorInterval: defaultErrorInterval,
-	}
-	// The environment first, wherever WithEnv is: code wins over it.
-	for _, o := range opts {
-		if _, ok := o.(envOption); ok {
-			c = o.apply(c)
-			break
-		}
+		merge:      MergeLocalWins,
+		maxMembers: w3cbaggage.MaxMembers,
+		maxBytes:   w3cbaggage.MaxBytes,
 	}
 	for _, o := range opts {
-		if _, ok := o.(envOption); !ok {
-			c = o.apply(c)
-		}
+		c = o.apply(c)
 	}
 	if c.meterProvider == nil {
 		c.meterProvider = otel.GetMeterProvider()
@@ -130,9 +113,9 @@ type optionFunc func(config) config
 func (f optionFunc) apply(c config) config { return f(c) }
 
 // WithIngressAllow accepts only the inbound baggage keys given here or
-// selected by WithIngressPrefixes. Without either option every key is
-// accepted. Keys are matched exactly, with case. At a public endpoint
-// WithPublicAllow applies instead.
+// selected by WithIngressPrefixes; with no keys and no prefixes it accepts
+// none. Without either option every key is accepted. Keys are matched
+// exactly, with case. At a public endpoint WithPublicAllow applies instead.
 func WithIngressAllow(keys ...string) Option {
 	return optionFunc(func(c config) config {
 		c.ingressAllow = c.ingressAllow.withKeys(keys)
@@ -162,9 +145,9 @@ func WithIngressDeny(keys ...string) Option {
 
 // WithPublicEndpoint treats every carrier as coming from an untrusted caller:
 // inbound baggage is dropped except for the keys of WithPublicAllow. Use it
-// for a propagator dedicated to a public listener, for example with
-// otelhttp.WithPropagators; to decide per request, use the PublicEndpoint
-// middleware instead.
+// for a propagator dedicated to a public service or listener, for example
+// with otelhttp.WithPropagators; to decide per request, use
+// ContextWithPublicEndpoint instead.
 func WithPublicEndpoint() Option {
 	return optionFunc(func(c config) config {
 		c.public = true
@@ -173,8 +156,8 @@ func WithPublicEndpoint() Option {
 }
 
 // WithPublicAllow sets the only inbound baggage keys accepted at a public
-// endpoint (see WithPublicEndpoint and PublicEndpoint), matched exactly. The
-// default accepts none.
+// endpoint (see WithPublicEndpoint and ContextWithPublicEndpoint), matched
+// exactly. The default accepts none.
 func WithPublicAllow(keys ...string) Option {
 	return optionFunc(func(c config) config {
 		c.publicAllow = c.publicAllow.withKeys(keys)
@@ -220,46 +203,52 @@ func WithEgress(rules ...EgressRule) Option {
 
 // maxLimit is the highest value the limits take: 16 MiB, so that the
 // multiples Extract derives from them (see scanBytes) fit an int on every
-// platform. Higher values are lowered to it and reported.
+// platform.
 const maxLimit = 1 << 24
 
-// clampLimit returns n, or maxLimit, reporting that, if n is higher.
-func clampLimit(option string, n int) int {
-	if n > maxLimit {
+// clampLimit returns n within [least, maxLimit], reporting through
+// otel.Handle if it is not.
+func clampLimit(option string, n, least int) int {
+	switch {
+	case n > maxLimit:
 		otel.Handle(fmt.Errorf("propagator: %s(%d) is above the highest limit, %d, which applies instead", option, n, maxLimit))
 		return maxLimit
+	case n < least:
+		otel.Handle(fmt.Errorf("propagator: %s(%d) is below the lowest limit, %d, which applies instead", option, n, least))
+		return least
 	}
 	return n
 }
 
-// WithMaxMembers caps the number of baggage members accepted by Extract and
-// sent by Inject. Values below the W3C minimum of 64 are raised to it,
-// values above 16 MiB lowered to that.
+// WithMaxMembers sets the number of baggage members Extract accepts and
+// Inject sends, from 64 (the default) to 16 MiB. Like WithMaxBytes and
+// WithMaxMemberBytes, it replaces the limit set before it, lower or higher;
+// a value out of bounds is reported through otel.Handle and the nearest
+// bound applies. The lowest member and size limits are W3C Baggage's: a
+// platform must propagate at least 64 members and 8192 bytes.
 func WithMaxMembers(n int) Option {
 	return optionFunc(func(c config) config {
-		c.maxMembers = clampLimit("WithMaxMembers", max(n, w3cbaggage.MaxMembers))
+		c.maxMembers = clampLimit("WithMaxMembers", n, w3cbaggage.MaxMembers)
 		return c
 	})
 }
 
-// WithMaxBytes caps the size of the baggage, as encoded in one header, that
-// Extract accepts and Inject sends. Values below the W3C minimum of 8192 are
-// raised to it, values above 16 MiB lowered to that.
+// WithMaxBytes sets the size of the baggage, as encoded in one header, that
+// Extract accepts and Inject sends, from 8192 bytes (the default) to 16 MiB.
 func WithMaxBytes(n int) Option {
 	return optionFunc(func(c config) config {
-		c.maxBytes = clampLimit("WithMaxBytes", max(n, w3cbaggage.MaxBytes))
+		c.maxBytes = clampLimit("WithMaxBytes", n, w3cbaggage.MaxBytes)
 		return c
 	})
 }
 
-// WithMaxMemberBytes caps the encoded size of a single baggage member,
-// properties included. The default is the total cap; a lower cap drops
-// oversized members in both directions.
+// WithMaxMemberBytes sets the encoded size of a single baggage member,
+// properties included, from 1 byte (W3C sets no lowest) to 16 MiB; members
+// over it are dropped in both directions. The default is the size limit of
+// WithMaxBytes, which also caps it.
 func WithMaxMemberBytes(n int) Option {
 	return optionFunc(func(c config) config {
-		if n > 0 {
-			c.maxMemberBytes = clampLimit("WithMaxMemberBytes", n)
-		}
+		c.maxMemberBytes = clampLimit("WithMaxMemberBytes", n, 1)
 		return c
 	})
 }
@@ -289,18 +278,6 @@ func WithLegacyHeader(header, key string) Option {
 func WithMeterProvider(mp metric.MeterProvider) Option {
 	return optionFunc(func(c config) config {
 		c.meterProvider = mp
-		return c
-	})
-}
-
-// WithErrorInterval sets how often each kind of error is reported through
-// otel.Handle at most; occurrences in between are counted and summarised in
-// the next report. The default is one minute.
-func WithErrorInterval(d time.Duration) Option {
-	return optionFunc(func(c config) config {
-		if d > 0 {
-			c.errorInterval = d
-		}
 		return c
 	})
 }

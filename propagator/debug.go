@@ -19,7 +19,7 @@ import (
 // at slog.LevelDebug through slog.Default() (as it is when the member is
 // dropped): its key, never its value; where it came from (the baggage
 // header or a legacy header, and whether the endpoint is public) or where
-// it was going; the reason, as on the otelctx.propagator.baggage.dropped
+// it was going; the reason, as on the otelctx.baggage.dropped
 // counter; and the rule that would have let it through. At most
 // debugPerSecond records are written a second; the next record written says
 // how many were left out. Enable debug records on the default logger too,

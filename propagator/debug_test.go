@@ -115,7 +115,7 @@ func TestDebugDropsOff(t *testing.T) {
 func TestDebugDropsFromEnv(t *testing.T) {
 	logs := logTo(t)
 	captureErrors(t)
-	setEnv(t, map[string]string{EnvDebugDrops: "true", EnvIngressAllow: "user.id"})
+	setEnv(t, map[string]string{envDebugDrops: "true", envIngressAllow: "user.id"})
 	extract(New(WithEnv()), "baggage", "user.id=1,secret=2")
 	got := logs.take()
 	require.Len(t, got, 1)

@@ -26,8 +26,8 @@
 // baggage for the host it is sent to.
 //
 // The policy can also come from the environment (WithEnv), in these
-// variables, read at the propagator's first use; options given in code win
-// over them (see WithEnv). Lists of keys take "prefix*" for a prefix and "*"
+// variables, read at the propagator's first use and applied where WithEnv
+// is among the options (see WithEnv). Lists of keys take "prefix*" for a prefix and "*"
 // for every key, in every variable:
 //
 //	OTELCTX_INGRESS_ALLOW     user.id,tenant.*               WithIngressAllow
@@ -67,8 +67,8 @@
 //
 // Inbound baggage passes the ingress policy: WithIngressAllow,
 // WithIngressPrefixes and WithIngressDeny for trusted callers; at a public
-// endpoint (WithPublicEndpoint, or the PublicEndpoint middleware next to
-// otelhttp.WithPublicEndpointFn) only the keys of WithPublicAllow. Then come
+// endpoint (WithPublicEndpoint for every request, ContextWithPublicEndpoint
+// per request) only the keys of WithPublicAllow. Then come
 // the limits: WithMaxMembers, WithMaxBytes and WithMaxMemberBytes, where the
 // W3C minimums of 64 members and 8192 bytes are the defaults and the floor.
 // The work of an Extract is bounded by them, not by what was sent: baggage
@@ -108,9 +108,10 @@
 // allocates a small multiple of their size for values it copies or decodes,
 // and for members a fixed amount that the limits bound.
 // Malformed input and dropped members are counted by the
-// otelctx.propagator.errors and otelctx.propagator.baggage.dropped counters,
-// with a "reason" attribute, on the MeterProvider of WithMeterProvider.
-// Errors are also reported through otel.Handle, at most once per interval and
-// reason (WithErrorInterval), without quoting the input. WithDebugDrops logs
+// otelctx.propagation.errors {error} and otelctx.baggage.dropped {member}
+// counters, with a "reason" attribute, on the MeterProvider of
+// WithMeterProvider. Errors are also reported through otel.Handle, the
+// first at once and then at most once a minute per reason, without quoting
+// the input. WithDebugDrops logs
 // each dropped member, with the rule that was missing, at debug level.
 package propagator

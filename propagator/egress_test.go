@@ -267,7 +267,7 @@ func TestEgressWrongOrder(t *testing.T) {
 	api.mu.Unlock()
 	require.Len(t, errs(), 1, "reported once")
 	assert.ErrorContains(t, errs()[0], "put NewTransport innermost")
-	assert.Equal(t, 2, int(counts(t, reader, "otelctx.propagator.baggage.dropped")["egress.unverified_transport"]))
+	assert.Equal(t, 2, int(counts(t, reader, "otelctx.baggage.dropped")["egress.unverified_transport"]))
 }
 
 // TestEgressWrongOrderStockGlobal: the case of the issue, README's order

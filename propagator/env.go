@@ -18,6 +18,7 @@ import (
 
 	"github.com/otelctx/otelctx/internal/envcheck"
 	"github.com/otelctx/otelctx/internal/token"
+	"github.com/otelctx/otelctx/internal/w3cbaggage"
 )
 
 // The environment variables WithEnv reads. They are not OTEL_ variables,
@@ -28,18 +29,18 @@ import (
 // key ending in * selects the keys with that prefix, and * alone selects
 // every key.
 const (
-	EnvIngressAllow    = "OTELCTX_INGRESS_ALLOW"    // keys: WithIngressAllow, WithIngressPrefixes
-	EnvIngressPrefixes = "OTELCTX_INGRESS_PREFIXES" // prefixes, with or without a trailing *: WithIngressPrefixes
-	EnvIngressDeny     = "OTELCTX_INGRESS_DENY"     // keys: WithIngressDeny
-	EnvPublicEndpoint  = "OTELCTX_PUBLIC_ENDPOINT"  // true or false: WithPublicEndpoint
-	EnvPublicAllow     = "OTELCTX_PUBLIC_ALLOW"     // keys: WithPublicAllow
-	EnvLegacyHeaders   = "OTELCTX_LEGACY_HEADERS"   // header=key, comma-separated: WithLegacyHeader
-	EnvEgress          = "OTELCTX_EGRESS"           // hosts=keys rules, ';'-separated: WithEgress
-	EnvMerge           = "OTELCTX_MERGE"            // local-wins or remote-wins: WithMerge
-	EnvMaxMembers      = "OTELCTX_MAX_MEMBERS"      // integer: WithMaxMembers
-	EnvMaxBytes        = "OTELCTX_MAX_BYTES"        // integer: WithMaxBytes
-	EnvMaxMemberBytes  = "OTELCTX_MAX_MEMBER_BYTES" // integer: WithMaxMemberBytes
-	EnvDebugDrops      = "OTELCTX_DEBUG_DROPS"      // true or false: WithDebugDrops
+	envIngressAllow    = "OTELCTX_INGRESS_ALLOW"    // keys: WithIngressAllow, WithIngressPrefixes
+	envIngressPrefixes = "OTELCTX_INGRESS_PREFIXES" // prefixes, with or without a trailing *: WithIngressPrefixes
+	envIngressDeny     = "OTELCTX_INGRESS_DENY"     // keys: WithIngressDeny
+	envPublicEndpoint  = "OTELCTX_PUBLIC_ENDPOINT"  // true or false: WithPublicEndpoint
+	envPublicAllow     = "OTELCTX_PUBLIC_ALLOW"     // keys: WithPublicAllow
+	envLegacyHeaders   = "OTELCTX_LEGACY_HEADERS"   // header=key, comma-separated: WithLegacyHeader
+	envEgress          = "OTELCTX_EGRESS"           // hosts=keys rules, ';'-separated: WithEgress
+	envMerge           = "OTELCTX_MERGE"            // local-wins or remote-wins: WithMerge
+	envMaxMembers      = "OTELCTX_MAX_MEMBERS"      // integer: WithMaxMembers
+	envMaxBytes        = "OTELCTX_MAX_BYTES"        // integer: WithMaxBytes
+	envMaxMemberBytes  = "OTELCTX_MAX_MEMBER_BYTES" // integer: WithMaxMemberBytes
+	envDebugDrops      = "OTELCTX_DEBUG_DROPS"      // true or false: WithDebugDrops
 )
 
 // WithEnv applies the policy set in the OTELCTX_* environment variables
@@ -47,11 +48,12 @@ const (
 // when the propagator is first used (Extract or Inject), not when New is
 // called, so that a propagator built during package initialisation, as
 // the autoprop registration is, reports through the error handler the
-// application installs in main. Wherever WithEnv appears among New's
-// options, the environment is applied first and the other options after
-// it: a setting given in code (merge mode, public endpoint, limits)
-// replaces the environment's, and lists (keys, prefixes, legacy headers,
-// egress rules) add to it.
+// application installs in main. Like every option, WithEnv applies where
+// it appears among New's options: a setting (merge mode, public endpoint,
+// limits) given after it replaces the environment's, one given before it
+// is replaced by the environment's if the environment sets it, and lists
+// (keys, prefixes, legacy headers, egress rules) add up either way. Put
+// WithEnv first for code to win.
 //
 // Everything WithEnv cannot apply as written is reported through
 // otel.Handle, naming the variable, and never widens the policy:
@@ -61,7 +63,7 @@ const (
 //     baggage at all, whatever else allows it;
 //   - an invalid egress rule or legacy mapping is left out;
 //   - an invalid merge mode or limit keeps the default, and so does a limit
-//     above 16 MiB (16777216);
+//     out of its bounds (see WithMaxMembers), up to 16 MiB (16777216);
 //   - a variable the process environment holds more than once with
 //     different values (seen where /proc/self/environ lists the initial
 //     environment; Go itself keeps the first) is invalid;
@@ -150,14 +152,14 @@ var (
 const wantKeys = "want baggage keys separated by commas, a key ending in * for a prefix, * for every key"
 
 var envVars = []envVar{
-	{EnvIngressAllow, func(v string) ([]Option, string) {
+	{envIngressAllow, func(v string) ([]Option, string) {
 		keys, prefixes, ok := parseKeyList(v)
 		if !ok {
 			return nil, wantKeys
 		}
 		return []Option{WithIngressAllow(keys...), WithIngressPrefixes(prefixes...)}, ""
 	}, closeIngress, "no inbound baggage is accepted"},
-	{EnvIngressPrefixes, func(v string) ([]Option, string) {
+	{envIngressPrefixes, func(v string) ([]Option, string) {
 		var prefixes []string
 		for p := range strings.SplitSeq(v, ",") {
 			p = strings.TrimSuffix(strings.TrimSpace(p), "*")
@@ -168,7 +170,7 @@ var envVars = []envVar{
 		}
 		return []Option{WithIngressPrefixes(prefixes...)}, ""
 	}, closeIngress, "no inbound baggage is accepted"},
-	{EnvIngressDeny, func(v string) ([]Option, string) {
+	{envIngressDeny, func(v string) ([]Option, string) {
 		keys, prefixes, ok := parseKeyList(v)
 		if !ok {
 			return nil, wantKeys
@@ -178,7 +180,7 @@ var envVars = []envVar{
 			return c
 		})}, ""
 	}, closeIngress, "no inbound baggage is accepted"},
-	{EnvPublicEndpoint, func(v string) ([]Option, string) {
+	{envPublicEndpoint, func(v string) ([]Option, string) {
 		public, err := strconv.ParseBool(v)
 		if err != nil {
 			return nil, "want true or false"
@@ -188,7 +190,7 @@ var envVars = []envVar{
 		}
 		return nil, ""
 	}, closeIngress, "no inbound baggage is accepted"},
-	{EnvPublicAllow, func(v string) ([]Option, string) {
+	{envPublicAllow, func(v string) ([]Option, string) {
 		keys, prefixes, ok := parseKeyList(v)
 		if !ok {
 			return nil, wantKeys
@@ -198,7 +200,7 @@ var envVars = []envVar{
 			return c
 		})}, ""
 	}, closeIngress, "no inbound baggage is accepted"},
-	{EnvLegacyHeaders, func(v string) (opts []Option, bad string) {
+	{envLegacyHeaders, func(v string) (opts []Option, bad string) {
 		for m := range strings.SplitSeq(v, ",") {
 			h, k, found := strings.Cut(strings.TrimSpace(m), "=")
 			h, k = strings.TrimSpace(h), strings.TrimSpace(k)
@@ -210,7 +212,7 @@ var envVars = []envVar{
 		}
 		return opts, bad
 	}, nil, "the mappings that cannot be read are left out"},
-	{EnvEgress, func(v string) (opts []Option, bad string) {
+	{envEgress, func(v string) (opts []Option, bad string) {
 		for r := range strings.SplitSeq(v, ";") {
 			if r = strings.TrimSpace(r); r == "" {
 				continue
@@ -225,7 +227,7 @@ var envVars = []envVar{
 		}
 		return opts, bad
 	}, nil, "the rules that cannot be read are left out"},
-	{EnvMerge, func(v string) ([]Option, string) {
+	{envMerge, func(v string) ([]Option, string) {
 		switch v {
 		case "local-wins":
 			return []Option{WithMerge(MergeLocalWins)}, ""
@@ -234,10 +236,10 @@ var envVars = []envVar{
 		}
 		return nil, "want local-wins or remote-wins"
 	}, nil, "the default, local-wins, applies"},
-	{EnvMaxMembers, parseLimit(WithMaxMembers), nil, "the default applies"},
-	{EnvMaxBytes, parseLimit(WithMaxBytes), nil, "the default applies"},
-	{EnvMaxMemberBytes, parseLimit(WithMaxMemberBytes), nil, "the default applies"},
-	{EnvDebugDrops, func(v string) ([]Option, string) {
+	{envMaxMembers, parseLimit(WithMaxMembers, w3cbaggage.MaxMembers), nil, "the default applies"},
+	{envMaxBytes, parseLimit(WithMaxBytes, w3cbaggage.MaxBytes), nil, "the default applies"},
+	{envMaxMemberBytes, parseLimit(WithMaxMemberBytes, 1), nil, "the default applies"},
+	{envDebugDrops, func(v string) ([]Option, string) {
 		on, err := strconv.ParseBool(v)
 		if err != nil {
 			return nil, "want true or false"
@@ -249,11 +251,11 @@ var envVars = []envVar{
 	}, nil, "drops are not logged"},
 }
 
-func parseLimit(opt func(int) Option) func(string) ([]Option, string) {
+func parseLimit(opt func(int) Option, least int) func(string) ([]Option, string) {
 	return func(v string) ([]Option, string) {
 		n, err := strconv.Atoi(v)
-		if err != nil || n <= 0 || n > maxLimit {
-			return nil, fmt.Sprintf("want a positive integer up to %d", maxLimit)
+		if err != nil || n < least || n > maxLimit {
+			return nil, fmt.Sprintf("want an integer from %d to %d", least, maxLimit)
 		}
 		return []Option{opt(n)}, ""
 	}
@@ -286,12 +288,12 @@ func envOptions(e environment) []Option {
 		switch {
 		case conflicting[v.name]:
 			why = "given more than once, with different values"
-		case value == "" && v.name == EnvPublicEndpoint:
+		case value == "" && v.name == envPublicEndpoint:
 			why = "empty; want true or false"
 		case value == "":
 			// An empty list or setting is the list or setting left empty:
 			// an empty allow list allows nothing.
-			if v.name == EnvIngressAllow || v.name == EnvIngressPrefixes {
+			if v.name == envIngressAllow || v.name == envIngressPrefixes {
 				o = []Option{WithIngressAllow()}
 			}
 		default:

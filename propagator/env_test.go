@@ -69,21 +69,21 @@ func TestEnvPolicy(t *testing.T) {
 		reports int
 	}{
 		{"empty: accept all, send none", map[string]string{}, nil, "api.internal", []string{"secret", "tenant.id", "user.id"}, "", 0},
-		{"allow", map[string]string{EnvIngressAllow: "user.id, tenant.id"}, nil, "x", []string{"tenant.id", "user.id"}, "", 0},
-		{"prefixes", map[string]string{EnvIngressPrefixes: "user."}, nil, "x", []string{"user.id"}, "", 0},
-		{"deny", map[string]string{EnvIngressDeny: "secret"}, nil, "x", []string{"tenant.id", "user.id"}, "", 0},
-		{"invalid allow accepts nothing", map[string]string{EnvIngressAllow: "user id"}, nil, "x", nil, "", 1},
-		{"invalid deny accepts nothing", map[string]string{EnvIngressDeny: "sec ret"}, nil, "x", nil, "", 1},
-		{"public endpoint", map[string]string{EnvPublicEndpoint: "true", EnvPublicAllow: "tenant.id"}, nil, "x", []string{"tenant.id"}, "", 0},
-		{"invalid public flag accepts nothing", map[string]string{EnvPublicEndpoint: "maybe"}, nil, "x", nil, "", 1},
-		{"egress", map[string]string{EnvEgress: "*.internal=user.id,tenant.*; partner.example=secret"}, nil, "api.internal", []string{"secret", "tenant.id", "user.id"}, "tenant.id=2,user.id=1", 0},
-		{"egress elsewhere", map[string]string{EnvEgress: "*.internal=user.id"}, nil, "evil.example", []string{"secret", "tenant.id", "user.id"}, "", 0},
-		{"invalid egress rule left out", map[string]string{EnvEgress: "*.internal; good.internal=user.id"}, nil, "good.internal", []string{"secret", "tenant.id", "user.id"}, "user.id=1", 1},
-		{"legacy", map[string]string{EnvLegacyHeaders: "userid=user.id", EnvIngressAllow: "user.id", "legacy": "7"}, nil, "x", []string{"user.id"}, "", 0},
-		{"invalid limit keeps the default", map[string]string{EnvMaxMembers: "-3"}, nil, "x", []string{"secret", "tenant.id", "user.id"}, "", 1},
-		{"code adds to env lists", map[string]string{EnvIngressAllow: "user.id"}, []Option{WithIngressAllow("tenant.id")}, "x", []string{"tenant.id", "user.id"}, "", 0},
-		{"code public endpoint wins", map[string]string{EnvPublicEndpoint: "false"}, []Option{WithPublicEndpoint(), WithPublicAllow("user.id")}, "x", []string{"user.id"}, "", 0},
-		{"invalid merge keeps the default", map[string]string{EnvMerge: "whatever"}, nil, "x", []string{"secret", "tenant.id", "user.id"}, "", 1},
+		{"allow", map[string]string{envIngressAllow: "user.id, tenant.id"}, nil, "x", []string{"tenant.id", "user.id"}, "", 0},
+		{"prefixes", map[string]string{envIngressPrefixes: "user."}, nil, "x", []string{"user.id"}, "", 0},
+		{"deny", map[string]string{envIngressDeny: "secret"}, nil, "x", []string{"tenant.id", "user.id"}, "", 0},
+		{"invalid allow accepts nothing", map[string]string{envIngressAllow: "user id"}, nil, "x", nil, "", 1},
+		{"invalid deny accepts nothing", map[string]string{envIngressDeny: "sec ret"}, nil, "x", nil, "", 1},
+		{"public endpoint", map[string]string{envPublicEndpoint: "true", envPublicAllow: "tenant.id"}, nil, "x", []string{"tenant.id"}, "", 0},
+		{"invalid public flag accepts nothing", map[string]string{envPublicEndpoint: "maybe"}, nil, "x", nil, "", 1},
+		{"egress", map[string]string{envEgress: "*.internal=user.id,tenant.*; partner.example=secret"}, nil, "api.internal", []string{"secret", "tenant.id", "user.id"}, "tenant.id=2,user.id=1", 0},
+		{"egress elsewhere", map[string]string{envEgress: "*.internal=user.id"}, nil, "evil.example", []string{"secret", "tenant.id", "user.id"}, "", 0},
+		{"invalid egress rule left out", map[string]string{envEgress: "*.internal; good.internal=user.id"}, nil, "good.internal", []string{"secret", "tenant.id", "user.id"}, "user.id=1", 1},
+		{"legacy", map[string]string{envLegacyHeaders: "userid=user.id", envIngressAllow: "user.id", "legacy": "7"}, nil, "x", []string{"user.id"}, "", 0},
+		{"invalid limit keeps the default", map[string]string{envMaxMembers: "-3"}, nil, "x", []string{"secret", "tenant.id", "user.id"}, "", 1},
+		{"code adds to env lists", map[string]string{envIngressAllow: "user.id"}, []Option{WithIngressAllow("tenant.id")}, "x", []string{"tenant.id", "user.id"}, "", 0},
+		{"code public endpoint wins", map[string]string{envPublicEndpoint: "false"}, []Option{WithPublicEndpoint(), WithPublicAllow("user.id")}, "x", []string{"user.id"}, "", 0},
+		{"invalid merge keeps the default", map[string]string{envMerge: "whatever"}, nil, "x", []string{"secret", "tenant.id", "user.id"}, "", 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			kept, sent, reports := envPolicy(t, tc.env, inbound, tc.host, tc.code...)
@@ -98,13 +98,17 @@ func TestEnvPolicy(t *testing.T) {
 }
 
 func TestEnvMergeAndLimits(t *testing.T) {
-	t.Setenv(EnvMerge, "remote-wins")
-	t.Setenv(EnvMaxMembers, "100")
+	t.Setenv(envMerge, "remote-wins")
+	t.Setenv(envMaxMembers, "100")
 	c := newConfig(WithEnv())
 	assert.Equal(t, MergeRemoteWins, c.merge)
 	assert.Equal(t, 100, c.maxMembers)
-	c = newConfig(WithMerge(MergeLocalWins), WithEnv())
-	assert.Equal(t, MergeLocalWins, c.merge, "code wins wherever WithEnv is")
+	c = newConfig(WithEnv(), WithMerge(MergeLocalWins), WithMaxMembers(64))
+	assert.Equal(t, MergeLocalWins, c.merge, "an option after WithEnv wins")
+	assert.Equal(t, 64, c.maxMembers, "an option after WithEnv wins")
+	c = newConfig(WithMerge(MergeLocalWins), WithMaxMembers(80), WithEnv())
+	assert.Equal(t, MergeRemoteWins, c.merge, "WithEnv applies where it is: after the options before it")
+	assert.Equal(t, 100, c.maxMembers, "WithEnv applies where it is: after the options before it")
 }
 
 // TestEnvInvalidNeverWidens sets each variable, beside a test policy, to
@@ -114,9 +118,9 @@ func TestEnvMergeAndLimits(t *testing.T) {
 // granted host, another host and an unknown destination.
 func TestEnvInvalidNeverWidens(t *testing.T) {
 	base := map[string]string{
-		EnvIngressAllow: "user.id",
-		EnvPublicAllow:  "request.id",
-		EnvEgress:       "*.internal=user.id",
+		envIngressAllow: "user.id",
+		envPublicAllow:  "request.id",
+		envEgress:       "*.internal=user.id",
 	}
 	values := []string{"", " ", ",", ",,", "*", "user id", "user.id,,tenant.id", "user.id, bad key", "=", "==",
 		"user.id=", "=user.id", "*=*", "*.internal", "*.internal=user id", "a b=user.id", "x/y=user.id",
@@ -196,12 +200,12 @@ func TestEnvListSyntax(t *testing.T) {
 		env  map[string]string
 		kept []string
 	}{
-		{"deny * denies every key", map[string]string{EnvIngressDeny: "*"}, nil},
-		{"deny prefix*", map[string]string{EnvIngressDeny: "user.*"}, []string{"secret", "tenant.id"}},
-		{"allow prefix*", map[string]string{EnvIngressAllow: "user.*, secret"}, []string{"secret", "user.id", "user.name"}},
-		{"allow *", map[string]string{EnvIngressAllow: "*"}, []string{"secret", "tenant.id", "user.id", "user.name"}},
-		{"prefixes with or without *", map[string]string{EnvIngressPrefixes: "user.*,ten"}, []string{"tenant.id", "user.id", "user.name"}},
-		{"public allow prefix*", map[string]string{EnvPublicEndpoint: "true", EnvPublicAllow: "user.*"}, []string{"user.id", "user.name"}},
+		{"deny * denies every key", map[string]string{envIngressDeny: "*"}, nil},
+		{"deny prefix*", map[string]string{envIngressDeny: "user.*"}, []string{"secret", "tenant.id"}},
+		{"allow prefix*", map[string]string{envIngressAllow: "user.*, secret"}, []string{"secret", "user.id", "user.name"}},
+		{"allow *", map[string]string{envIngressAllow: "*"}, []string{"secret", "tenant.id", "user.id", "user.name"}},
+		{"prefixes with or without *", map[string]string{envIngressPrefixes: "user.*,ten"}, []string{"tenant.id", "user.id", "user.name"}},
+		{"public allow prefix*", map[string]string{envPublicEndpoint: "true", envPublicAllow: "user.*"}, []string{"user.id", "user.name"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			kept, _, reports := envPolicy(t, tc.env, inbound, "x")
@@ -216,14 +220,14 @@ func TestEnvListSyntax(t *testing.T) {
 // prefix list that cannot be read.
 func TestEnvInvalidDenyClosesIngress(t *testing.T) {
 	const inbound = "user.id=1,tenant.id=2,request.id=3"
-	kept, _, reports := envPolicy(t, map[string]string{EnvIngressAllow: "user.id,tenant.id", EnvIngressDeny: "tenant.id,bad key"}, inbound, "x")
+	kept, _, reports := envPolicy(t, map[string]string{envIngressAllow: "user.id,tenant.id", envIngressDeny: "tenant.id,bad key"}, inbound, "x")
 	assert.Empty(t, kept)
 	assert.Len(t, reports, 1)
-	kept, _, _ = envPolicy(t, map[string]string{EnvPublicEndpoint: "true", EnvPublicAllow: "request.id", EnvIngressDeny: "request.id,bad key"}, inbound, "x")
+	kept, _, _ = envPolicy(t, map[string]string{envPublicEndpoint: "true", envPublicAllow: "request.id", envIngressDeny: "request.id,bad key"}, inbound, "x")
 	assert.Empty(t, kept)
-	kept, _, _ = envPolicy(t, map[string]string{EnvIngressAllow: "user.id", EnvIngressPrefixes: "bad prefix"}, inbound, "x")
+	kept, _, _ = envPolicy(t, map[string]string{envIngressAllow: "user.id", envIngressPrefixes: "bad prefix"}, inbound, "x")
 	assert.Empty(t, kept)
-	kept, _, _ = envPolicy(t, map[string]string{EnvIngressAllow: "user.id"}, inbound, "x", WithIngressAllow("tenant.id"), WithIngressPrefixes(""))
+	kept, _, _ = envPolicy(t, map[string]string{envIngressAllow: "user.id"}, inbound, "x", WithIngressAllow("tenant.id"), WithIngressPrefixes(""))
 	assert.Equal(t, []string{"request.id", "tenant.id", "user.id"}, kept, "code still widens a valid environment")
 }
 
@@ -234,8 +238,8 @@ func TestEnvReportsWhatItCannotApply(t *testing.T) {
 		want string
 		kept []string
 	}{
-		{"empty public endpoint", map[string]string{EnvPublicEndpoint: ""}, EnvPublicEndpoint + " is invalid (empty", nil},
-		{"overflowing limit", map[string]string{EnvMaxBytes: "4611686018427387904"}, EnvMaxBytes + " is invalid", []string{"user.id"}},
+		{"empty public endpoint", map[string]string{envPublicEndpoint: ""}, envPublicEndpoint + " is invalid (empty", nil},
+		{"overflowing limit", map[string]string{envMaxBytes: "4611686018427387904"}, envMaxBytes + " is invalid", []string{"user.id"}},
 		{"misspelled: ALLOWED", map[string]string{"OTELCTX_INGRESS_ALLOWED": "user.id"}, "OTELCTX_INGRESS_ALLOWED is not a variable otelctx reads, and is ignored: did you mean OTELCTX_INGRESS_ALLOW?", []string{"user.id"}},
 		{"misspelled: INGRES", map[string]string{"OTELCTX_INGRES_ALLOW": "user.id"}, "did you mean OTELCTX_INGRESS_ALLOW?", []string{"user.id"}},
 		{"misspelled: case", map[string]string{"otelctx_ingress_allow": "user.id"}, "otelctx_ingress_allow is not a variable otelctx reads, and is ignored: did you mean OTELCTX_INGRESS_ALLOW?", []string{"user.id"}},
@@ -289,15 +293,15 @@ func TestEnvGivenTwice(t *testing.T) {
 // first Extract or Inject reads the environment, and what it reports
 // reaches the error handler installed since.
 func TestEnvReadAtFirstUse(t *testing.T) {
-	setEnv(t, map[string]string{EnvIngressAllow: "bad key"})
+	setEnv(t, map[string]string{envIngressAllow: "bad key"})
 	before := captureErrors(t)
 	p := New(WithEnv())
 	assert.Empty(t, before())
-	setEnv(t, map[string]string{EnvIngressAllow: "user.id, bad key"})
+	setEnv(t, map[string]string{envIngressAllow: "user.id, bad key"})
 	errs := captureErrors(t)
 	assert.Empty(t, keysOf(extract(p, "baggage", "user.id=1")))
 	require.Len(t, errs(), 1)
-	assert.ErrorContains(t, errs()[0], EnvIngressAllow)
+	assert.ErrorContains(t, errs()[0], envIngressAllow)
 	assert.Equal(t, []string{"traceparent", "tracestate", "baggage"}, p.Fields())
 }
 

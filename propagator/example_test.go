@@ -100,7 +100,7 @@ func ExampleNewTransport() {
 	// Output: baggage="tenant.id=acme"
 }
 
-func ExamplePublicEndpoint() {
+func ExampleContextWithPublicEndpoint() {
 	// Internal callers may send any key, callers from the internet only
 	// request.id.
 	p := propagator.New(propagator.WithPublicAllow("request.id"))
@@ -110,8 +110,13 @@ func ExamplePublicEndpoint() {
 	})
 	// The same predicate starts a new trace in otelhttp and restricts
 	// baggage here.
-	h := propagator.PublicEndpoint(isPublic)(
-		otelhttp.NewHandler(app, "edge", otelhttp.WithPropagators(p), otelhttp.WithPublicEndpointFn(isPublic)))
+	traced := otelhttp.NewHandler(app, "edge", otelhttp.WithPropagators(p), otelhttp.WithPublicEndpointFn(isPublic))
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isPublic(r) {
+			r = r.WithContext(propagator.ContextWithPublicEndpoint(r.Context()))
+		}
+		traced.ServeHTTP(w, r)
+	})
 
 	for _, path := range []string{"/api", "/internal"} {
 		r := httptest.NewRequest(http.MethodGet, path, nil)

@@ -70,8 +70,10 @@ type publicKey struct{}
 // ContextWithPublicEndpoint returns a copy of ctx that makes Extract treat
 // the carrier as arriving at a public endpoint, as WithPublicEndpoint does
 // for every call: inbound baggage is dropped except the keys of
-// WithPublicAllow. PublicEndpoint does this for HTTP requests; call it
-// directly for other transports.
+// WithPublicAllow. It is the per-request form: call it in a handler that
+// wraps otelhttp's, for the requests the function given to
+// otelhttp.WithPublicEndpointFn marks (see the example); for gRPC,
+// otelctxgrpc.WithPublicEndpointFn calls it.
 func ContextWithPublicEndpoint(ctx context.Context) context.Context {
 	return context.WithValue(ctx, publicKey{}, true)
 }

@@ -57,7 +57,7 @@ func New(opts ...Option) propagation.TextMapPropagator {
 
 func newPropagator(opts ...Option) *propagator {
 	cfg := newConfig(opts...)
-	return &propagator{cfg: cfg, rep: newReporter(cfg.meterProvider, cfg.errorInterval)}
+	return &propagator{cfg: cfg, rep: newReporter(cfg.meterProvider)}
 }
 
 // Fields returns the header names Inject sets.

@@ -50,5 +50,5 @@ func TestExtractAgain(t *testing.T) {
 	}
 	// c is denied under remote wins: once by each Extract of the baggage
 	// but the repeated one (the first, the full one, two changed fields).
-	assert.Equal(t, map[string]int64{"ingress.denied": 4}, counts(t, reader, "otelctx.propagator.baggage.dropped"))
+	assert.Equal(t, map[string]int64{"ingress.denied": 4}, counts(t, reader, "otelctx.baggage.dropped"))
 }

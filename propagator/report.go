@@ -7,16 +7,22 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/metric/noop"
+
+	_ "github.com/otelctx/otelctx/internal/otelhandle" // reports (hook panics too) reach otel.Handle
+	"github.com/otelctx/otelctx/internal/report"
 )
 
-const scopeName = "github.com/otelctx/otelctx/propagator"
+const (
+	scopeName     = "github.com/otelctx/otelctx/propagator"
+	errorsMetric  = "otelctx.propagation.errors"
+	droppedMetric = "otelctx.baggage.dropped"
+)
 
 // reason says why input was rejected or baggage was dropped. It is the value
 // of the "reason" attribute on both counters.
@@ -86,41 +92,34 @@ var reasonMessages = [numReasons]string{
 
 func (r reason) String() string { return reasonNames[r] }
 
-// isError reports whether r is reported through otel.Handle and counted as an
+// isError reports whether r is reported through internal/report and counted as an
 // error, rather than only counted as a drop.
 func (r reason) isError() bool { return r < reasonIngressDenied }
 
-// reporter counts errors and drops and reports errors through otel.Handle at
-// a bounded rate. Header values are attacker-controlled: reporting each
-// occurrence would let a caller flood the logs, reporting once per process
-// would hide an ongoing problem. So each reason is reported at most once per
-// interval, with the number of occurrences since the previous report. Reports
-// never quote the input, which may hold personal data.
+// reporter counts errors and drops and reports errors through
+// internal/report, each reason at most once per report.Interval with the
+// number of occurrences since the previous report: header values are
+// attacker-controlled. Reports never quote the input, which may hold
+// personal data.
 type reporter struct {
-	errors   metric.Int64Counter
-	dropped  metric.Int64Counter
-	interval int64            // nanoseconds
-	now      func() time.Time // time.Now; tests replace it
-	opts     [numReasons][]metric.AddOption
-	state    [numReasons]reasonState
-	debug    dropLog // WithDebugDrops
+	errors  metric.Int64Counter
+	dropped metric.Int64Counter
+	now     func() time.Time // time.Now; tests replace it
+	bounds  [numReasons]report.Bound
+	opts    [numReasons][]metric.AddOption
+	debug   dropLog // WithDebugDrops
 }
 
-type reasonState struct {
-	last       atomic.Int64 // unix nanoseconds of the last report
-	suppressed atomic.Int64 // occurrences since then
-}
-
-func newReporter(mp metric.MeterProvider, interval time.Duration) *reporter {
-	r := &reporter{interval: int64(interval), now: time.Now}
+func newReporter(mp metric.MeterProvider) *reporter {
+	r := &reporter{now: time.Now}
 	meter := mp.Meter(scopeName)
 	var errs []error
 	var err error
-	r.errors, err = meter.Int64Counter("otelctx.propagator.errors",
+	r.errors, err = meter.Int64Counter(errorsMetric,
 		metric.WithDescription("Malformed or over-limit trace context and baggage seen by the propagator."),
 		metric.WithUnit("{error}"))
 	errs = append(errs, err)
-	r.dropped, err = meter.Int64Counter("otelctx.propagator.baggage.dropped",
+	r.dropped, err = meter.Int64Counter(droppedMetric,
 		metric.WithDescription("Baggage members the propagator did not extract or inject."),
 		metric.WithUnit("{member}"))
 	errs = append(errs, err)
@@ -129,8 +128,8 @@ func newReporter(mp metric.MeterProvider, interval time.Duration) *reporter {
 	}
 	if r.errors == nil || r.dropped == nil {
 		m := noop.NewMeterProvider().Meter(scopeName)
-		r.errors, _ = m.Int64Counter("otelctx.propagator.errors")
-		r.dropped, _ = m.Int64Counter("otelctx.propagator.baggage.dropped")
+		r.errors, _ = m.Int64Counter(errorsMetric)
+		r.dropped, _ = m.Int64Counter(droppedMetric)
 	}
 	for i := range r.opts {
 		r.opts[i] = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", reasonNames[i])))}
@@ -141,7 +140,12 @@ func newReporter(mp metric.MeterProvider, interval time.Duration) *reporter {
 // fail records one occurrence of the error reason.
 func (r *reporter) fail(ctx context.Context, why reason) {
 	r.errors.Add(ctx, 1, r.opts[why]...)
-	r.handle(why)
+	r.bounds[why].Report(r.now(), 1, func(n int64) error {
+		if n > 1 {
+			return fmt.Errorf("propagator: %s (reason %s; %d more since the last report)", reasonMessages[why], why, n-1)
+		}
+		return fmt.Errorf("propagator: %s (reason %s)", reasonMessages[why], why)
+	})
 }
 
 // drop records n members dropped for reason why, and for an error reason also
@@ -154,22 +158,6 @@ func (r *reporter) drop(ctx context.Context, why reason, n int) {
 	if why.isError() {
 		r.fail(ctx, why)
 	}
-}
-
-func (r *reporter) handle(why reason) {
-	s := &r.state[why]
-	now := r.now().UnixNano()
-	last := s.last.Load()
-	if last != 0 && now-last < r.interval || !s.last.CompareAndSwap(last, now) {
-		s.suppressed.Add(1)
-		return
-	}
-	msg := reasonMessages[why]
-	if n := s.suppressed.Swap(0); n > 0 {
-		otel.Handle(fmt.Errorf("propagator: %s (reason %s; %d more since the last report)", msg, why, n))
-		return
-	}
-	otel.Handle(fmt.Errorf("propagator: %s (reason %s)", msg, why))
 }
 
 // tally accumulates drops during one Extract or Inject so that each reason is

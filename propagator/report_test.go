@@ -16,6 +16,8 @@ import (
 	"go.opentelemetry.io/otel/baggage"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+
+	"github.com/otelctx/otelctx/internal/report"
 )
 
 // counts returns the sums of the named counter by reason.
@@ -76,13 +78,13 @@ func TestErrorsAndDropsCounted(t *testing.T) {
 		"baggage.invalid_utf8":        1,
 		"ingress.limit.member_bytes":  1,
 		"ingress.limit.members":       1,
-	}, counts(t, reader, "otelctx.propagator.errors"))
+	}, counts(t, reader, "otelctx.propagation.errors"))
 	assert.Equal(t, map[string]int64{
 		"baggage.malformed_member":   2,
 		"ingress.denied":             1,
 		"ingress.limit.member_bytes": 1,
 		"ingress.limit.members":      2,
-	}, counts(t, reader, "otelctx.propagator.baggage.dropped"))
+	}, counts(t, reader, "otelctx.baggage.dropped"))
 }
 
 func TestEgressDropsCounted(t *testing.T) {
@@ -92,21 +94,22 @@ func TestEgressDropsCounted(t *testing.T) {
 	inject(p, ctx)                   // no destination: Inject counts nothing
 	injectTo(p, ctx, "")             // unknown: 3 denied
 	injectTo(p, ctx, "svc.internal") // c denied
-	assert.Equal(t, map[string]int64{"egress.denied": 4}, counts(t, reader, "otelctx.propagator.baggage.dropped"))
-	assert.Empty(t, counts(t, reader, "otelctx.propagator.errors"))
+	assert.Equal(t, map[string]int64{"egress.denied": 4}, counts(t, reader, "otelctx.baggage.dropped"))
+	assert.Empty(t, counts(t, reader, "otelctx.propagation.errors"))
 }
 
 func TestErrorsReportedAtBoundedRate(t *testing.T) {
 	errs := captureErrors(t)
 	reader, newP := meteredPropagator(t)
-	p := newP(WithErrorInterval(time.Hour))
+	p := newP()
+	p.rep.now = func() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) }
 	const secret = "4bf92f3577b34da6a3ce929d0e0e473X"
 	for range 100 {
 		extract(p, "traceparent", "00-"+secret+"-00f067aa0ba902b7-01")
 	}
 	extract(p, "traceparent", suiteTraceparent, "tracestate", "BAD=1")
 	assert.Equal(t, map[string]int64{"traceparent.malformed": 100, "tracestate.malformed": 1},
-		counts(t, reader, "otelctx.propagator.errors"), "every occurrence is counted")
+		counts(t, reader, "otelctx.propagation.errors"), "every occurrence is counted")
 	got := errs()
 	require.Len(t, got, 2, "one report per reason and interval")
 	assert.Contains(t, got[0].Error(), "traceparent.malformed")
@@ -119,8 +122,7 @@ func TestErrorsReportedAtBoundedRate(t *testing.T) {
 func TestErrorsReportedAgainAfterInterval(t *testing.T) {
 	errs := captureErrors(t)
 	_, newP := meteredPropagator(t)
-	const interval = 500 * time.Millisecond
-	p := newP(WithErrorInterval(interval))
+	p := newP()
 	var mu sync.Mutex
 	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	p.rep.now = func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
@@ -129,7 +131,7 @@ func TestErrorsReportedAgainAfterInterval(t *testing.T) {
 	}
 	require.Len(t, errs(), 1)
 	mu.Lock()
-	clock = clock.Add(interval - 1)
+	clock = clock.Add(report.Interval - 1)
 	mu.Unlock()
 	extract(p, "traceparent", "junk")
 	require.Len(t, errs(), 1, "still within the interval")
@@ -140,11 +142,6 @@ func TestErrorsReportedAgainAfterInterval(t *testing.T) {
 	got := errs()
 	require.Len(t, got, 2)
 	assert.Contains(t, got[1].Error(), "5 more since the last report")
-}
-
-func TestErrorIntervalIgnoresNonPositive(t *testing.T) {
-	assert.Equal(t, defaultErrorInterval, newConfig(WithErrorInterval(0)).errorInterval)
-	assert.Equal(t, defaultErrorInterval, newConfig(WithErrorInterval(-time.Second)).errorInterval)
 }
 
 func TestReasonsNamed(t *testing.T) {

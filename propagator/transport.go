@@ -138,26 +138,3 @@ func deleteHeader(h http.Header, canon string) {
 		}
 	}
 }
-
-// PublicEndpoint returns middleware that marks the requests for which
-// isPublic reports true as arriving at a public endpoint: Extract then drops
-// their inbound baggage except the keys of WithPublicAllow, as
-// WithPublicEndpoint does for every request. A nil isPublic marks every
-// request.
-//
-// Put it outside otelhttp.NewHandler and give otelhttp the same function, so
-// that a public request both starts a new trace and loses untrusted baggage:
-//
-//	isPublic := func(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/api/") }
-//	h := propagator.PublicEndpoint(isPublic)(
-//		otelhttp.NewHandler(mux, "edge", otelhttp.WithPublicEndpointFn(isPublic)))
-func PublicEndpoint(isPublic func(*http.Request) bool) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if isPublic == nil || isPublic(r) {
-				r = r.WithContext(ContextWithPublicEndpoint(r.Context()))
-			}
-			next.ServeHTTP(w, r)
-		})
-	}
-}

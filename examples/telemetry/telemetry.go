@@ -183,7 +183,7 @@ func (s *Service) Client() *http.Client {
 // from what otelctxgrpc extracted. The handler and everything it starts see
 // the RPC's values, ambiently too, as an HTTP handler under Handler does.
 func (s *Service) GRPCServerOptions() []grpc.ServerOption {
-	return append(otelctxgrpc.ServerOptions(otelctxgrpc.WithPropagator(s.Propagator)),
+	return append(otelctxgrpc.ServerOptions(otelctxgrpc.WithPropagators(s.Propagator)),
 		grpc.StatsHandler(otelgrpc.NewServerHandler(
 			otelgrpc.WithTracerProvider(s.TracerProvider),
 			otelgrpc.WithPropagators(s.Propagator),

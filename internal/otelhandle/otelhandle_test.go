@@ -4,20 +4,19 @@
 package otelhandle_test
 
 import (
-	"context"
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel"
 
-	"github.com/otelctx/otelctx/asynctrack"
 	_ "github.com/otelctx/otelctx/internal/otelhandle"
+	"github.com/otelctx/otelctx/internal/report"
 )
 
-func TestHookPanicsReachOtelHandle(t *testing.T) {
+func TestReportsReachOtelHandle(t *testing.T) {
 	var mu sync.Mutex
 	var got []error
 	prev := otel.GetErrorHandler()
@@ -28,14 +27,13 @@ func TestHookPanicsReachOtelHandle(t *testing.T) {
 	}))
 	t.Cleanup(func() { otel.SetErrorHandler(prev) })
 
-	h := asynctrack.NewHook(asynctrack.HookFuncs{After: func(uint64) { panic("after boom") }}).Enable()
-	defer h.Disable()
-	asynctrack.Bind(context.Background(), func(context.Context) {})()
+	want := errors.New("bounded")
+	var b report.Bound // a fresh one: no state from an earlier run
+	b.Report(time.Now(), 1, func(int64) error { return want })
+	b.Report(time.Now(), 1, func(int64) error { return errors.New("held back") })
+	report.Handle(errors.New("once"))
 
 	mu.Lock()
 	defer mu.Unlock()
-	require.Len(t, got, 1)
-	var hp *asynctrack.HookPanicError
-	require.True(t, errors.As(got[0], &hp))
-	assert.Equal(t, "After", hp.Event)
+	assert.Equal(t, []error{want, errors.New("once")}, got)
 }
