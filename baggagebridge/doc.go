@@ -29,8 +29,8 @@
 // request.
 //
 // Everything in this package is safe for concurrent use. Set, With, Delete,
-// Get and Current run on the calling goroutine and never block; processors
-// and handlers run where the SDK or slog calls them.
+// Get and Current run on the calling goroutine; processors and handlers run
+// where the SDK or slog calls them, Middleware's on the request's goroutine.
 package baggagebridge
 
 import _ "github.com/otelctx/otelctx/internal/otelhandle" // reports (hook panics too) reach otel.Handle
