@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/propagation"
 
@@ -317,6 +319,30 @@ func TestMiddlewareProfileLabelsOptions(t *testing.T) {
 	get(t, newClient(t, nil), srv.URL, "baggage", "t.tenant=a,t.secret=s,other=x")
 
 	assert.Equal(t, map[string]string{"app.t.tenant": "a", "app.t.secret": "REDACTED"}, <-labels)
+}
+
+// TestNilOptionsIgnored checks that a nil Option or MiddlewareOption is
+// ignored, as otelhttp ignores nil options, and that WithPropagators(nil)
+// leaves the global propagator in place.
+func TestNilOptionsIgnored(t *testing.T) {
+	require.NotPanics(t, func() {
+		baggagebridge.NewSpanProcessor(nil, baggagebridge.WithKeys("user.id"))
+		baggagebridge.NewLogProcessor(nil)
+		baggagebridge.NewLogHandler(slog.NewTextHandler(io.Discard, nil), nil)
+	})
+	prev := otel.GetTextMapPropagator()
+	otel.SetTextMapPropagator(propagation.Baggage{})
+	t.Cleanup(func() { otel.SetTextMapPropagator(prev) })
+	got := make(chan string, 1)
+	h := baggagebridge.Middleware(nil, baggagebridge.WithPropagators(nil), baggagebridge.Option(nil))(
+		http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+			v, _ := baggagebridge.Get(r.Context(), "user.id")
+			got <- v
+		}))
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.Header.Set("baggage", "user.id=42")
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	assert.Equal(t, "42", <-got, "the global propagator extracts")
 }
 
 // TestMiddlewarePanic checks that a panicking handler leaves the calling
