@@ -21,8 +21,10 @@ import (
 //
 // The caches are direct-mapped, lock-free and bounded: a slot holds the
 // latest result for one input and is overwritten by the next input that
-// hashes to it, so input that never repeats (or an attacker sending
-// distinct headers) only costs the misses. Cached values are immutable:
+// hashes to it. An input is kept only when it misses its slot twice in a
+// row (the slot remembers the hash of the last miss), so input that never
+// repeats (a request ID, or an attacker sending distinct headers) costs
+// the misses alone: no copy of the header, no entry. Cached values are immutable:
 // OpenTelemetry's Baggage and TraceState are never modified in place.
 
 const (
@@ -38,6 +40,8 @@ const (
 type headerCache[V any] struct {
 	seed  maphash.Seed
 	slots [cacheSlots]atomic.Pointer[headerEntry[V]]
+	// missed holds, per slot, the hash of the last header that missed it.
+	missed [cacheSlots]atomic.Uint64
 }
 
 type headerEntry[V any] struct {
@@ -53,15 +57,23 @@ func (c *headerCache[V]) slot(header string) *atomic.Pointer[headerEntry[V]] {
 	return &c.slots[maphash.String(c.seed, header)&(cacheSlots-1)]
 }
 
-// lookup returns the value cached for header.
-func (c *headerCache[V]) lookup(header string) (V, bool) {
-	if len(header) <= maxCachedHeader {
-		if e := c.slot(header).Load(); e != nil && e.header == header {
-			return e.value, true
-		}
+// lookup returns the value cached for header. On a miss, keep reports
+// whether header also missed the last time its slot was looked up, and so
+// is worth storing (after detach).
+func (c *headerCache[V]) lookup(header string) (v V, ok, keep bool) {
+	if len(header) > maxCachedHeader {
+		return v, false, false
 	}
-	var zero V
-	return zero, false
+	h := maphash.String(c.seed, header)
+	i := h & (cacheSlots - 1)
+	if e := c.slots[i].Load(); e != nil && e.header == header {
+		return e.value, true, false
+	}
+	if c.missed[i].Load() == h {
+		return v, false, true
+	}
+	c.missed[i].Store(h)
+	return v, false, false
 }
 
 // store caches v as what header parses to.

@@ -193,12 +193,17 @@ func (p *propagator) extractTraceContext(ctx context.Context, f fields, tps []st
 // trace id, and the entries trace.TraceState cannot hold, if any.
 func (p *propagator) extractTraceState(ctx context.Context, vals []string, id trace.TraceID) (trace.TraceState, *carriedState) {
 	var one [1]string
+	keep := false
 	if len(vals) == 1 {
-		if ts, ok := parsedTracestate.lookup(vals[0]); ok {
+		var ts trace.TraceState
+		var ok bool
+		if ts, ok, keep = parsedTracestate.lookup(vals[0]); ok {
 			return ts, nil
 		}
-		one[0] = detach(vals[0])
-		vals = one[:]
+		if keep {
+			one[0] = detach(vals[0])
+			vals = one[:]
+		}
 	}
 	var buf [maxTracestateMembers]tsMember
 	ms, canonical, dup, why := parseTracestate(vals, buf[:])
@@ -213,7 +218,7 @@ func (p *propagator) extractTraceState(ctx context.Context, vals []string, id tr
 		raw = vals[0]
 	}
 	ts, carried := buildTraceState(ms, raw, id)
-	if raw != "" && carried == nil {
+	if keep && raw != "" && carried == nil {
 		// A canonical value parsed cleanly, whole: a cache hit has
 		// nothing to report or carry.
 		parsedTracestate.store(raw, ts)
