@@ -103,7 +103,20 @@ var _ stats.Handler = (*clientHandler)(nil)
 type rpcEgress struct {
 	owner *clientHandler
 	host  string
-	wrote []string
+	wrote string // the baggage value; "" for none
+}
+
+// baggageValue is the carrier TagRPC has propagator.InjectBaggage write to:
+// it keeps the baggage value, so that the outgoing metadata is copied only
+// when it holds a baggage entry to replace.
+type baggageValue struct{ value string }
+
+func (*baggageValue) Get(string) string { return "" }
+func (*baggageValue) Keys() []string    { return nil }
+func (b *baggageValue) Set(key, value string) {
+	if key == baggageKey {
+		b.value = value
+	}
 }
 
 type egressKey struct{}
@@ -146,7 +159,8 @@ func (h *clientHandler) TagRPC(ctx context.Context, info *stats.RPCTagInfo) cont
 	for _, in := range h.inner {
 		ctx = in.TagRPC(ctx, info)
 	}
-	if baggage.FromContext(ctx).Len() == 0 && len(metadata.ValueFromOutgoingContext(ctx, baggageKey)) == 0 {
+	written := len(metadata.ValueFromOutgoingContext(ctx, baggageKey)) > 0
+	if baggage.FromContext(ctx).Len() == 0 && !written {
 		return ctx
 	}
 	e := h.egress(ctx)
@@ -154,20 +168,28 @@ func (h *clientHandler) TagRPC(ctx context.Context, info *stats.RPCTagInfo) cont
 	if e != nil {
 		host = e.host
 	}
-	md, _ := metadata.FromOutgoingContext(ctx) // a copy
-	if md == nil {
-		md = metadata.MD{}
-	}
-	delete(md, baggageKey)
-	if err := propagator.InjectBaggage(ctx, h.prop, MetadataCarrier(md), host); err != nil {
+	var bg baggageValue
+	if err := propagator.InjectBaggage(ctx, h.prop, &bg, host); err != nil {
 		h.noPolicy.Do(func() { otel.Handle(err) })
+	}
+	if e != nil {
+		e.wrote = bg.value
 	}
 	// What runs after this (a stats handler registered later, which would
 	// inject again) sees no baggage: it cannot send more than the grant.
-	if e != nil {
-		e.wrote = md[baggageKey]
+	ctx = baggage.ContextWithoutBaggage(ctx)
+	if !written {
+		if bg.value == "" {
+			return ctx
+		}
+		return metadata.AppendToOutgoingContext(ctx, baggageKey, bg.value)
 	}
-	return metadata.NewOutgoingContext(baggage.ContextWithoutBaggage(ctx), md)
+	md, _ := metadata.FromOutgoingContext(ctx) // a copy, keys in lower case
+	delete(md, baggageKey)
+	if bg.value != "" {
+		md[baggageKey] = []string{bg.value}
+	}
+	return metadata.NewOutgoingContext(ctx, md)
 }
 
 // HandleRPC runs the inner handlers' HandleRPC. When the headers are sent,
@@ -184,7 +206,7 @@ func (h *clientHandler) HandleRPC(ctx context.Context, s stats.RPCStats) {
 	if e == nil {
 		return
 	}
-	if !slices.Equal(out.Header[baggageKey], e.wrote) {
+	if sent := out.Header[baggageKey]; e.wrote == "" && len(sent) > 0 || e.wrote != "" && (len(sent) != 1 || sent[0] != e.wrote) {
 		h.overwritten.Do(func() { otel.Handle(errOverwritten) })
 	}
 }
