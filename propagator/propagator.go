@@ -418,10 +418,11 @@ func (p *propagator) Inject(ctx context.Context, carrier propagation.TextMapCarr
 		case tp != "":
 			delete(h, tracestateCanon) // it belonged to another traceparent
 		}
-		clearBaggage(h, "")
+		var bv []string // none: remove any baggage left in h
 		if bg != "" {
-			h[baggageCanon] = vs[2:3:3]
+			bv = vs[2:3:3]
 		}
+		setHeader(http.Header(h), baggageCanon, bv)
 		return
 	}
 	if tp != "" {
