@@ -21,8 +21,12 @@ import (
 // backend in each setup (see the package documentation), all in the same
 // run so that the ratios can be read: full/otelhttp is what this project
 // adds to otelhttp, full/baggagecopy what it costs against the stock way to
-// the same values on the same spans, otelhttp/nethttp what otelhttp costs. req/s counts
-// requests answered per second of wall time by concurrent clients.
+// the same values on the same spans, otelhttp/nethttp what otelhttp costs.
+// req/s counts requests answered per second of wall time by concurrent
+// clients, and
+// cpu-ns/op the CPU time, user and system, the whole process (clients,
+// both servers, exporter) spent per request, which depends less on what
+// else the machine runs.
 //
 //	go test -run '^$' -bench HTTP -benchmem -count 5 ./bench
 func BenchmarkHTTP(b *testing.B) {
@@ -36,6 +40,7 @@ func BenchmarkHTTP(b *testing.B) {
 			var sent atomic.Int64
 			b.SetParallelism(4) // clients per core: keep the servers busy
 			b.ReportAllocs()
+			cpu0, cpuOK := processCPU()
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
@@ -48,7 +53,11 @@ func BenchmarkHTTP(b *testing.B) {
 					}
 				}
 			})
+			b.StopTimer()
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+			if cpu1, ok := processCPU(); ok && cpuOK {
+				b.ReportMetric(float64((cpu1-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+			}
 		})
 	}
 }
