@@ -103,7 +103,7 @@ var _ stats.Handler = (*clientHandler)(nil)
 type rpcEgress struct {
 	owner *clientHandler
 	host  string
-	wrote string // the baggage value; "" for none
+	wrote baggageValue // "" for none
 }
 
 // baggageValue is the carrier TagRPC has propagator.InjectBaggage write to:
@@ -164,16 +164,15 @@ func (h *clientHandler) TagRPC(ctx context.Context, info *stats.RPCTagInfo) cont
 		return ctx
 	}
 	e := h.egress(ctx)
-	var host string // unknown unless this handler's interceptors say
-	if e != nil {
-		host = e.host
+	if e == nil {
+		// The destination is unknown unless this handler's interceptors
+		// recorded it.
+		e = &rpcEgress{}
 	}
-	var bg baggageValue
-	if err := propagator.InjectBaggage(ctx, h.prop, &bg, host); err != nil {
+	bg := &e.wrote
+	*bg = baggageValue{} // a retry's attempt writes its own
+	if err := propagator.InjectBaggage(ctx, h.prop, bg, e.host); err != nil {
 		h.noPolicy.Do(func() { otel.Handle(err) })
-	}
-	if e != nil {
-		e.wrote = bg.value
 	}
 	// What runs after this (a stats handler registered later, which would
 	// inject again) sees no baggage: it cannot send more than the grant.
@@ -206,7 +205,7 @@ func (h *clientHandler) HandleRPC(ctx context.Context, s stats.RPCStats) {
 	if e == nil {
 		return
 	}
-	if sent := out.Header[baggageKey]; e.wrote == "" && len(sent) > 0 || e.wrote != "" && (len(sent) != 1 || sent[0] != e.wrote) {
+	if sent, wrote := out.Header[baggageKey], e.wrote.value; wrote == "" && len(sent) > 0 || wrote != "" && (len(sent) != 1 || sent[0] != wrote) {
 		h.overwritten.Do(func() { otel.Handle(errOverwritten) })
 	}
 }
