@@ -1,7 +1,7 @@
 // Copyright The otelctx Authors
 // SPDX-License-Identifier: Apache-2.0
 
-// Package bench serves the handler of the HTTP load benchmark in three
+// Package bench serves the handler of the HTTP load benchmark in four
 // setups, for BenchmarkHTTP and cmd/load:
 //
 //   - nethttp: plain net/http, no OpenTelemetry;
