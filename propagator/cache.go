@@ -83,6 +83,27 @@ func (c *headerCache[V]) store(header string, v V) {
 	}
 }
 
+// intern returns b as a string: the one kept if b was interned before,
+// else a new one, kept if b missed its slot twice in a row. The values of
+// a cache that interns are unused.
+func (c *headerCache[V]) intern(b []byte) string {
+	if len(b) == 0 || len(b) > maxCachedHeader {
+		return string(b)
+	}
+	h := maphash.Bytes(c.seed, b)
+	i := h & (cacheSlots - 1)
+	if e := c.slots[i].Load(); e != nil && e.header == string(b) {
+		return e.header
+	}
+	s := string(b)
+	if c.missed[i].Load() == h {
+		c.slots[i].Store(&headerEntry[V]{header: s})
+	} else {
+		c.missed[i].Store(h)
+	}
+	return s
+}
+
 // detach returns a copy of a carrier's header value about to be parsed for
 // a cache, so that what the cache keeps, which outlives the request and
 // shares memory with the value parsed, holds none of the request's memory.
@@ -96,6 +117,11 @@ func detach(header string) string {
 // parsedBaggage caches baggage.Parse over canonical baggage header values,
 // for every propagator: the result depends on the value alone.
 var parsedBaggage = newHeaderCache[baggage.Baggage]()
+
+// encodedBaggage interns the baggage header values written for a
+// destination: a request's baggage goes out on each of its calls, and the
+// same baggage on many requests, as the same bytes.
+var encodedBaggage = newHeaderCache[struct{}]()
 
 // parsedTracestate caches the trace.TraceState built from canonical
 // tracestate values that it can hold whole.

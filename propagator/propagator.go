@@ -473,7 +473,7 @@ func clearBaggage(carrier propagation.TextMapCarrier, bg string) {
 // for that reason rather than as denied.
 func (p *propagator) baggageHeader(bag baggage.Baggage, host string, unverified bool, t *tally) string {
 	var stack [512]byte
-	return string(p.appendBaggage(stack[:0], bag, host, unverified, t))
+	return encodedBaggage.intern(p.appendBaggage(stack[:0], bag, host, unverified, t))
 }
 
 // appendBaggage appends the baggage header value baggageHeader returns to b.
