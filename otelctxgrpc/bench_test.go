@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/contrib/processors/baggagecopy"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/propagation"
@@ -32,7 +33,8 @@ import (
 // BenchmarkGRPC measures unary RPCs over loopback with otelgrpc alone
 // (stock propagators) and with otelctx added (scope, propagator, span
 // processor), and otelgrpc_scope (see grpcVariants), in the same run so that the ratio can be read: full/otelgrpc
-// is what this project adds to otelgrpc. It is measured as BenchmarkHTTP in
+// is what this project adds to otelgrpc, full/otelgrpc_baggagecopy what it
+// costs against the stock way to the same values on the same spans. It is measured as BenchmarkHTTP in
 // the examples module measures HTTP: rpc/s counts RPCs answered per second
 // of wall time by concurrent clients, four per core, which keep the server
 // busy, and cpu-ns/op the CPU time, user and system, the whole process
@@ -114,7 +116,7 @@ func TestGRPCVariants(t *testing.T) {
 			for _, kinds := range byTrace {
 				assert.ElementsMatch(t, []trace.SpanKind{trace.SpanKindClient, trace.SpanKindServer}, kinds)
 			}
-			if v == "full" {
+			if v == "full" || v == "otelgrpc_baggagecopy" {
 				assert.Len(t, withValues, 1, "one RPC's spans carry its values")
 				for _, n := range withValues {
 					assert.Equal(t, 2, n, "both spans of that RPC")
@@ -130,7 +132,10 @@ func TestGRPCVariants(t *testing.T) {
 // with only the least that one asynctrack resource per RPC costs, an
 // interceptor that runs each RPC in one, its goroutines reading the values
 // from the ctx they are handed: the floor under full's scope.
-var grpcVariants = []string{"otelgrpc", "otelgrpc_scope", "full"}
+// otelgrpc_baggagecopy is otelgrpc with contrib's baggagecopy span
+// processor copying the two values onto both spans: the stock way to the
+// values full puts on the same spans.
+var grpcVariants = []string{"otelgrpc", "otelgrpc_scope", "otelgrpc_baggagecopy", "full"}
 
 // startGRPC starts variant v's server on loopback and returns a client of
 // it, the exporter of the spans of both and their tracer provider.
@@ -144,7 +149,7 @@ func startGRPC(tb testing.TB, v string) (*grpc.ClientConn, *tracetest.InMemoryEx
 		full  bool
 	)
 	switch v {
-	case "otelgrpc", "otelgrpc_scope":
+	case "otelgrpc", "otelgrpc_scope", "otelgrpc_baggagecopy":
 		prop = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
 		value = func(ctx context.Context, key string) string { return baggage.FromContext(ctx).Member(key).Value() }
 		if v == "otelgrpc_scope" {
@@ -154,6 +159,11 @@ func startGRPC(tb testing.TB, v string) (*grpc.ClientConn, *tracetest.InMemoryEx
 				res.Run(func(ctx context.Context) { resp, err = h(ctx, req) })
 				return resp, err
 			}))
+		}
+		if v == "otelgrpc_baggagecopy" {
+			tpo = append(tpo, sdktrace.WithSpanProcessor(baggagecopy.NewSpanProcessor(func(m baggage.Member) bool {
+				return m.Key() == "user.id" || m.Key() == "tenant.id"
+			})), sdktrace.WithBatcher(exp, sdktrace.WithBlocking()))
 		}
 	case "full":
 		prop = propagator.New(propagator.WithEgress(propagator.EgressRule{Hosts: []string{"svc"}, Keys: []string{"user.id", "tenant.id"}}))

@@ -104,7 +104,20 @@ var _ stats.Handler = (*clientHandler)(nil)
 type rpcEgress struct {
 	owner *clientHandler
 	host  string
-	wrote []string
+	wrote baggageValue // "" for none
+}
+
+// baggageValue is the carrier TagRPC has propagator.InjectBaggage write to:
+// it keeps the baggage value, so that the outgoing metadata is copied only
+// when it holds a baggage entry to replace.
+type baggageValue struct{ value string }
+
+func (*baggageValue) Get(string) string { return "" }
+func (*baggageValue) Keys() []string    { return nil }
+func (b *baggageValue) Set(key, value string) {
+	if key == baggageKey {
+		b.value = value
+	}
 }
 
 type egressKey struct{}
@@ -147,28 +160,36 @@ func (h *clientHandler) TagRPC(ctx context.Context, info *stats.RPCTagInfo) cont
 	for _, in := range h.inner {
 		ctx = in.TagRPC(ctx, info)
 	}
-	if baggage.FromContext(ctx).Len() == 0 && len(metadata.ValueFromOutgoingContext(ctx, baggageKey)) == 0 {
+	written := len(metadata.ValueFromOutgoingContext(ctx, baggageKey)) > 0
+	if baggage.FromContext(ctx).Len() == 0 && !written {
 		return ctx
 	}
 	e := h.egress(ctx)
-	var host string // unknown unless this handler's interceptors say
-	if e != nil {
-		host = e.host
+	if e == nil {
+		// The destination is unknown unless this handler's interceptors
+		// recorded it.
+		e = &rpcEgress{}
 	}
-	md, _ := metadata.FromOutgoingContext(ctx) // a copy
-	if md == nil {
-		md = metadata.MD{}
-	}
-	delete(md, baggageKey)
-	if err := propagator.InjectBaggage(ctx, h.prop, metadataCarrier(md), host); err != nil {
+	bg := &e.wrote
+	*bg = baggageValue{} // a retry's attempt writes its own
+	if err := propagator.InjectBaggage(ctx, h.prop, bg, e.host); err != nil {
 		h.noPolicy.Do(func() { otel.Handle(err) })
 	}
 	// What runs after this (a stats handler registered later, which would
 	// inject again) sees no baggage: it cannot send more than the grant.
-	if e != nil {
-		e.wrote = md[baggageKey]
+	ctx = baggage.ContextWithoutBaggage(ctx)
+	if !written {
+		if bg.value == "" {
+			return ctx
+		}
+		return metadata.AppendToOutgoingContext(ctx, baggageKey, bg.value)
 	}
-	return metadata.NewOutgoingContext(baggage.ContextWithoutBaggage(ctx), md)
+	md, _ := metadata.FromOutgoingContext(ctx) // a copy, keys in lower case
+	delete(md, baggageKey)
+	if bg.value != "" {
+		md[baggageKey] = []string{bg.value}
+	}
+	return metadata.NewOutgoingContext(ctx, md)
 }
 
 // HandleRPC runs the inner handlers' HandleRPC. When the headers are sent,
@@ -185,7 +206,7 @@ func (h *clientHandler) HandleRPC(ctx context.Context, s stats.RPCStats) {
 	if e == nil {
 		return
 	}
-	if !slices.Equal(out.Header[baggageKey], e.wrote) {
+	if sent, wrote := out.Header[baggageKey], e.wrote.value; wrote == "" && len(sent) > 0 || wrote != "" && (len(sent) != 1 || sent[0] != wrote) {
 		h.overwritten.Do(func() { otel.Handle(errOverwritten) })
 	}
 }

@@ -160,15 +160,18 @@ func (bb *bagBuilder) build(verbatim string) baggage.Baggage {
 		if s == "" {
 			s = bb.canonical()
 		}
-		if b, ok := parsedBaggage.lookup(s); ok {
+		b, ok, keep := parsedBaggage.lookup(s)
+		if ok {
 			return b
 		}
-		if s == verbatim {
+		if keep && s == verbatim {
 			s = detach(s)
 		}
 		if len(s) <= w3cbaggage.MaxBytes {
 			if b, err := baggage.Parse(s); err == nil && b.Len() == bb.n {
-				parsedBaggage.store(s, b)
+				if keep {
+					parsedBaggage.store(s, b)
+				}
 				return b
 			}
 		}

@@ -238,6 +238,15 @@ func unhexAny(c byte) byte {
 	return unhex[c]
 }
 
+// verbatimOctets marks the bytes appendValue copies as they are: the
+// baggage-octets but "%".
+var verbatimOctets = func() (t [256]bool) {
+	for c := range t {
+		t[c] = w3cbaggage.IsValueOctet(byte(c)) && c != '%'
+	}
+	return t
+}()
+
 // appendValue appends v percent-encoded: every byte that is not a
 // baggage-octet, and the percent sign itself. Runs that need no encoding are
 // copied whole.
@@ -245,7 +254,7 @@ func appendValue(b []byte, v string) []byte {
 	const upper = "0123456789ABCDEF"
 	for {
 		i := 0
-		for i < len(v) && w3cbaggage.IsValueOctet(v[i]) && v[i] != '%' {
+		for i < len(v) && verbatimOctets[v[i]] {
 			i++
 		}
 		b = append(b, v[:i]...)

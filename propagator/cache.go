@@ -21,8 +21,10 @@ import (
 //
 // The caches are direct-mapped, lock-free and bounded: a slot holds the
 // latest result for one input and is overwritten by the next input that
-// hashes to it, so input that never repeats (or an attacker sending
-// distinct headers) only costs the misses. Cached values are immutable:
+// hashes to it. An input is kept only when it misses its slot twice in a
+// row (the slot remembers the hash of the last miss), so input that never
+// repeats (a request ID, or an attacker sending distinct headers) costs
+// the misses alone: no copy of the header, no entry. Cached values are immutable:
 // OpenTelemetry's Baggage and TraceState are never modified in place.
 
 const (
@@ -38,6 +40,8 @@ const (
 type headerCache[V any] struct {
 	seed  maphash.Seed
 	slots [cacheSlots]atomic.Pointer[headerEntry[V]]
+	// missed holds, per slot, the hash of the last header that missed it.
+	missed [cacheSlots]atomic.Uint64
 }
 
 type headerEntry[V any] struct {
@@ -53,15 +57,23 @@ func (c *headerCache[V]) slot(header string) *atomic.Pointer[headerEntry[V]] {
 	return &c.slots[maphash.String(c.seed, header)&(cacheSlots-1)]
 }
 
-// lookup returns the value cached for header.
-func (c *headerCache[V]) lookup(header string) (V, bool) {
-	if len(header) <= maxCachedHeader {
-		if e := c.slot(header).Load(); e != nil && e.header == header {
-			return e.value, true
-		}
+// lookup returns the value cached for header. On a miss, keep reports
+// whether header also missed the last time its slot was looked up, and so
+// is worth storing (after detach).
+func (c *headerCache[V]) lookup(header string) (v V, ok, keep bool) {
+	if len(header) > maxCachedHeader {
+		return v, false, false
 	}
-	var zero V
-	return zero, false
+	h := maphash.String(c.seed, header)
+	i := h & (cacheSlots - 1)
+	if e := c.slots[i].Load(); e != nil && e.header == header {
+		return e.value, true, false
+	}
+	if c.missed[i].Load() == h {
+		return v, false, true
+	}
+	c.missed[i].Store(h)
+	return v, false, false
 }
 
 // store caches v as what header parses to.
@@ -69,6 +81,27 @@ func (c *headerCache[V]) store(header string, v V) {
 	if len(header) <= maxCachedHeader {
 		c.slot(header).Store(&headerEntry[V]{header: header, value: v})
 	}
+}
+
+// intern returns b as a string: the one kept if b was interned before,
+// else a new one, kept if b missed its slot twice in a row. The values of
+// a cache that interns are unused.
+func (c *headerCache[V]) intern(b []byte) string {
+	if len(b) == 0 || len(b) > maxCachedHeader {
+		return string(b)
+	}
+	h := maphash.Bytes(c.seed, b)
+	i := h & (cacheSlots - 1)
+	if e := c.slots[i].Load(); e != nil && e.header == string(b) {
+		return e.header
+	}
+	s := string(b)
+	if c.missed[i].Load() == h {
+		c.slots[i].Store(&headerEntry[V]{header: s})
+	} else {
+		c.missed[i].Store(h)
+	}
+	return s
 }
 
 // detach returns a copy of a carrier's header value about to be parsed for
@@ -84,6 +117,11 @@ func detach(header string) string {
 // parsedBaggage caches baggage.Parse over canonical baggage header values,
 // for every propagator: the result depends on the value alone.
 var parsedBaggage = newHeaderCache[baggage.Baggage]()
+
+// encodedBaggage interns the baggage header values written for a
+// destination: a request's baggage goes out on each of its calls, and the
+// same baggage on many requests, as the same bytes.
+var encodedBaggage = newHeaderCache[struct{}]()
 
 // parsedTracestate caches the trace.TraceState built from canonical
 // tracestate values that it can hold whole.

@@ -119,7 +119,10 @@ func TestLongHeadersNotCached(t *testing.T) {
 // they keep must not point into the carrier's strings.
 func TestCacheKeepsNoRequestMemory(t *testing.T) {
 	bagIn, tsIn := "detach=1,k=v", "detach=1"
-	ctx := extract(New(), "traceparent", suiteTraceparent, "tracestate", tsIn, "baggage", bagIn)
+	var ctx context.Context
+	for range 2 { // kept the second time
+		ctx = extract(New(), "traceparent", suiteTraceparent, "tracestate", tsIn, "baggage", bagIn)
+	}
 	require.Equal(t, "v", baggage.FromContext(ctx).Member("k").Value())
 
 	e := parsedBaggage.slot(bagIn).Load()
@@ -133,6 +136,25 @@ func TestCacheKeepsNoRequestMemory(t *testing.T) {
 	require.NotNil(t, te)
 	assert.False(t, within(tsIn, te.header))
 	assert.False(t, within(tsIn, te.value.Get("detach")))
+}
+
+// TestCacheKeepsRepeatedHeadersOnly: a header seen once is parsed but not
+// kept, so that headers that never repeat cost no copy and no entry; seen
+// again, it is kept.
+func TestCacheKeepsRepeatedHeadersOnly(t *testing.T) {
+	bagIn, tsIn := "once=1,k=v", "once=1"
+	kept := func() (bag, ts bool) {
+		e, te := parsedBaggage.slot(bagIn).Load(), parsedTracestate.slot(tsIn).Load()
+		return e != nil && e.header == bagIn, te != nil && te.header == tsIn
+	}
+	for i, want := range []bool{false, true} {
+		ctx := extract(New(), "traceparent", suiteTraceparent, "tracestate", tsIn, "baggage", bagIn)
+		require.Equal(t, "v", baggage.FromContext(ctx).Member("k").Value())
+		require.Equal(t, "1", trace.SpanContextFromContext(ctx).TraceState().Get("once"))
+		bag, ts := kept()
+		assert.Equal(t, want, bag, "baggage kept after extract %d", i+1)
+		assert.Equal(t, want, ts, "tracestate kept after extract %d", i+1)
+	}
 }
 
 // within reports whether sub's bytes lie inside s's.

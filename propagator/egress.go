@@ -90,10 +90,11 @@ func writeBaggage(carrier propagation.TextMapCarrier, bg string) {
 		clearBaggage(carrier, bg)
 		return
 	}
-	deleteHeader(http.Header(h), baggageCanon)
+	var vals []string
 	if bg != "" {
-		h[baggageCanon] = []string{bg}
+		vals = []string{bg}
 	}
+	setHeader(http.Header(h), baggageCanon, vals)
 }
 
 // policyProbe is the carrier policyOf passes to a propagator's Inject: this package's Inject recognises it and records

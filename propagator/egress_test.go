@@ -282,3 +282,18 @@ func TestEgressWrongOrderStockGlobal(t *testing.T) {
 	send(t, egressCtx(t, tp), c, at(t, other, "third-party.example"), nil)
 	noBaggage(t, other.got(t))
 }
+
+// TestInjectBaggageAllocations: InjectBaggage of a baggage it wrote before
+// reuses the header value, allocating only the http.Header's value slice.
+func TestInjectBaggageAllocations(t *testing.T) {
+	p := New(WithEgress(EgressRule{Hosts: []string{"api.internal"}, Keys: []string{"k", "user.id"}}))
+	ctx := extract(p, "traceparent", suiteTraceparent, "baggage", "k=v,user.id=42")
+	h := http.Header{}
+	for range 2 { // kept the second time
+		require.NoError(t, InjectBaggage(ctx, p, propagation.HeaderCarrier(h), "api.internal"))
+	}
+	require.Equal(t, "k=v,user.id=42", h.Get("baggage"))
+	allocs := testing.AllocsPerRun(100, func() { _ = InjectBaggage(ctx, p, propagation.HeaderCarrier(h), "api.internal") })
+	assert.LessOrEqual(t, allocs, 1.0)
+	assert.Equal(t, "k=v,user.id=42", h.Get("baggage"))
+}

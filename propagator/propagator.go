@@ -193,12 +193,17 @@ func (p *propagator) extractTraceContext(ctx context.Context, f fields, tps []st
 // trace id, and the entries trace.TraceState cannot hold, if any.
 func (p *propagator) extractTraceState(ctx context.Context, vals []string, id trace.TraceID) (trace.TraceState, *carriedState) {
 	var one [1]string
+	keep := false
 	if len(vals) == 1 {
-		if ts, ok := parsedTracestate.lookup(vals[0]); ok {
+		var ts trace.TraceState
+		var ok bool
+		if ts, ok, keep = parsedTracestate.lookup(vals[0]); ok {
 			return ts, nil
 		}
-		one[0] = detach(vals[0])
-		vals = one[:]
+		if keep {
+			one[0] = detach(vals[0])
+			vals = one[:]
+		}
 	}
 	var buf [maxTracestateMembers]tsMember
 	ms, canonical, dup, why := parseTracestate(vals, buf[:])
@@ -213,7 +218,7 @@ func (p *propagator) extractTraceState(ctx context.Context, vals []string, id tr
 		raw = vals[0]
 	}
 	ts, carried := buildTraceState(ms, raw, id)
-	if raw != "" && carried == nil {
+	if keep && raw != "" && carried == nil {
 		// A canonical value parsed cleanly, whole: a cache hit has
 		// nothing to report or carry.
 		parsedTracestate.store(raw, ts)
@@ -374,31 +379,30 @@ func (p *propagator) Inject(ctx context.Context, carrier propagation.TextMapCarr
 		pr.found(p)
 		return
 	}
-	var stack [256]byte
+	// One string holds the trace context and the baggage.
+	var stack [768]byte
 	b := stack[:0]
-
 	sc := trace.SpanContextFromContext(ctx)
 	if sc.IsValid() {
 		b = appendTraceparent(b, sc)
 		b = appendTracestate(b, ctx, sc)
 	}
-	h, httpHeaders := carrier.(propagation.HeaderCarrier)
-	var bg string
+	tcEnd := len(b)
 	if bag := baggage.FromContext(ctx); bag.Len() > 0 {
 		var uncounted tally
-		bg = p.baggageHeader(bag, "", false, &uncounted)
+		b = p.appendBaggage(b, bag, "", false, &uncounted)
 	}
-	if len(b) == 0 && bg == "" {
+	if len(b) == 0 {
 		clearBaggage(carrier, "")
 		return
 	}
-
-	// One string holds the trace context.
+	h, httpHeaders := carrier.(propagation.HeaderCarrier)
+	all := string(b)
 	var tp, ts string
 	if sc.IsValid() {
-		s := string(b)
-		tp, ts = s[:traceparentLen], s[traceparentLen:]
+		tp, ts = all[:traceparentLen], all[traceparentLen:tcEnd]
 	}
+	bg := all[tcEnd:]
 	if httpHeaders {
 		// Set the canonical names directly, with one backing array for the
 		// three value slices; each slice is capped so an append by the
@@ -414,10 +418,11 @@ func (p *propagator) Inject(ctx context.Context, carrier propagation.TextMapCarr
 		case tp != "":
 			delete(h, tracestateCanon) // it belonged to another traceparent
 		}
-		clearBaggage(h, "")
+		var bv []string // none: remove any baggage left in h
 		if bg != "" {
-			h[baggageCanon] = vs[2:3:3]
+			bv = vs[2:3:3]
 		}
+		setHeader(http.Header(h), baggageCanon, bv)
 		return
 	}
 	if tp != "" {
@@ -467,6 +472,12 @@ func clearBaggage(carrier propagation.TextMapCarrier, bg string) {
 // granted is written, and what only host is granted is counted as withheld
 // for that reason rather than as denied.
 func (p *propagator) baggageHeader(bag baggage.Baggage, host string, unverified bool, t *tally) string {
+	var stack [512]byte
+	return encodedBaggage.intern(p.appendBaggage(stack[:0], bag, host, unverified, t))
+}
+
+// appendBaggage appends the baggage header value baggageHeader returns to b.
+func (p *propagator) appendBaggage(b []byte, bag baggage.Baggage, host string, unverified bool, t *tally) []byte {
 	var gbuf [maxGrants]*keySet
 	grants := p.cfg.egressGrants(host, gbuf[:0])
 	if unverified && host != "" {
@@ -485,10 +496,9 @@ func (p *propagator) baggageHeader(bag baggage.Baggage, host string, unverified 
 	}
 	if len(grants) == 0 {
 		t.add(reasonEgressDenied, bag.Len())
-		return ""
+		return b
 	}
-	var stack [512]byte
-	return string(p.encodeBaggage(stack[:0], bag, grants, t))
+	return p.encodeBaggage(b, bag, grants, t)
 }
 
 // encodeBaggage appends the members of bag that grants allow, sorted by key,

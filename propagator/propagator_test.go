@@ -126,3 +126,18 @@ func assertSameBaggage(t *testing.T, want, got baggage.Baggage) {
 func propagationHeader(kv ...string) propagation.HeaderCarrier {
 	return propagation.HeaderCarrier(headers(kv...))
 }
+
+// TestInjectAllocations: Inject onto an http.Header allocates one string
+// for the trace context and the baggage, and one array for the three
+// header values, when the rules name the keys (a prefix rule lists the
+// baggage's members: one more).
+func TestInjectAllocations(t *testing.T) {
+	p := New(WithEgress(EgressRule{Hosts: []string{"*"}, Keys: []string{"k", "user.id"}}))
+	ctx := extract(p, "traceparent", suiteTraceparent, "tracestate", "a=1", "baggage", "k=v,user.id=42")
+	h := http.Header{}
+	p.Inject(ctx, propagation.HeaderCarrier(h))
+	require.Equal(t, "k=v,user.id=42", h.Get("baggage"))
+	require.Equal(t, "a=1", h.Get("tracestate"))
+	allocs := testing.AllocsPerRun(100, func() { p.Inject(ctx, propagation.HeaderCarrier(h)) })
+	assert.LessOrEqual(t, allocs, 2.0)
+}

@@ -131,10 +131,21 @@ func hasHeader(h http.Header, canon string) bool {
 
 // deleteHeader removes canon from h under every spelling.
 func deleteHeader(h http.Header, canon string) {
-	delete(h, canon)
+	setHeader(h, canon, nil)
+}
+
+// setHeader sets the values of canon in h to vals, an element of which must
+// not be empty, and removes it under every other spelling; nil vals remove
+// canon too.
+func setHeader(h http.Header, canon string, vals []string) {
 	for k := range h {
-		if len(k) == len(canon) && strings.EqualFold(k, canon) {
+		if len(k) == len(canon) && k != canon && strings.EqualFold(k, canon) {
 			delete(h, k)
 		}
+	}
+	if vals == nil {
+		delete(h, canon)
+	} else {
+		h[canon] = vals
 	}
 }

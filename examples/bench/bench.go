@@ -1,15 +1,18 @@
 // Copyright The otelctx Authors
 // SPDX-License-Identifier: Apache-2.0
 
-// Package bench serves the handler of the HTTP load benchmark in three
+// Package bench serves the handler of the HTTP load benchmark in four
 // setups, for BenchmarkHTTP and cmd/load:
 //
 //   - nethttp: plain net/http, no OpenTelemetry;
 //   - otelhttp: otelhttp's handler and transport, the stock W3C propagators,
 //     the SDK with an in-memory exporter;
-//   - full: the same, plus the bridge middleware (an asynctrack scope per
-//     request) and span processor (wrapping the exporting one), the otelctx propagator with its
-//     transport, and asynctrack.Go for the goroutines.
+//   - baggagecopy: otelhttp plus contrib's baggagecopy span processor
+//     copying the two values onto every span: the stock way to the values
+//     full puts on the same spans;
+//   - full: otelhttp, plus the bridge middleware (an asynctrack scope per
+//     request) and span processor (wrapping the exporting one), the otelctx
+//     propagator with its transport, and asynctrack.Go for the goroutines.
 //
 // The handler starts two goroutines, each reading one request value, makes
 // one outbound call to a second loopback server, and answers 204 No
@@ -26,6 +29,7 @@ import (
 	"sync"
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/contrib/processors/baggagecopy"
 	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -38,7 +42,7 @@ import (
 )
 
 // Variants are the setups, in the order the benchmark runs them.
-var Variants = []string{"nethttp", "otelhttp", "full"}
+var Variants = []string{"nethttp", "otelhttp", "baggagecopy", "full"}
 
 // The request values: baggage keys, and headers for nethttp.
 const (
@@ -84,10 +88,16 @@ func Start(variant string) (_ *Target, err error) {
 		// exports all it records; under full the bridge wraps it, as in
 		// README's setup.
 		var sp sdktrace.SpanProcessor = sdktrace.NewBatchSpanProcessor(t.Exporter, sdktrace.WithBlocking())
-		if variant == "full" {
+		var opts []sdktrace.TracerProviderOption
+		switch variant {
+		case "full":
 			sp = baggagebridge.WrapSpanProcessor(sp)
+		case "baggagecopy":
+			// Registered first, so that the values are set before the
+			// exporting processor sees the span start.
+			opts = append(opts, sdktrace.WithSpanProcessor(baggagecopy.NewSpanProcessor(copyValues)))
 		}
-		t.tp = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sp))
+		t.tp = sdktrace.NewTracerProvider(append(opts, sdktrace.WithSpanProcessor(sp))...)
 	}
 
 	if t.backend, err = server.Start("127.0.0.1:0", t.handler(http.HandlerFunc(backend), "backend", t.propagator(""))); err != nil {
@@ -103,7 +113,7 @@ func Start(variant string) (_ *Target, err error) {
 			}
 			return r.Header.Get(requestHeader)
 		}
-	case "otelhttp":
+	case "otelhttp", "baggagecopy":
 		h.value = func(ctx context.Context, _ *http.Request, key string) string {
 			return baggage.FromContext(ctx).Member(key).Value()
 		}
@@ -145,7 +155,7 @@ func (t *Target) Do(ctx context.Context, c *http.Client) error {
 // egressHost, if not empty.
 func (t *Target) propagator(egressHost string) propagation.TextMapPropagator {
 	switch t.variant {
-	case "otelhttp":
+	case "otelhttp", "baggagecopy":
 		return propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
 	case "full":
 		var rules []propagator.EgressRule
@@ -162,7 +172,7 @@ func (t *Target) handler(h http.Handler, name string, p propagation.TextMapPropa
 	case "full":
 		h = baggagebridge.Middleware(baggagebridge.WithPropagators(p))(h)
 		fallthrough
-	case "otelhttp":
+	case "otelhttp", "baggagecopy":
 		h = otelhttp.NewHandler(h, name, otelhttp.WithTracerProvider(t.tp), otelhttp.WithPropagators(p))
 	}
 	return h
@@ -244,6 +254,9 @@ func (h *handler) call(ctx context.Context) error {
 	}
 	return nil
 }
+
+// copyValues is baggagecopy's filter: the two request values.
+func copyValues(m baggage.Member) bool { return m.Key() == userKey || m.Key() == requestKey }
 
 // backend is the second server's handler.
 func backend(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }

@@ -20,8 +20,13 @@ import (
 // BenchmarkHTTP measures whole requests through a loopback frontend and
 // backend in each setup (see the package documentation), all in the same
 // run so that the ratios can be read: full/otelhttp is what this project
-// adds to otelhttp, otelhttp/nethttp what otelhttp costs. req/s counts
-// requests answered per second of wall time by concurrent clients.
+// adds to otelhttp, full/baggagecopy what it costs against the stock way to
+// the same values on the same spans, otelhttp/nethttp what otelhttp costs.
+// req/s counts requests answered per second of wall time by concurrent
+// clients, and
+// cpu-ns/op the CPU time, user and system, the whole process (clients,
+// both servers, exporter) spent per request, which depends less on what
+// else the machine runs.
 //
 //	go test -run '^$' -bench HTTP -benchmem -count 5 ./bench
 func BenchmarkHTTP(b *testing.B) {
@@ -35,6 +40,7 @@ func BenchmarkHTTP(b *testing.B) {
 			var sent atomic.Int64
 			b.SetParallelism(4) // clients per core: keep the servers busy
 			b.ReportAllocs()
+			cpu0, cpuOK := processCPU()
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
@@ -47,7 +53,11 @@ func BenchmarkHTTP(b *testing.B) {
 					}
 				}
 			})
+			b.StopTimer()
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+			if cpu1, ok := processCPU(); ok && cpuOK {
+				b.ReportMetric(float64((cpu1-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+			}
 		})
 	}
 }
@@ -79,8 +89,8 @@ func TestVariants(t *testing.T) {
 				byKind[s.SpanKind]++
 				assert.Equal(t, spans[0].SpanContext.TraceID(), s.SpanContext.TraceID(), "one trace")
 				user := attribute.String("user.id", "ada")
-				if v == "full" {
-					assert.Contains(t, s.Attributes, user, "the bridge's span processor")
+				if v == "full" || v == "baggagecopy" {
+					assert.Contains(t, s.Attributes, user, "the span processor")
 				} else {
 					assert.NotContains(t, s.Attributes, user)
 				}
@@ -116,5 +126,5 @@ func start(tb testing.TB, v string, tr *http.Transport) (*Target, *http.Client) 
 
 func TestUnknownVariant(t *testing.T) {
 	_, err := Start("grpc")
-	assert.EqualError(t, err, `bench: unknown variant "grpc", want one of ["nethttp" "otelhttp" "full"]`)
+	assert.EqualError(t, err, `bench: unknown variant "grpc", want one of ["nethttp" "otelhttp" "baggagecopy" "full"]`)
 }

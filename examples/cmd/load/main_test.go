@@ -50,7 +50,7 @@ func TestLoadBounds(t *testing.T) {
 		{"", 1, 257, time.Second, "-concurrency must be from 1 to 256"},
 		{"", 1, 1, 0, "-duration must be positive and at most 5m0s"},
 		{"", 1, 1, time.Hour, "-duration must be positive and at most 5m0s"},
-		{"grpc", 1, 1, time.Second, `bench: unknown variant "grpc", want one of ["nethttp" "otelhttp" "full"]`},
+		{"grpc", 1, 1, time.Second, `bench: unknown variant "grpc", want one of ["nethttp" "otelhttp" "baggagecopy" "full"]`},
 	} {
 		assert.EqualError(t, run(&bytes.Buffer{}, tc.variant, tc.requests, tc.concurrency, tc.d), tc.err)
 	}
