@@ -16,11 +16,12 @@ import (
 
 // request is the resource value of a request: what the exporter's live view
 // shows of it (reqinfo.Describer). It holds no part of the *http.Request
-// that a handler may change; bag, the request's baggage, changes when Set
-// gives the request a value (see enter).
+// that a handler may change; set changes when Set gives the request a
+// value (see enter).
 type request struct {
 	sel     *selection
-	bag     atomic.Pointer[baggage.Baggage]
+	arrived baggage.Baggage                 // what the request arrived with
+	set     atomic.Pointer[baggage.Baggage] // what Set made it since, if anything
 	method  string
 	pattern string // the request's Pattern when it reached Middleware
 	// mux routes the request when pattern is "": the ServeMux Middleware
@@ -33,9 +34,7 @@ type request struct {
 var _ reqinfo.Describer = (*request)(nil)
 
 func (h *handler) describe(ctx context.Context, r *http.Request) *request {
-	d := &request{sel: &h.m.sel, method: r.Method, pattern: r.Pattern}
-	bag := baggage.FromContext(ctx)
-	d.bag.Store(&bag)
+	d := &request{sel: &h.m.sel, arrived: baggage.FromContext(ctx), method: r.Method, pattern: r.Pattern}
 	if mux, ok := h.next.(*http.ServeMux); ok && d.pattern == "" && r.URL != nil {
 		d.mux, d.host, d.urlHost, d.path, d.rawPath = mux, r.Host, r.URL.Host, r.URL.Path, r.URL.RawPath
 	}
@@ -51,7 +50,11 @@ func (d *request) DescribeRequest() reqinfo.Request {
 		_, rq.Route = d.mux.Handler(&http.Request{Method: d.method, Host: d.host,
 			URL: &url.URL{Host: d.urlHost, Path: d.path, RawPath: d.rawPath}})
 	}
-	for _, a := range d.sel.enrichMembers(d.bag.Load().Members(), true).logs {
+	bag := d.arrived
+	if p := d.set.Load(); p != nil {
+		bag = *p
+	}
+	for _, a := range d.sel.enrichMembers(bag.Members(), true).logs {
 		rq.Values = append(rq.Values, reqinfo.KeyValue{Key: a.Key, Value: a.Value.String()})
 	}
 	return rq

@@ -37,7 +37,7 @@ func enter(ctx context.Context, change func(context.Context) context.Context) {
 			spanValues.put(sc.TraceID(), sc.SpanID(), bag)
 		}
 		if d := requestOf(base); d != nil {
-			d.bag.Store(&bag) // what the live view shows of the request
+			d.set.Store(&bag) // what the live view shows of the request
 		}
 		return next
 	})
