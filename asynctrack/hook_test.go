@@ -359,3 +359,19 @@ func TestHookPanicReportsAreRateLimited(t *testing.T) {
 	assert.Equal(t, "Before", reported[1].event)
 	assert.ErrorContains(t, reported[1], "panicked 5 times")
 }
+
+// TestHookEnabled: Enabled says whether the hook receives events, and a
+// Timer stopped before it fires is destroyed without running.
+func TestHookEnabled(t *testing.T) {
+	var destroyed atomic.Int64
+	h := NewHook(HookFuncs{Destroy: func(uint64) { destroyed.Add(1) }})
+	assert.False(t, h.Enabled())
+	h.Enable()
+	assert.True(t, h.Enabled())
+	var timer *Timer = AfterFunc(context.Background(), time.Hour, func(context.Context) { t.Error("a stopped timer ran") })
+	assert.NotZero(t, timer.ID())
+	assert.True(t, timer.Stop())
+	h.Disable()
+	assert.False(t, h.Enabled())
+	assert.EqualValues(t, 1, destroyed.Load())
+}
