@@ -84,8 +84,8 @@ GET /profile \[demo-frontend\] user\.id=`+u.ID+`  \S+
 		return `\n` + indent + `[├└]─ ` + typ + ` \S+ async #\d+ ← #\d+ ` + user + `  `
 	}
 	assert.Len(t, regexp.MustCompile(async("goroutine", "")).FindAllString(b, -1), 5, b)
-	assert.Regexp(t, async("goroutine", "")+`\S+\n│  └─ HTTP GET `+user+`  \S+\n│     └─ GET /user \[demo-backend\] `+user+`  `, b)
-	assert.Regexp(t, async("goroutine", "")+`\S+\n│  └─ otelctx\.examples\.Greeter/Greet `+user+`  \S+\n│     └─ otelctx\.examples\.Greeter/Greet \[demo-greeter\] `+user+`  \S+\n│        └─ goroutine \S+ async #\d+ ← #\d+ `+user+`  `, b)
+	assert.Regexp(t, async("goroutine", "")+`\S+\n│  └─ HTTP GET → 127\.0\.0\.1:\d+ `+user+`  \S+\n│     └─ GET /user \[demo-backend\] `+user+`  `, b)
+	assert.Regexp(t, async("goroutine", "")+`\S+\n│  └─ otelctx\.examples\.Greeter/Greet → 127\.0\.0\.1:\d+ `+user+`  \S+\n│     └─ otelctx\.examples\.Greeter/Greet \[demo-greeter\] `+user+`  \S+\n│        └─ goroutine \S+ async #\d+ ← #\d+ `+user+`  `, b)
 	assert.Regexp(t, async("task", "[│ ]  "), b)
 	assert.Regexp(t, async("timer", "[│ ]  "), b)
 	assert.Regexp(t, async("goroutine", "[│ ]        "), b)

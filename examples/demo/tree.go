@@ -7,7 +7,9 @@ import (
 	"cmp"
 	"fmt"
 	"io"
+	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -86,6 +88,12 @@ func describe(s sdktrace.ReadOnlySpan, parentService string) string {
 	if id, ok := attrs.Value(attribute.Key("async.id")); ok {
 		trigger, _ := attrs.Value(attribute.Key("async.trigger_id"))
 		fmt.Fprintf(&b, " async #%d ← #%d", id.AsInt64(), trigger.AsInt64())
+	}
+	if s.SpanKind() == trace.SpanKindClient { // where the call went
+		if host, ok := attrs.Value("server.address"); ok {
+			port, _ := attrs.Value("server.port")
+			fmt.Fprintf(&b, " → %s", net.JoinHostPort(host.AsString(), strconv.FormatInt(port.AsInt64(), 10)))
+		}
 	}
 	if v, ok := attrs.Value(telemetry.UserKey); ok {
 		fmt.Fprintf(&b, " %s=%s", telemetry.UserKey, v.AsString())
