@@ -55,6 +55,9 @@ const maxSpanValues = 1 << 14
 
 type spanTable struct {
 	wanted atomic.Bool
+	// n counts the entries, so that a span ends without a lock while no
+	// request has been Set a value.
+	n      atomic.Int64
 	shards [16]struct {
 		mu sync.Mutex
 		m  map[spanKey]baggage.Baggage
@@ -75,10 +78,14 @@ func (t *spanTable) put(tid trace.TraceID, sid trace.SpanID, bag baggage.Baggage
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	k := spanKey{tid, sid}
-	if _, ok := sh.m[k]; !ok && len(sh.m) >= maxSpanValues/len(t.shards) {
-		for old := range sh.m {
-			delete(sh.m, old)
-			break
+	if _, ok := sh.m[k]; !ok {
+		if len(sh.m) >= maxSpanValues/len(t.shards) {
+			for old := range sh.m {
+				delete(sh.m, old)
+				break
+			}
+		} else {
+			t.n.Add(1)
 		}
 	}
 	if sh.m == nil {
@@ -89,7 +96,7 @@ func (t *spanTable) put(tid trace.TraceID, sid trace.SpanID, bag baggage.Baggage
 
 // take returns and forgets the baggage recorded for the span, if any.
 func (t *spanTable) take(tid trace.TraceID, sid trace.SpanID) (baggage.Baggage, bool) {
-	if !t.wanted.Load() {
+	if t.n.Load() == 0 {
 		return baggage.Baggage{}, false
 	}
 	sh := &t.shards[sid[7]&15]
@@ -99,6 +106,7 @@ func (t *spanTable) take(tid trace.TraceID, sid trace.SpanID) (baggage.Baggage, 
 	bag, ok := sh.m[k]
 	if ok {
 		delete(sh.m, k)
+		t.n.Add(-1)
 	}
 	return bag, ok
 }
