@@ -20,49 +20,11 @@ import (
 
 	"github.com/otelctx/otelctx/asynctrack"
 	"github.com/otelctx/otelctx/baggagebridge"
+	"github.com/otelctx/otelctx/internal/logrecorder"
 )
 
-// memExporter keeps the records exported to it.
-type memExporter struct {
-	mu      sync.Mutex
-	records []sdklog.Record
-}
-
-func (e *memExporter) Export(_ context.Context, rs []sdklog.Record) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	for _, r := range rs {
-		e.records = append(e.records, r.Clone())
-	}
-	return nil
-}
-func (*memExporter) Shutdown(context.Context) error   { return nil }
-func (*memExporter) ForceFlush(context.Context) error { return nil }
-
-func (e *memExporter) byBody() map[string]*sdklog.Record {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	out := map[string]*sdklog.Record{}
-	for i := range e.records {
-		out[e.records[i].Body().AsString()] = &e.records[i]
-	}
-	return out
-}
-
-func recordAttrs(r *sdklog.Record) map[string]string {
-	if r == nil {
-		return nil
-	}
-	out := map[string]string{}
-	r.WalkAttributes(func(kv attribute.KeyValue) bool {
-		out[string(kv.Key)] = kv.Value.Emit()
-		return true
-	})
-	return out
-}
-
 func TestLogProcessor(t *testing.T) {
-	exp := &memExporter{}
+	exp := &logrecorder.Exporter{}
 	lp := sdklog.NewLoggerProvider(
 		sdklog.WithProcessor(baggagebridge.NewLogProcessor(baggagebridge.WithKeys("user.id", "user.email"), baggagebridge.WithRedacted("user.email"))),
 		sdklog.WithProcessor(sdklog.NewSimpleProcessor(exp)),
@@ -91,14 +53,14 @@ func TestLogProcessor(t *testing.T) {
 		})
 	}
 
-	got := exp.byBody()
+	got := exp.ByBody()
 	want := map[string]string{"user.id": "42", "user.email": "REDACTED"}
-	assert.Equal(t, want, recordAttrs(got["with ctx"]))
-	assert.Empty(t, recordAttrs(got["outside"]))
+	assert.Equal(t, want, logrecorder.Attrs(got["with ctx"]))
+	assert.Empty(t, logrecorder.Attrs(got["outside"]))
 	assert.False(t, got["outside"].TraceID().IsValid())
 	if ambientBuild(t) {
 		for _, body := range []string{"no ctx", "plain go"} {
-			assert.Equal(t, want, recordAttrs(got[body]), body)
+			assert.Equal(t, want, logrecorder.Attrs(got[body]), body)
 			assert.Equal(t, span.SpanContext().TraceID(), got[body].TraceID(), "%s: the ambient span's IDs", body)
 			assert.Equal(t, span.SpanContext().SpanID(), got[body].SpanID())
 		}
@@ -108,7 +70,7 @@ func TestLogProcessor(t *testing.T) {
 // TestLogProcessorOneSource is TestLogHandlerOneSource through the Logs SDK.
 func TestLogProcessorOneSource(t *testing.T) {
 	requireAmbient(t)
-	exp := &memExporter{}
+	exp := &logrecorder.Exporter{}
 	lp := sdklog.NewLoggerProvider(
 		sdklog.WithProcessor(baggagebridge.NewLogProcessor(baggagebridge.WithKeys("user.id"))),
 		sdklog.WithProcessor(sdklog.NewSimpleProcessor(exp)),
@@ -138,12 +100,12 @@ func TestLogProcessorOneSource(t *testing.T) {
 		}()
 		<-done
 	})
-	got := exp.byBody()
+	got := exp.ByBody()
 	assert.Equal(t, spanB.SpanContext().TraceID(), got["B's span"].TraceID())
-	assert.Empty(t, recordAttrs(got["B's span"]), "never A's user on B's trace")
-	assert.Equal(t, map[string]string{"user.id": "bob"}, recordAttrs(got["baggage only"]))
+	assert.Empty(t, logrecorder.Attrs(got["B's span"]), "never A's user on B's trace")
+	assert.Equal(t, map[string]string{"user.id": "bob"}, logrecorder.Attrs(got["baggage only"]))
 	assert.False(t, got["baggage only"].TraceID().IsValid(), "never A's span on a record with its own baggage")
-	assert.Equal(t, map[string]string{"user.id": "alice"}, recordAttrs(got["nothing"]))
+	assert.Equal(t, map[string]string{"user.id": "alice"}, logrecorder.Attrs(got["nothing"]))
 	assert.Equal(t, spanA.SpanContext().SpanID(), got["nothing"].SpanID())
 }
 
@@ -163,7 +125,7 @@ func TestLogHandlerIntoOtelslog(t *testing.T) {
 	if !ambientBuild(t) {
 		t.Skip("ambient lookups need the default build")
 	}
-	exp := &memExporter{}
+	exp := &logrecorder.Exporter{}
 	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(sdklog.NewSimpleProcessor(exp)))
 	defer func() { require.NoError(t, lp.Shutdown(context.Background())) }()
 	logger := slog.New(baggagebridge.NewLogHandler(otelslog.NewHandler("test", otelslog.WithLoggerProvider(lp)),
@@ -179,13 +141,13 @@ func TestLogHandlerIntoOtelslog(t *testing.T) {
 		go func() { defer close(done); logger.With("k", "v").Info("plain go") }()
 		<-done
 	})
-	got := exp.byBody()
+	got := exp.ByBody()
 	for _, body := range []string{"no ctx", "plain go"} {
 		r := got[body]
 		require.NotNil(t, r, body)
 		assert.Equal(t, span.SpanContext().TraceID(), r.TraceID(), body)
 		assert.Equal(t, span.SpanContext().SpanID(), r.SpanID(), body)
-		attrs := recordAttrs(r)
+		attrs := logrecorder.Attrs(r)
 		assert.Equal(t, "42", attrs["user.id"], body)
 		assert.NotContains(t, attrs, "trace_id", "%s: the IDs once, as the record's", body)
 		assert.NotContains(t, attrs, "span_id", body)
@@ -199,7 +161,7 @@ func TestLogHandlerIntoOtelslog(t *testing.T) {
 // the one-source rule, and nothing outside every scope.
 func TestLogProcessorOtelslog(t *testing.T) {
 	requireAmbient(t)
-	exp := &memExporter{}
+	exp := &logrecorder.Exporter{}
 	lp := sdklog.NewLoggerProvider(
 		sdklog.WithProcessor(baggagebridge.NewLogProcessor(baggagebridge.WithKeys("user.id"))),
 		sdklog.WithProcessor(sdklog.NewSimpleProcessor(exp)),
@@ -225,17 +187,17 @@ func TestLogProcessorOtelslog(t *testing.T) {
 		wg.Wait()
 	})
 
-	got := exp.byBody()
+	got := exp.ByBody()
 	for _, body := range []string{"with ctx", "ambient", "ambient, plain goroutine"} {
 		require.Contains(t, got, body)
-		assert.Equal(t, map[string]string{"user.id": "alice"}, recordAttrs(got[body]), body)
+		assert.Equal(t, map[string]string{"user.id": "alice"}, logrecorder.Attrs(got[body]), body)
 		assert.Equal(t, spanA.SpanContext().TraceID(), got[body].TraceID(), body)
 		assert.Equal(t, spanA.SpanContext().SpanID(), got[body].SpanID(), body)
 	}
 	require.Contains(t, got, "no ctx, no scope")
-	assert.Empty(t, recordAttrs(got["no ctx, no scope"]))
+	assert.Empty(t, logrecorder.Attrs(got["no ctx, no scope"]))
 	assert.False(t, got["no ctx, no scope"].TraceID().IsValid())
 	require.Contains(t, got, "B's ctx")
 	assert.Equal(t, spanB.SpanContext().TraceID(), got["B's ctx"].TraceID())
-	assert.Empty(t, recordAttrs(got["B's ctx"]), "never A's user on B's trace")
+	assert.Empty(t, logrecorder.Attrs(got["B's ctx"]), "never A's user on B's trace")
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/contrib/bridges/otelzap"
-	"go.opentelemetry.io/otel/attribute"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.uber.org/zap"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/otelctx/otelctx/asynctrack"
 	"github.com/otelctx/otelctx/baggagebridge"
+	"github.com/otelctx/otelctx/internal/logrecorder"
 	"github.com/otelctx/otelctx/otelctxzap"
 )
 
@@ -30,7 +30,7 @@ import (
 // A), and nothing outside every scope. No otelctxzap wrapper is involved.
 func TestOtelzapLogProcessor(t *testing.T) {
 	requireAmbient(t)
-	exp := &memExporter{}
+	exp := &logrecorder.Exporter{}
 	lp := sdklog.NewLoggerProvider(
 		sdklog.WithProcessor(baggagebridge.NewLogProcessor(baggagebridge.WithKeys("user.id", "session"), baggagebridge.WithRedacted("session"))),
 		sdklog.WithProcessor(sdklog.NewSimpleProcessor(exp)),
@@ -57,58 +57,20 @@ func TestOtelzapLogProcessor(t *testing.T) {
 		wg.Wait()
 	})
 
-	got := exp.byBody()
+	got := exp.ByBody()
 	want := map[string]string{"user.id": "alice", "session": "REDACTED"}
 	for _, body := range []string{"ctx field", "ctx given to With", "ambient", "ambient, plain goroutine"} {
 		require.Contains(t, got, body)
-		assert.Equal(t, want, recordAttrs(got[body]), body)
+		assert.Equal(t, want, logrecorder.Attrs(got[body]), body)
 		assert.Equal(t, spanA.SpanContext().TraceID(), got[body].TraceID(), body)
 		assert.Equal(t, spanA.SpanContext().SpanID(), got[body].SpanID(), body)
 	}
 	require.Contains(t, got, "no ctx, no scope")
-	assert.Empty(t, recordAttrs(got["no ctx, no scope"]))
+	assert.Empty(t, logrecorder.Attrs(got["no ctx, no scope"]))
 	assert.False(t, got["no ctx, no scope"].TraceID().IsValid())
 	require.Contains(t, got, "B's ctx")
 	assert.Equal(t, spanB.SpanContext().TraceID(), got["B's ctx"].TraceID())
-	assert.Empty(t, recordAttrs(got["B's ctx"]), "never A's user on B's trace")
-}
-
-// memExporter keeps the records exported to it.
-type memExporter struct {
-	mu      sync.Mutex
-	records []sdklog.Record
-}
-
-func (e *memExporter) Export(_ context.Context, rs []sdklog.Record) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	for _, r := range rs {
-		e.records = append(e.records, r.Clone())
-	}
-	return nil
-}
-func (*memExporter) Shutdown(context.Context) error   { return nil }
-func (*memExporter) ForceFlush(context.Context) error { return nil }
-
-// byBody returns the records exported, by body.
-func (e *memExporter) byBody() map[string]*sdklog.Record {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	out := map[string]*sdklog.Record{}
-	for i := range e.records {
-		out[e.records[i].Body().AsString()] = &e.records[i]
-	}
-	return out
-}
-
-// recordAttrs returns r's attributes as strings.
-func recordAttrs(r *sdklog.Record) map[string]string {
-	out := map[string]string{}
-	r.WalkAttributes(func(kv attribute.KeyValue) bool {
-		out[string(kv.Key)] = kv.Value.Emit()
-		return true
-	})
-	return out
+	assert.Empty(t, logrecorder.Attrs(got["B's ctx"]), "never A's user on B's trace")
 }
 
 // TestCoreAroundOtelzap wraps otelzap's core itself, with no LogProcessor:
@@ -118,7 +80,7 @@ func recordAttrs(r *sdklog.Record) map[string]string {
 // wrapped JSON core and an unwrapped otelzap core agree on every entry.
 func TestCoreAroundOtelzap(t *testing.T) {
 	requireAmbient(t)
-	exp := &memExporter{}
+	exp := &logrecorder.Exporter{}
 	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(sdklog.NewSimpleProcessor(exp)))
 	defer func() { require.NoError(t, lp.Shutdown(context.Background())) }()
 	tp := sdktrace.NewTracerProvider()
@@ -135,20 +97,20 @@ func TestCoreAroundOtelzap(t *testing.T) {
 		logger.With(zap.Any("ctx", b)).Info("B's ctx given to With")
 	})
 	logger.Info("nothing")
-	got := exp.byBody()
+	got := exp.ByBody()
 	require.Len(t, got, 4)
-	assert.Equal(t, map[string]string{"user.id": "alice"}, recordAttrs(got["ambient"]))
+	assert.Equal(t, map[string]string{"user.id": "alice"}, logrecorder.Attrs(got["ambient"]))
 	assert.Equal(t, spanA.SpanContext().TraceID(), got["ambient"].TraceID())
 	assert.Equal(t, spanA.SpanContext().SpanID(), got["ambient"].SpanID())
 	for _, body := range []string{"B's ctx", "B's ctx given to With"} {
-		assert.Empty(t, recordAttrs(got[body]), "%s: never A's user on B's trace", body)
+		assert.Empty(t, logrecorder.Attrs(got[body]), "%s: never A's user on B's trace", body)
 		assert.Equal(t, spanB.SpanContext().TraceID(), got[body].TraceID(), body)
 	}
-	assert.Empty(t, recordAttrs(got["nothing"]))
+	assert.Empty(t, logrecorder.Attrs(got["nothing"]))
 	assert.False(t, got["nothing"].TraceID().IsValid())
 
 	// The tee: the JSON core wrapped, otelzap's beside it with LogProcessor.
-	exp2 := &memExporter{}
+	exp2 := &logrecorder.Exporter{}
 	lp2 := sdklog.NewLoggerProvider(
 		sdklog.WithProcessor(baggagebridge.NewLogProcessor(baggagebridge.WithKeys("user.id"))),
 		sdklog.WithProcessor(sdklog.NewSimpleProcessor(exp2)))
@@ -160,16 +122,16 @@ func TestCoreAroundOtelzap(t *testing.T) {
 		tee.Info("ambient")
 		tee.Info("B's ctx", zap.Any("ctx", b))
 	})
-	got = exp2.byBody()
+	got = exp2.ByBody()
 	require.Len(t, got, 2)
 	l := lines()
 	require.Len(t, l, 2)
 	assert.Equal(t, "alice", l[0]["user.id"])
 	assert.Equal(t, spanA.SpanContext().TraceID().String(), l[0]["trace_id"])
-	assert.Equal(t, map[string]string{"user.id": "alice"}, recordAttrs(got["ambient"]))
+	assert.Equal(t, map[string]string{"user.id": "alice"}, logrecorder.Attrs(got["ambient"]))
 	assert.Equal(t, spanA.SpanContext().TraceID(), got["ambient"].TraceID())
 	assert.Equal(t, map[string]any{"level": "info", "msg": "B's ctx", "trace_id": spanB.SpanContext().TraceID().String(),
 		"span_id": spanB.SpanContext().SpanID().String()}, l[1])
-	assert.Empty(t, recordAttrs(got["B's ctx"]))
+	assert.Empty(t, logrecorder.Attrs(got["B's ctx"]))
 	assert.Equal(t, spanB.SpanContext().TraceID(), got["B's ctx"].TraceID())
 }

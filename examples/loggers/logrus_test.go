@@ -17,7 +17,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/contrib/bridges/otellogrus"
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/baggage"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -25,6 +24,7 @@ import (
 
 	"github.com/otelctx/otelctx/asynctrack"
 	"github.com/otelctx/otelctx/baggagebridge"
+	"github.com/otelctx/otelctx/internal/logrecorder"
 )
 
 func TestMain(m *testing.M) {
@@ -37,7 +37,7 @@ func TestMain(m *testing.M) {
 // request's ctx carries that request's trace and nothing of the ambient
 // one; entries outside every scope carry nothing.
 func TestOtellogrusLogProcessor(t *testing.T) {
-	exp := &memExporter{}
+	exp := &logrecorder.Exporter{}
 	lp := sdklog.NewLoggerProvider(
 		sdklog.WithProcessor(baggagebridge.NewLogProcessor(baggagebridge.WithKeys("user.id", "session"), baggagebridge.WithRedacted("session"))),
 		sdklog.WithProcessor(sdklog.NewSimpleProcessor(exp)),
@@ -65,22 +65,22 @@ func TestOtellogrusLogProcessor(t *testing.T) {
 		wg.Wait()
 	})
 
-	got := exp.byBody()
+	got := exp.ByBody()
 	want := map[string]string{"user.id": "alice", "session": "REDACTED"}
 	for _, body := range []string{"with ctx", "ambient", "ambient, plain goroutine"} {
 		require.Contains(t, got, body)
-		attrs := recordAttrs(got[body])
+		attrs := logrecorder.Attrs(got[body])
 		delete(attrs, "k")
 		assert.Equal(t, want, attrs, body)
 		assert.Equal(t, spanA.SpanContext().TraceID(), got[body].TraceID(), body)
 		assert.Equal(t, spanA.SpanContext().SpanID(), got[body].SpanID(), body)
 	}
 	require.Contains(t, got, "no ctx, no scope")
-	assert.Empty(t, recordAttrs(got["no ctx, no scope"]))
+	assert.Empty(t, logrecorder.Attrs(got["no ctx, no scope"]))
 	assert.False(t, got["no ctx, no scope"].TraceID().IsValid())
 	require.Contains(t, got, "B's ctx")
 	assert.Equal(t, spanB.SpanContext().TraceID(), got["B's ctx"].TraceID())
-	assert.Empty(t, recordAttrs(got["B's ctx"]), "never A's user on B's trace")
+	assert.Empty(t, logrecorder.Attrs(got["B's ctx"]), "never A's user on B's trace")
 }
 
 type discard struct{}
@@ -100,42 +100,4 @@ func withValues(t *testing.T, kv ...string) context.Context {
 	bag, err := baggage.New(ms...)
 	require.NoError(t, err)
 	return baggage.ContextWithBaggage(context.Background(), bag)
-}
-
-// memExporter keeps the records exported to it.
-type memExporter struct {
-	mu      sync.Mutex
-	records []sdklog.Record
-}
-
-func (e *memExporter) Export(_ context.Context, rs []sdklog.Record) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	for _, r := range rs {
-		e.records = append(e.records, r.Clone())
-	}
-	return nil
-}
-func (*memExporter) Shutdown(context.Context) error   { return nil }
-func (*memExporter) ForceFlush(context.Context) error { return nil }
-
-// byBody returns the records exported, by body.
-func (e *memExporter) byBody() map[string]*sdklog.Record {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	out := map[string]*sdklog.Record{}
-	for i := range e.records {
-		out[e.records[i].Body().AsString()] = &e.records[i]
-	}
-	return out
-}
-
-// recordAttrs returns r's attributes as strings.
-func recordAttrs(r *sdklog.Record) map[string]string {
-	out := map[string]string{}
-	r.WalkAttributes(func(kv attribute.KeyValue) bool {
-		out[string(kv.Key)] = kv.Value.Emit()
-		return true
-	})
-	return out
 }
