@@ -14,6 +14,7 @@ import (
 func init() {
 	scopehook.Execution = scopeExecution
 	scopehook.Watch = closed.watch
+	scopehook.Leave, scopehook.Back = leaveScopes, backToScope
 }
 
 // scopeExecution resolves the value of a scope's label to the execution
@@ -63,6 +64,9 @@ func (t *closedTable) watch() (stop func()) {
 	var once sync.Once
 	return func() { once.Do(func() { t.watchers.Add(-1) }) }
 }
+
+// watched reports whether anyone watches.
+func (t *closedTable) watched() bool { return t.watchers.Load() > 0 }
 
 // add remembers that s has closed, if anyone watches. Its cost is one
 // atomic load while nobody does.

@@ -7,6 +7,8 @@ import (
 	"context"
 	"runtime/pprof"
 	"sync/atomic"
+
+	"github.com/otelctx/otelctx/internal/scopehook"
 )
 
 // Resource types used by this package. User-defined resources may use any
@@ -282,22 +284,43 @@ func (f *frame) runScoped(fn func(context.Context)) {
 // Exit is for work that outlives the request it happens to start in: a
 // connection pool dialing, a cache filling itself, a worker started once.
 // Values other than this package's stay in fn's ctx (deadline, cancellation,
-// the span); pprof labels do not: fn runs with none but one, "otelctx.exit",
-// that names the scope it left for the exporter's live view (which shows
-// the goroutine, and those fn starts, as outside that scope while it is
-// open) and that no lookup follows.
+// the span); pprof labels do not: fn runs with none, or, while an exporter
+// Instrumentation exists, with one, "otelctx.exit", that names the scope it
+// left for the exporter's live view (which shows the goroutine, and those
+// fn starts, as outside that scope while it is open) and that no lookup
+// follows.
 func Exit(ctx context.Context, fn func(ctx context.Context)) {
-	if ambientSupported {
-		if prev := getProfLabel(); prev != nil {
-			if s := lookupScope(prev); s != nil {
-				pprof.SetGoroutineLabels(s.exitLabels())
-			} else {
-				setLabels(nil)
-			}
-			defer setLabels(prev)
-		}
+	if saved := leaveScopes(); saved.Swapped {
+		defer backToScope(saved)
 	}
 	fn(&exited{ctx})
+}
+
+// leaveScopes takes the calling goroutine out of every scope, as Exit does
+// for its callback, and returns what backToScope needs to put it back. The
+// goroutine gets the label that names the scope it left only while the
+// live view watches (see closedTable.watch): nothing else reads it.
+func leaveScopes() scopehook.Saved {
+	if !ambientSupported {
+		return scopehook.Saved{}
+	}
+	prev := getProfLabel()
+	if prev == nil {
+		return scopehook.Saved{}
+	}
+	if s := lookupScope(prev); s != nil && closed.watched() {
+		pprof.SetGoroutineLabels(s.exitLabels())
+	} else {
+		setLabels(nil)
+	}
+	return scopehook.Saved{Labels: prev, Swapped: true}
+}
+
+// backToScope undoes leaveScopes.
+func backToScope(saved scopehook.Saved) {
+	if saved.Swapped {
+		setLabels(saved.Labels)
+	}
 }
 
 // exited is a context with no frame and no pprof labels (see Exit).

@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/otelctx/otelctx/internal/scopehook"
 )
 
 // FuzzAmbientLabels installs arbitrary pprof labels, as user code may, on a
@@ -180,4 +183,43 @@ func TestOutlivingWorkSeesNothing(t *testing.T) {
 			assert.Equal(t, "user-1", value(store.Current()), "Exit restores the scope")
 		})
 	})
+}
+
+// TestExitLabels checks what Exit leaves on the goroutine: no label set at
+// all, or, while the live view watches, only the one that names the scope
+// it left, which no lookup follows; leaveScopes without a callback does
+// the same.
+func TestExitLabels(t *testing.T) {
+	if !ambientSupported {
+		t.Skip("no ambient scopes in this build")
+	}
+	store := NewStore[string]()
+	exitLabel := func() (string, bool) { return pprof.Label(labelsCtx{getProfLabel()}, scopehook.ExitLabel) }
+	store.Run(context.Background(), "user-1", func(ctx context.Context) {
+		sc := ambientScope()
+		require.NotNil(t, sc)
+		Exit(ctx, func(context.Context) {
+			assert.Nil(t, getProfLabel(), "nobody watches: no label set")
+		})
+		saved := leaveScopes()
+		assert.True(t, saved.Swapped)
+		assert.Nil(t, getProfLabel())
+		backToScope(saved)
+		assert.Equal(t, sc, ambientScope(), "back in the scope")
+
+		stop := scopehook.Watch()
+		defer stop()
+		Exit(ctx, func(context.Context) {
+			v, ok := exitLabel()
+			assert.True(t, ok)
+			assert.Equal(t, sc.label, v, "the label names the scope left")
+			assert.Nil(t, ambientScope(), "no lookup follows it")
+			_, ok = store.Current()
+			assert.False(t, ok)
+		})
+		assert.Equal(t, "user-1", value(store.Current()))
+	})
+	saved := leaveScopes()
+	assert.False(t, saved.Swapped, "outside every scope there is nothing to leave")
+	backToScope(saved)
 }

@@ -4,7 +4,6 @@
 package propagator
 
 import (
-	"context"
 	"net/http"
 	"strings"
 	"sync"
@@ -13,8 +12,8 @@ import (
 	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/propagation"
 
-	"github.com/otelctx/otelctx/asynctrack"
 	"github.com/otelctx/otelctx/internal/envcheck"
+	"github.com/otelctx/otelctx/internal/scopehook"
 )
 
 // NewTransport returns an http.RoundTripper that sends each request's
@@ -48,9 +47,9 @@ func NewTransport(base http.RoundTripper, p propagation.TextMapPropagator) http.
 // ctx still carries them, for base and for httptrace callbacks that get it.
 type detached struct{ base http.RoundTripper }
 
-func (d detached) RoundTrip(r *http.Request) (resp *http.Response, err error) {
-	asynctrack.Exit(r.Context(), func(context.Context) { resp, err = d.base.RoundTrip(r) })
-	return resp, err
+func (d detached) RoundTrip(r *http.Request) (*http.Response, error) {
+	defer scopehook.Back(scopehook.Leave()) // asynctrack.Exit, without a callback
+	return d.base.RoundTrip(r)
 }
 
 type transport struct {

@@ -70,42 +70,65 @@ type Target struct {
 
 // Start starts the setup variant.
 func Start(variant string) (_ *Target, err error) {
-	if !slices.Contains(Variants, variant) {
-		return nil, fmt.Errorf("bench: unknown variant %q, want one of %q", variant, Variants)
+	t, err := newTarget(variant)
+	if err != nil {
+		return nil, err
 	}
-	t := &Target{variant: variant, transport: &http.Transport{MaxIdleConnsPerHost: 256}}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, t.Shutdown(context.Background()))
 		}
 	}()
-	if variant == "nethttp" {
-		t.Header = http.Header{userHeader: {"ada"}, requestHeader: {"r-1"}}
-	} else {
-		t.Header = http.Header{"Baggage": {userKey + "=ada," + requestKey + "=r-1"}}
-		t.Exporter = tracetest.NewInMemoryExporter()
-		// A batch processor that never drops a span, so that every setup
-		// exports all it records; under full the bridge wraps it, as in
-		// README's setup.
-		var sp sdktrace.SpanProcessor = sdktrace.NewBatchSpanProcessor(t.Exporter, sdktrace.WithBlocking())
-		var opts []sdktrace.TracerProviderOption
-		switch variant {
-		case "full":
-			sp = baggagebridge.WrapSpanProcessor(sp)
-		case "baggagecopy":
-			// Registered first, so that the values are set before the
-			// exporting processor sees the span start.
-			opts = append(opts, sdktrace.WithSpanProcessor(baggagecopy.NewSpanProcessor(copyValues)))
-		}
-		t.tp = sdktrace.NewTracerProvider(append(opts, sdktrace.WithSpanProcessor(sp))...)
-	}
-
-	if t.backend, err = server.Start("127.0.0.1:0", t.handler(http.HandlerFunc(backend), "backend", t.propagator(""))); err != nil {
+	if t.backend, err = server.Start("127.0.0.1:0", t.backendHandler()); err != nil {
 		return t, err
 	}
-	p := t.propagator(t.backend.Host)
-	h := &handler{client: &http.Client{Transport: t.roundTripper(p)}, backend: t.backend.URL, spawn: goStatement}
+	if t.frontend, err = server.Start("127.0.0.1:0", t.frontendHandler(t.backend.Host, t.backend.URL)); err != nil {
+		return t, err
+	}
+	t.URL = t.frontend.URL
+	return t, nil
+}
+
+// newTarget returns variant's target, with no server yet.
+func newTarget(variant string) (*Target, error) {
+	if !slices.Contains(Variants, variant) {
+		return nil, fmt.Errorf("bench: unknown variant %q, want one of %q", variant, Variants)
+	}
+	t := &Target{variant: variant, transport: &http.Transport{MaxIdleConnsPerHost: 256}}
+	if variant == "nethttp" {
+		t.Header = http.Header{userHeader: {"ada"}, requestHeader: {"r-1"}}
+		return t, nil
+	}
+	t.Header = http.Header{"Baggage": {userKey + "=ada," + requestKey + "=r-1"}}
+	t.Exporter = tracetest.NewInMemoryExporter()
+	// A batch processor that never drops a span, so that every setup
+	// exports all it records; under full the bridge wraps it, as in
+	// README's setup.
+	var sp sdktrace.SpanProcessor = sdktrace.NewBatchSpanProcessor(t.Exporter, sdktrace.WithBlocking())
+	var opts []sdktrace.TracerProviderOption
 	switch variant {
+	case "full":
+		sp = baggagebridge.WrapSpanProcessor(sp)
+	case "baggagecopy":
+		// Registered first, so that the values are set before the
+		// exporting processor sees the span start.
+		opts = append(opts, sdktrace.WithSpanProcessor(baggagecopy.NewSpanProcessor(copyValues)))
+	}
+	t.tp = sdktrace.NewTracerProvider(append(opts, sdktrace.WithSpanProcessor(sp))...)
+	return t, nil
+}
+
+// backendHandler returns the backend's handler.
+func (t *Target) backendHandler() http.Handler {
+	return t.handler(http.HandlerFunc(backend), "backend", t.propagator(""))
+}
+
+// frontendHandler returns the frontend's handler, which calls the backend
+// at backendURL, on host backendHost.
+func (t *Target) frontendHandler(backendHost, backendURL string) http.Handler {
+	p := t.propagator(backendHost)
+	h := &handler{client: &http.Client{Transport: t.roundTripper(p)}, backend: backendURL, spawn: goStatement}
+	switch t.variant {
 	case "nethttp":
 		h.value = func(_ context.Context, r *http.Request, key string) string {
 			if key == userKey {
@@ -124,11 +147,7 @@ func Start(variant string) (_ *Target, err error) {
 			return v
 		}
 	}
-	if t.frontend, err = server.Start("127.0.0.1:0", t.handler(h, "frontend", p)); err != nil {
-		return t, err
-	}
-	t.URL = t.frontend.URL
-	return t, nil
+	return t.handler(h, "frontend", p)
 }
 
 // Do sends one request to the target with c, as a client of the

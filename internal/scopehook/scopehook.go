@@ -10,7 +10,10 @@
 // linked in, which every importer of this package is, through asynctrack.
 package scopehook
 
-import "context"
+import (
+	"context"
+	"unsafe"
+)
 
 var (
 	// Enter changes what the open scope ctx's execution runs in shows,
@@ -38,7 +41,22 @@ var (
 	// that a goroutine that outlives its scope can be told whose it was.
 	// Calls nest: asynctrack remembers while any watch is on.
 	Watch func() (stop func())
+
+	// Leave takes the calling goroutine out of every scope, as
+	// asynctrack.Exit does for its callback, without a callback and without
+	// allocating: the goroutine must call Back with what Leave returned on
+	// every path (defer it) before it returns to its caller.
+	Leave func() Saved
+	// Back puts the calling goroutine back where Leave took it from.
+	Back func(Saved)
 )
+
+// Saved is the scope Leave took a goroutine out of: the label set to
+// restore, if Swapped.
+type Saved struct {
+	Labels  unsafe.Pointer
+	Swapped bool
+}
 
 // Label is the pprof label key of asynctrack's scopes.
 const Label = "otelctx"
