@@ -217,24 +217,32 @@ func (e *execution) discard() {
 // f's scope is ambient while fn runs, Before and After bracket it, and, if
 // last is set, Destroy follows. A panic in fn still emits After and Destroy,
 // then propagates.
+//
+// Without hooks, run keeps a small stack frame: a goroutine that Go starts
+// begins in it, on the runtime's smallest stack, and what run takes of that
+// stack fn cannot use before the stack must grow (a copy).
 func (f *frame) run(fn func(context.Context), last bool) {
-	hs := f.hooks
-	prev, swapped := f.enter()
-	if hs == nil && !swapped && f.scope == nil {
-		fn(f) // nothing to do afterwards, even if fn panics
+	if f.hooks != nil {
+		f.runHooked(fn, last)
 		return
 	}
-	var id uint64
-	if hs != nil {
-		id = f.ID()
-		hs.emit(before, id)
+	prev, swapped := f.enter()
+	if swapped || f.scope != nil {
+		defer f.leave(prev, swapped)
 	}
+	fn(f)
+}
+
+// runHooked is run for a frame with hooks.
+func (f *frame) runHooked(fn func(context.Context), last bool) {
+	hs := f.hooks
+	prev, swapped := f.enter()
+	id := f.ID()
+	hs.emit(before, id)
 	defer func() {
-		if hs != nil {
-			hs.emit(after, id)
-			if last {
-				hs.emit(destroy, id)
-			}
+		hs.emit(after, id)
+		if last {
+			hs.emit(destroy, id)
 		}
 		f.leave(prev, swapped)
 	}()

@@ -23,7 +23,8 @@ import (
 // Destroy is emitted when fn returns. A panic in fn emits After and Destroy,
 // then crashes the program as it would in a plain goroutine.
 func Go(ctx context.Context, fn func(ctx context.Context)) {
-	go newExecution(ctx, TypeGoroutine, fn, fn, false).start()
+	e := newExecution(ctx, TypeGoroutine, fn, fn, false)
+	go e.frame.run(fn, true) // no frame between the goroutine's start and fn: see frame.run
 }
 
 // A Group is errgroup.Group for tracked goroutines: a collection of

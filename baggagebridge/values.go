@@ -192,6 +192,15 @@ func Get(ctx context.Context, key string) (string, bool) {
 	if m := baggage.FromContext(ctx).Member(key); m.Key() != "" {
 		return m.Value(), true
 	}
+	return getHeld(ctx, key)
+}
+
+// getHeld is Get for a value Set kept out of a full baggage. It is apart
+// so that Get, called anywhere, takes little stack: a goroutine that only
+// reads a value then fits in the stack it starts with.
+//
+//go:noinline
+func getHeld(ctx context.Context, key string) (string, bool) {
 	if held, ok := heldStore.Value(ctx); ok {
 		if m, ok := held.get(key); ok {
 			return m.Value(), true
