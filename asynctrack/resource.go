@@ -19,7 +19,7 @@ import (
 // concurrent use.
 type Resource struct {
 	f       *frame
-	state   *resourceState
+	state   *resourceState // nil if no hook saw the resource created
 	cleanup runtime.Cleanup
 }
 
@@ -41,8 +41,10 @@ type resourceState struct {
 // cleanup goroutine, not on one of the program's.
 func NewResource(ctx context.Context, typ string, value any) *Resource {
 	f := &newExecution(ctx, typ, value, nil, true).frame
-	r := &Resource{f: f, state: &resourceState{f: f}}
+	r := &Resource{f: f}
 	if f.hooks != nil {
+		// Only a resource hooks saw created has events to order.
+		r.state = &resourceState{f: f}
 		r.cleanup = runtime.AddCleanup(r, (*resourceState).destroy, r.state)
 	}
 	return r
@@ -65,7 +67,7 @@ func (r *Resource) Run(fn func(ctx context.Context)) {
 	// Each run has a frame and a scope of its own: runs may overlap on
 	// several goroutines, and each scope closes when its run ends.
 	f := &frame{Context: r.f.Context, res: r.f, values: r.f.values, ownScope: true}
-	if r.state.begin() {
+	if r.state != nil && r.state.begin() {
 		f.hooks = r.f.hooks
 		defer r.state.end()
 	}
@@ -75,6 +77,9 @@ func (r *Resource) Run(fn func(ctx context.Context)) {
 // Destroy emits Destroy, after the After of any Run still in flight. Calls
 // after the first do nothing.
 func (r *Resource) Destroy() {
+	if r.state == nil {
+		return // no hooks: no event
+	}
 	r.cleanup.Stop()
 	r.state.destroy()
 }
