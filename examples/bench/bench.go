@@ -63,6 +63,7 @@ type Target struct {
 	Exporter *tracetest.InMemoryExporter
 
 	variant           string
+	without           part // for full: what is left out or replaced
 	tp                *sdktrace.TracerProvider
 	frontend, backend *server.Server
 	transport         *http.Transport
@@ -70,7 +71,7 @@ type Target struct {
 
 // Start starts the setup variant.
 func Start(variant string) (_ *Target, err error) {
-	t, err := newTarget(variant)
+	t, err := newTarget(variant, allParts)
 	if err != nil {
 		return nil, err
 	}
@@ -89,12 +90,26 @@ func Start(variant string) (_ *Target, err error) {
 	return t, nil
 }
 
-// newTarget returns variant's target, with no server yet.
-func newTarget(variant string) (*Target, error) {
+// part is a part of full that BenchmarkHTTPInProcess leaves out or
+// replaces, to price it.
+type part int
+
+const (
+	allParts         part = iota
+	noSpanValues          // no WrapSpanProcessor: the spans carry no values
+	startValues           // NewSpanProcessor: the values set as the spans start
+	noMiddleware          // no Middleware: no scope per request
+	plainGo               // go statements for the handler's goroutines
+	stockPropagators      // the stock propagators, and no NewTransport
+)
+
+// newTarget returns variant's target, with no server yet; without, for
+// full, leaves one part out.
+func newTarget(variant string, without part) (*Target, error) {
 	if !slices.Contains(Variants, variant) {
 		return nil, fmt.Errorf("bench: unknown variant %q, want one of %q", variant, Variants)
 	}
-	t := &Target{variant: variant, transport: &http.Transport{MaxIdleConnsPerHost: 256}}
+	t := &Target{variant: variant, without: without, transport: &http.Transport{MaxIdleConnsPerHost: 256}}
 	if variant == "nethttp" {
 		t.Header = http.Header{userHeader: {"ada"}, requestHeader: {"r-1"}}
 		return t, nil
@@ -108,7 +123,12 @@ func newTarget(variant string) (*Target, error) {
 	var opts []sdktrace.TracerProviderOption
 	switch variant {
 	case "full":
-		sp = baggagebridge.WrapSpanProcessor(sp)
+		switch without {
+		case allParts, noMiddleware, plainGo, stockPropagators:
+			sp = baggagebridge.WrapSpanProcessor(sp)
+		case startValues:
+			opts = append(opts, sdktrace.WithSpanProcessor(baggagebridge.NewSpanProcessor()))
+		}
 	case "baggagecopy":
 		// Registered first, so that the values are set before the
 		// exporting processor sees the span start.
@@ -141,7 +161,9 @@ func (t *Target) frontendHandler(backendHost, backendURL string) http.Handler {
 			return baggage.FromContext(ctx).Member(key).Value()
 		}
 	case "full":
-		h.spawn = asynctrack.Go
+		if t.without != plainGo {
+			h.spawn = asynctrack.Go
+		}
 		h.value = func(ctx context.Context, _ *http.Request, key string) string {
 			v, _ := baggagebridge.Get(ctx, key)
 			return v
@@ -177,6 +199,9 @@ func (t *Target) propagator(egressHost string) propagation.TextMapPropagator {
 	case "otelhttp", "baggagecopy":
 		return propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
 	case "full":
+		if t.without == stockPropagators {
+			return propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
+		}
 		var rules []propagator.EgressRule
 		if egressHost != "" {
 			rules = append(rules, propagator.EgressRule{Hosts: []string{egressHost}, Keys: []string{userKey, requestKey}})
@@ -189,7 +214,9 @@ func (t *Target) propagator(egressHost string) propagation.TextMapPropagator {
 func (t *Target) handler(h http.Handler, name string, p propagation.TextMapPropagator) http.Handler {
 	switch t.variant {
 	case "full":
-		h = baggagebridge.Middleware(baggagebridge.WithPropagators(p))(h)
+		if t.without != noMiddleware {
+			h = baggagebridge.Middleware(baggagebridge.WithPropagators(p))(h)
+		}
 		fallthrough
 	case "otelhttp", "baggagecopy":
 		h = otelhttp.NewHandler(h, name, otelhttp.WithTracerProvider(t.tp), otelhttp.WithPropagators(p))
@@ -202,7 +229,7 @@ func (t *Target) roundTripper(p propagation.TextMapPropagator) http.RoundTripper
 		return t.transport
 	}
 	var base http.RoundTripper = t.transport
-	if t.variant == "full" {
+	if t.variant == "full" && t.without != stockPropagators {
 		base = propagator.NewTransport(base, p)
 	}
 	return otelhttp.NewTransport(base, otelhttp.WithTracerProvider(t.tp), otelhttp.WithPropagators(p))

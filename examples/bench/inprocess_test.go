@@ -7,11 +7,13 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/attribute"
 )
 
 // BenchmarkHTTPInProcess is BenchmarkHTTP without sockets: the same
@@ -24,11 +26,41 @@ import (
 // and the system calls that make up most of BenchmarkHTTP and most of its
 // noise: the rows tell the parts apart where BenchmarkHTTP cannot.
 //
-//	go test -run '^$' -bench HTTPInProcess -benchmem -count 5 ./bench
+// After the four setups come rows of full with one part left out or
+// replaced; each one's difference to full is what that part costs:
+//
+//   - full-no-span-values: no WrapSpanProcessor, so the spans carry no values;
+//   - full-start-values: NewSpanProcessor in its place, which sets the values
+//     as attributes as the spans start, as baggagecopy does;
+//   - full-no-middleware: no Middleware, so no scope per request;
+//   - full-plain-go: go statements in place of asynctrack.Go;
+//   - full-stock-propagators: the stock propagators, and no NewTransport.
+//
+// Measure on one core, where the CPU time per request (cpu-ns/op) varies
+// least, in rounds of separate processes:
+//
+//	go test -c -o bench.test ./bench
+//	for i in $(seq 8); do GOMAXPROCS=1 ./bench.test -test.run '^$' -test.bench HTTPInProcess -test.benchmem -test.cpu 1 -test.benchtime 20000x; done
 func BenchmarkHTTPInProcess(b *testing.B) {
+	type row struct {
+		name    string
+		variant string
+		without part
+	}
+	var rows []row
 	for _, v := range Variants {
-		b.Run(v, func(b *testing.B) {
-			front, t := startInProcess(b, v)
+		rows = append(rows, row{v, v, allParts})
+	}
+	rows = append(rows,
+		row{"full-no-span-values", "full", noSpanValues},
+		row{"full-start-values", "full", startValues},
+		row{"full-no-middleware", "full", noMiddleware},
+		row{"full-plain-go", "full", plainGo},
+		row{"full-stock-propagators", "full", stockPropagators},
+	)
+	for _, r := range rows {
+		b.Run(r.name, func(b *testing.B) {
+			front, t := startInProcess(b, r.variant, r.without)
 			var sent atomic.Int64
 			b.ReportAllocs()
 			cpu0, cpuOK := processCPU()
@@ -55,18 +87,44 @@ func BenchmarkHTTPInProcess(b *testing.B) {
 func TestInProcess(t *testing.T) {
 	for _, v := range Variants {
 		t.Run(v, func(t *testing.T) {
-			front, tg := startInProcess(t, v)
+			front, tg := startInProcess(t, v, allParts)
 			assert.Equal(t, http.StatusNoContent, serveInProcess(front, tg.Header))
 			assert.Equal(t, http.StatusBadRequest, serveInProcess(front, http.Header{}), "the handler reads the values")
 		})
 	}
 }
 
+// TestParts checks that each row of full with a part left out still serves
+// the request, and leaves out what it says.
+func TestParts(t *testing.T) {
+	user := attribute.String(userKey, "ada")
+	for _, tc := range []struct {
+		without part
+		values  bool // the spans carry the values
+	}{
+		{allParts, true},
+		{noSpanValues, false},
+		{startValues, true},
+		{noMiddleware, true},
+		{plainGo, true},
+		{stockPropagators, true},
+	} {
+		front, tg := startInProcess(t, "full", tc.without)
+		require.Equal(t, http.StatusNoContent, serveInProcess(front, tg.Header), "part %d", tc.without)
+		require.NoError(t, tg.tp.ForceFlush(context.Background()))
+		spans := tg.Exporter.GetSpans()
+		require.Len(t, spans, 3, "part %d", tc.without)
+		for _, s := range spans {
+			assert.Equal(t, tc.values, slices.Contains(s.Attributes, user), "part %d, span %s", tc.without, s.Name)
+		}
+	}
+}
+
 // startInProcess returns variant's frontend handler, calling its backend
-// in process.
-func startInProcess(tb testing.TB, v string) (http.Handler, *Target) {
+// in process; without, for full, leaves a part out.
+func startInProcess(tb testing.TB, v string, without part) (http.Handler, *Target) {
 	tb.Helper()
-	t, err := newTarget(v)
+	t, err := newTarget(v, without)
 	require.NoError(tb, err)
 	tb.Cleanup(func() { assert.NoError(tb, t.Shutdown(context.Background())) })
 	t.transport.RegisterProtocol("mem", inProcess{t.backendHandler()})
