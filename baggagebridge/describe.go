@@ -18,7 +18,12 @@ import (
 // shows of it (reqinfo.Describer). It holds no part of the *http.Request
 // that a handler may change; set changes when Set gives the request a
 // value (see enter).
+//
+// It is also the request's context, the one Middleware derives from the
+// request's: its Value answers requestKey with itself, so that Set finds it
+// (requestOf) without a context layer of its own.
 type request struct {
+	context.Context
 	sel     *selection
 	arrived baggage.Baggage                 // what the request arrived with
 	set     atomic.Pointer[baggage.Baggage] // what Set made it since, if anything
@@ -33,8 +38,10 @@ type request struct {
 
 var _ reqinfo.Describer = (*request)(nil)
 
+// describe returns the request r, whose context is ctx, as a request: its
+// description and the context to serve it with.
 func (h *handler) describe(ctx context.Context, r *http.Request) *request {
-	d := &request{sel: &h.m.sel, arrived: baggage.FromContext(ctx), method: r.Method, pattern: r.Pattern}
+	d := &request{Context: ctx, sel: &h.m.sel, arrived: baggage.FromContext(ctx), method: r.Method, pattern: r.Pattern}
 	if mux, ok := h.next.(*http.ServeMux); ok && d.pattern == "" && r.URL != nil {
 		d.mux, d.host, d.urlHost, d.path, d.rawPath = mux, r.Host, r.URL.Host, r.URL.Path, r.URL.RawPath
 	}
@@ -62,6 +69,14 @@ func (d *request) DescribeRequest() reqinfo.Request {
 
 // requestKey is the context key of the request Middleware serves.
 type requestKey struct{}
+
+// Value returns d for requestKey, else what d's context holds.
+func (d *request) Value(key any) any {
+	if key == (requestKey{}) {
+		return d
+	}
+	return d.Context.Value(key)
+}
 
 // requestOf returns the request ctx belongs to, or nil.
 func requestOf(ctx context.Context) *request {

@@ -81,9 +81,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ctx = h.m.prop.Extract(ctx, propagation.HeaderCarrier(r.Header))
 	}
 	envcheck.Served() // the request's baggage is extracted, here or by otelhttp
-	d := h.describe(ctx, r)
-	ctx = context.WithValue(ctx, requestKey{}, d) // for Set (see enter)
-	res := asynctrack.NewResource(ctx, TypeHTTPRequest, d)
+	d := h.describe(ctx, r) // also ctx, with the request for Set (see enter)
+	res := asynctrack.NewResource(d, TypeHTTPRequest, d)
 	defer res.Destroy()
 	res.Run(func(ctx context.Context) {
 		var inner *http.Request
