@@ -80,7 +80,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !trace.SpanContextFromContext(ctx).IsValid() {
 		ctx = h.m.prop.Extract(ctx, propagation.HeaderCarrier(r.Header))
 	}
-	envcheck.Served() // the request's baggage is extracted, here or by otelhttp
+	envcheck.Served()       // the request's baggage is extracted, here or by otelhttp
 	d := h.describe(ctx, r) // also ctx, with the request for Set (see enter)
 	res := asynctrack.NewResource(d, TypeHTTPRequest, d)
 	defer res.Destroy()
