@@ -99,9 +99,8 @@ type enrichment struct {
 	values  []string
 	present []bool
 	// members holds, for a selection of every key or of prefixes, the
-	// baggage's members, and tid the trace it was computed in.
+	// baggage's members: what the enrichment was computed from.
 	members []keyValue
-	tid     trace.TraceID
 	attrs   []attribute.KeyValue
 	logs    []slog.Attr
 }
@@ -242,14 +241,15 @@ func (e *enricher) get(bag baggage.Baggage, tid trace.TraceID) *enrichment {
 // recent is get for a selection of every key or of prefixes, which must
 // see every member: the spans and log records of one trace nearly always
 // carry one baggage, so the last enrichment computed in trace tid is kept
-// in a slot of that trace, and reused after checking, member by member,
-// that bag holds exactly the members it was computed from.
+// in a slot of that trace, and reused for any baggage that holds, member
+// by member, exactly the members it was computed from: by the other spans
+// of the trace, and by a trace of the same slot with the same baggage.
 func (e *enricher) recent(bag baggage.Baggage, tid trace.TraceID) *enrichment {
 	if !tid.IsValid() {
 		return e.sel.enrich(bag, e.forLogs)
 	}
 	slot := &e.slots[maphash.Comparable(e.seed, tid)>>(64-cacheBits)]
-	if en := slot.Load(); en != nil && en.tid == tid && sameMembers(en.members, bag) {
+	if en := slot.Load(); en != nil && sameMembers(en.members, bag) {
 		return en
 	}
 	ms := bag.Members()
@@ -257,7 +257,6 @@ func (e *enricher) recent(bag baggage.Baggage, tid trace.TraceID) *enrichment {
 	for i, m := range ms {
 		en.members[i] = keyValue{m.Key(), m.Value()}
 	}
-	en.tid = tid
 	e.sel.fill(en, ms, e.forLogs)
 	slot.Store(en)
 	return en
