@@ -137,8 +137,10 @@ func (c *egressCtx) Value(key any) any {
 }
 
 func (h *clientHandler) unary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) (err error) {
-	ctx = h.withDestination(ambientotel.Adopt(ctx), cc)
-	if !inScope(ctx) {
+	ctx = ambientotel.Adopt(ctx)
+	scoped := inScope(ctx)
+	ctx = h.withDestination(ctx, cc)
+	if !scoped {
 		return invoker(ctx, method, req, reply, cc, opts...)
 	}
 	asynctrack.Exit(ctx, func(ctx context.Context) {
@@ -148,8 +150,10 @@ func (h *clientHandler) unary(ctx context.Context, method string, req, reply any
 }
 
 func (h *clientHandler) stream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (cs grpc.ClientStream, err error) {
-	ctx = h.withDestination(ambientotel.Adopt(ctx), cc)
-	if !inScope(ctx) {
+	ctx = ambientotel.Adopt(ctx)
+	scoped := inScope(ctx)
+	ctx = h.withDestination(ctx, cc)
+	if !scoped {
 		return streamer(ctx, desc, cc, method, opts...)
 	}
 	asynctrack.Exit(ctx, func(ctx context.Context) {
