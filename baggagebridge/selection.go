@@ -99,9 +99,8 @@ type enrichment struct {
 	values  []string
 	present []bool
 	// members holds, for a selection of every key or of prefixes, the
-	// baggage's members, and tid the trace it was computed in.
+	// baggage's members: what the enrichment was computed from.
 	members []keyValue
-	tid     trace.TraceID
 	attrs   []attribute.KeyValue
 	logs    []slog.Attr
 }
@@ -113,17 +112,24 @@ func (s *selection) enrich(bag baggage.Baggage, forLogs bool) *enrichment {
 // enrichMembers is enrich of a baggage's members, which it reorders and
 // overwrites.
 func (s *selection) enrichMembers(members []baggage.Member, forLogs bool) *enrichment {
-	e := &enrichment{}
+	return s.fill(newEnrichment(0, forLogs), members, forLogs)
+}
+
+// fill sets the attributes of e, made by newEnrichment, to those of a
+// baggage of the given members, which it reorders and overwrites; it
+// returns e.
+func (s *selection) fill(e *enrichment, members []baggage.Member, forLogs bool) *enrichment {
 	members = slices.DeleteFunc(members, func(m baggage.Member) bool { return !s.selects(m.Key()) })
 	slices.SortFunc(members, w3cbaggage.ByKey)
 	members = members[:min(len(members), s.max)]
 	if len(members) == 0 {
+		e.attrs, e.logs = nil, nil
 		return e
 	}
 	if forLogs {
-		e.logs = make([]slog.Attr, len(members))
+		e.logs = slices.Grow(e.logs[:0], len(members))[:len(members)]
 	} else {
-		e.attrs = make([]attribute.KeyValue, len(members))
+		e.attrs = slices.Grow(e.attrs[:0], len(members))[:len(members)]
 	}
 	for i, m := range members {
 		k, v := s.attr(m.Key(), m.Value())
@@ -134,6 +140,44 @@ func (s *selection) enrichMembers(members []baggage.Member, forLogs bool) *enric
 		}
 	}
 	return e
+}
+
+// inlineMembers is the number of members up to which a baggage's
+// enrichment is one allocation (see newEnrichment).
+const inlineMembers = 4
+
+// spanEnrichment and logEnrichment are an enrichment with room for the
+// attributes and the members of a baggage of up to inlineMembers members.
+type (
+	spanEnrichment struct {
+		enrichment
+		attrs   [inlineMembers]attribute.KeyValue
+		members [inlineMembers]keyValue
+	}
+	logEnrichment struct {
+		enrichment
+		logs    [inlineMembers]slog.Attr
+		members [inlineMembers]keyValue
+	}
+)
+
+// newEnrichment returns an empty enrichment for spans or, with forLogs,
+// for log records, whose members has length n and whose attributes have
+// room for as many, in one allocation when n is at most inlineMembers: an
+// enrichment that a cache keeps is one object for the garbage collector
+// to mark, not three.
+func newEnrichment(n int, forLogs bool) *enrichment {
+	switch {
+	case n > inlineMembers:
+		return &enrichment{members: make([]keyValue, n)}
+	case forLogs:
+		b := &logEnrichment{}
+		b.enrichment.logs, b.enrichment.members = b.logs[:0], b.members[:n]
+		return &b.enrichment
+	}
+	b := &spanEnrichment{}
+	b.enrichment.attrs, b.enrichment.members = b.attrs[:0], b.members[:n]
+	return &b.enrichment
 }
 
 // cacheBits sizes the enrichment cache: 256 slots of one entry each hold
@@ -197,23 +241,23 @@ func (e *enricher) get(bag baggage.Baggage, tid trace.TraceID) *enrichment {
 // recent is get for a selection of every key or of prefixes, which must
 // see every member: the spans and log records of one trace nearly always
 // carry one baggage, so the last enrichment computed in trace tid is kept
-// in a slot of that trace, and reused after checking, member by member,
-// that bag holds exactly the members it was computed from.
+// in a slot of that trace, and reused for any baggage that holds, member
+// by member, exactly the members it was computed from: by the other spans
+// of the trace, and by a trace of the same slot with the same baggage.
 func (e *enricher) recent(bag baggage.Baggage, tid trace.TraceID) *enrichment {
 	if !tid.IsValid() {
 		return e.sel.enrich(bag, e.forLogs)
 	}
 	slot := &e.slots[maphash.Comparable(e.seed, tid)>>(64-cacheBits)]
-	if en := slot.Load(); en != nil && en.tid == tid && sameMembers(en.members, bag) {
+	if en := slot.Load(); en != nil && sameMembers(en.members, bag) {
 		return en
 	}
 	ms := bag.Members()
-	members := make([]keyValue, len(ms))
+	en := newEnrichment(len(ms), e.forLogs)
 	for i, m := range ms {
-		members[i] = keyValue{m.Key(), m.Value()}
+		en.members[i] = keyValue{m.Key(), m.Value()}
 	}
-	en := e.sel.enrichMembers(ms, e.forLogs)
-	en.tid, en.members = tid, members
+	e.sel.fill(en, ms, e.forLogs)
 	slot.Store(en)
 	return en
 }

@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 
@@ -110,7 +109,7 @@ func (p *spanProcessor) OnEnd(s sdktrace.ReadOnlySpan) {
 		bag = set // the values Set gave the scope opened under s
 	}
 	if bag.Len() > 0 {
-		s = &enrichedSpan{ReadOnlySpan: s, e: p.e, bag: bag}
+		s = &enrichedSpan{ReadOnlySpan: s, e: p.e, bag: bag, tid: sc.TraceID()}
 	}
 	p.next.OnEnd(s)
 }
@@ -131,30 +130,40 @@ func (p *spanProcessor) ForceFlush(ctx context.Context) error {
 	return p.next.ForceFlush(ctx)
 }
 
-// enrichedSpan is an ended span with the values of bag added to its
-// attributes.
+// enrichedSpan is an ended span, of trace tid, with the values of bag added
+// to its attributes.
 type enrichedSpan struct {
 	sdktrace.ReadOnlySpan
 	e   *enricher
 	bag baggage.Baggage
+	tid trace.TraceID
 }
 
 // Attributes returns the span's attributes, then the values of its baggage
 // whose keys the span has no attribute of.
 func (s *enrichedSpan) Attributes() []attribute.KeyValue {
 	own := s.ReadOnlySpan.Attributes()
-	en := s.e.get(s.bag, s.SpanContext().TraceID())
+	en := s.e.get(s.bag, s.tid)
 	if en == nil || len(en.attrs) == 0 {
 		return own
 	}
-	out := make([]attribute.KeyValue, len(own), len(own)+len(en.attrs))
-	copy(out, own)
+	out := append(make([]attribute.KeyValue, 0, len(own)+len(en.attrs)), own...)
 	for _, a := range en.attrs {
-		if !slices.ContainsFunc(own, func(o attribute.KeyValue) bool { return o.Key == a.Key }) {
+		if !hasKey(own, a.Key) {
 			out = append(out, a)
 		}
 	}
 	return out
+}
+
+// hasKey reports whether attrs has an attribute of key k.
+func hasKey(attrs []attribute.KeyValue, k attribute.Key) bool {
+	for i := range attrs {
+		if attrs[i].Key == k {
+			return true
+		}
+	}
+	return false
 }
 
 const (

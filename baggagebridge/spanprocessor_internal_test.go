@@ -6,11 +6,13 @@ package baggagebridge
 import (
 	"encoding/binary"
 	"fmt"
+	"hash/maphash"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -103,4 +105,37 @@ func TestPendingSpansSharedID(t *testing.T) {
 	}
 	ps.add(trace.TraceID{3}, id, bag)
 	assert.Equal(t, "v", ps.take(trace.TraceID{3}, id).Member("k").Value(), "free again")
+}
+
+// TestEnrichmentSharedAcrossTraces: a selection of every key computes the
+// enrichment of a baggage once for the traces whose slot it shares, and
+// gives a trace of another baggage in that slot its own values, computed
+// anew.
+func TestEnrichmentSharedAcrossTraces(t *testing.T) {
+	e := newEnricher(newConfig(), false)
+	slot := func(tid trace.TraceID) uint64 { return maphash.Comparable(e.seed, tid) >> (64 - cacheBits) }
+	tid1 := trace.TraceID{1}
+	var tid2, tid3 trace.TraceID // other traces of tid1's slot
+	for i := uint64(2); tid3 == (trace.TraceID{}); i++ {
+		var id trace.TraceID
+		binary.BigEndian.PutUint64(id[8:], i)
+		switch {
+		case slot(id) != slot(tid1):
+		case tid2 == (trace.TraceID{}):
+			tid2 = id
+		default:
+			tid3 = id
+		}
+	}
+	bag := func(s string) baggage.Baggage {
+		b, err := baggage.Parse(s)
+		require.NoError(t, err)
+		return b
+	}
+
+	first := e.get(bag("user.id=u1,tenant.id=t1"), tid1)
+	again := e.get(bag("tenant.id=t1,user.id=u1"), tid2)
+	assert.Same(t, first, again, "the same members in another trace")
+	other := e.get(bag("user.id=u2,tenant.id=t1"), tid3)
+	assert.Equal(t, []attribute.KeyValue{attribute.String("tenant.id", "t1"), attribute.String("user.id", "u2")}, other.attrs)
 }

@@ -116,7 +116,7 @@ func TestGRPCVariants(t *testing.T) {
 			for _, kinds := range byTrace {
 				assert.ElementsMatch(t, []trace.SpanKind{trace.SpanKindClient, trace.SpanKindServer}, kinds)
 			}
-			if v == "full" || v == "otelgrpc_baggagecopy" {
+			if v != "otelgrpc" && v != "otelgrpc_scope" && v != "full_novalues" {
 				assert.Len(t, withValues, 1, "one RPC's spans carry its values")
 				for _, n := range withValues {
 					assert.Equal(t, 2, n, "both spans of that RPC")
@@ -134,8 +134,15 @@ func TestGRPCVariants(t *testing.T) {
 // from the ctx they are handed: the floor under full's scope.
 // otelgrpc_baggagecopy is otelgrpc with contrib's baggagecopy span
 // processor copying the two values onto both spans: the stock way to the
-// values full puts on the same spans.
-var grpcVariants = []string{"otelgrpc", "otelgrpc_scope", "otelgrpc_baggagecopy", "full"}
+// values full puts on the same spans. The full_no rows are full without one
+// of its parts, so that what each costs can be told apart: full_noegress
+// without DialOptions (the client is otelgrpc's alone, with the stock
+// propagator, which sends every member everywhere), full_novalues without
+// the bridge's span processor, full_noscope without the scope
+// (ServerOptions' stats handler alone; the goroutines read the values from
+// the ctx they are handed).
+var grpcVariants = []string{"otelgrpc", "otelgrpc_scope", "otelgrpc_baggagecopy", "full",
+	"full_noegress", "full_novalues", "full_noscope"}
 
 // startGRPC starts variant v's server on loopback and returns a client of
 // it, the exporter of the spans of both and their tracer provider.
@@ -165,13 +172,19 @@ func startGRPC(tb testing.TB, v string) (*grpc.ClientConn, *tracetest.InMemoryEx
 				return m.Key() == "user.id" || m.Key() == "tenant.id"
 			})), sdktrace.WithBatcher(exp, sdktrace.WithBlocking()))
 		}
-	case "full":
+	case "full", "full_noegress", "full_novalues", "full_noscope":
 		prop = propagator.New(propagator.WithEgress(propagator.EgressRule{Hosts: []string{"svc"}, Keys: []string{"user.id", "tenant.id"}}))
-		// As README's setup: the bridge wraps the exporting processor.
-		tpo = append(tpo, sdktrace.WithSpanProcessor(baggagebridge.WrapSpanProcessor(sdktrace.NewBatchSpanProcessor(exp, sdktrace.WithBlocking()))))
+		if v != "full_novalues" {
+			// As README's setup: the bridge wraps the exporting processor.
+			tpo = append(tpo, sdktrace.WithSpanProcessor(baggagebridge.WrapSpanProcessor(sdktrace.NewBatchSpanProcessor(exp, sdktrace.WithBlocking()))))
+		}
 		value = func(_ context.Context, key string) string { s, _ := baggagebridge.Current(key); return s }
 		sopts = otelctxgrpc.ServerOptions(otelctxgrpc.WithPropagators(prop))
-		full = true
+		if v == "full_noscope" {
+			sopts = sopts[:1] // its stats handler, the first option (the RPC fails without it)
+			value = func(ctx context.Context, key string) string { return baggage.FromContext(ctx).Member(key).Value() }
+		}
+		full = v != "full_noegress"
 	}
 	if tpo == nil {
 		tpo = append(tpo, sdktrace.WithBatcher(exp, sdktrace.WithBlocking()))
@@ -194,7 +207,11 @@ func startGRPC(tb testing.TB, v string) (*grpc.ClientConn, *tracetest.InMemoryEx
 	}}
 	addr := serve(tb, srv, append(sopts,
 		grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(tp), otelgrpc.WithPropagators(prop))))...)
-	client := otelgrpc.NewClientHandler(otelgrpc.WithTracerProvider(tp), otelgrpc.WithPropagators(prop))
+	cprop := prop
+	if v == "full_noegress" {
+		cprop = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
+	}
+	client := otelgrpc.NewClientHandler(otelgrpc.WithTracerProvider(tp), otelgrpc.WithPropagators(cprop))
 	dopts := []grpc.DialOption{grpc.WithStatsHandler(client)}
 	if full {
 		dopts = otelctxgrpc.DialOptions(prop, client)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/otelctx/otelctx/asynctrack"
 	"github.com/otelctx/otelctx/internal/ambientotel"
+	"github.com/otelctx/otelctx/internal/scopehook"
 	"github.com/otelctx/otelctx/propagator"
 )
 
@@ -122,18 +123,50 @@ func (b *baggageValue) Set(key, value string) {
 
 type egressKey struct{}
 
+// egressCtx is an RPC's ctx with its rpcEgress, in one allocation.
+type egressCtx struct {
+	context.Context
+	e rpcEgress
+}
+
+func (c *egressCtx) Value(key any) any {
+	if key == (egressKey{}) {
+		return &c.e
+	}
+	return c.Context.Value(key)
+}
+
 func (h *clientHandler) unary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) (err error) {
-	asynctrack.Exit(h.withDestination(ambientotel.Adopt(ctx), cc), func(ctx context.Context) {
+	ctx = ambientotel.Adopt(ctx)
+	scoped := inScope(ctx)
+	ctx = h.withDestination(ctx, cc)
+	if !scoped {
+		return invoker(ctx, method, req, reply, cc, opts...)
+	}
+	asynctrack.Exit(ctx, func(ctx context.Context) {
 		err = invoker(ctx, method, req, reply, cc, opts...)
 	})
 	return err
 }
 
 func (h *clientHandler) stream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (cs grpc.ClientStream, err error) {
-	asynctrack.Exit(h.withDestination(ambientotel.Adopt(ctx), cc), func(ctx context.Context) {
+	ctx = ambientotel.Adopt(ctx)
+	scoped := inScope(ctx)
+	ctx = h.withDestination(ctx, cc)
+	if !scoped {
+		return streamer(ctx, desc, cc, method, opts...)
+	}
+	asynctrack.Exit(ctx, func(ctx context.Context) {
 		cs, err = streamer(ctx, desc, cc, method, opts...)
 	})
 	return cs, err
+}
+
+// inScope reports whether an RPC started from ctx on the calling goroutine
+// would be started inside an asynctrack scope: ctx carries one's frame, or
+// one is ambient. Outside every scope asynctrack.Exit has nothing to leave.
+func inScope(ctx context.Context) bool {
+	return asynctrack.Ambient() != context.Background() || scopehook.HasFrame(ctx)
 }
 
 func (h *clientHandler) withDestination(ctx context.Context, cc *grpc.ClientConn) context.Context {
@@ -142,7 +175,7 @@ func (h *clientHandler) withDestination(ctx context.Context, cc *grpc.ClientConn
 		d = &connDestination{cc: cc, host: destination(cc.CanonicalTarget())}
 		h.last.Store(d)
 	}
-	return context.WithValue(ctx, egressKey{}, &rpcEgress{owner: h, host: d.host})
+	return &egressCtx{Context: ctx, e: rpcEgress{owner: h, host: d.host}}
 }
 
 // egress returns the rpcEgress of h's interceptors in ctx, or nil.

@@ -131,3 +131,40 @@ func ambient() bool {
 	s.Run(context.Background(), 1, func(context.Context) { _, ok = s.Current() })
 	return ok
 }
+
+// TestRPCStartsOutsideScopes: what an RPC runs on the calling goroutine
+// after DialOptions' interceptor (here a later interceptor) sees no
+// request, neither ambiently nor in its ctx, whether the request's scope is
+// ambient, only in the ctx the RPC is given, or both; outside every
+// request, it keeps the ctx's other values.
+func TestRPCStartsOutsideScopes(t *testing.T) {
+	if !ambient() {
+		t.Skip("ambient lookups need the linkname build")
+	}
+	addr := serve(t, &echo{unary: func(_ context.Context, in string) (string, error) { return in, nil }})
+	store := asynctrack.NewStore[string]()
+	type seen struct{ ambient, inCtx, other string }
+	var got seen
+	type otherKey struct{}
+	later := grpc.WithChainUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		got.ambient, _ = store.Current()
+		got.inCtx, _ = store.Value(ctx)
+		got.other, _ = ctx.Value(otherKey{}).(string)
+		return invoker(ctx, method, req, reply, cc, opts...)
+	})
+	cc := dial(t, "svc:1", addr, append(otelctxgrpc.DialOptions(nil), later)...)
+	call := func(ctx context.Context) seen {
+		got = seen{}
+		_, err := callUnary(ctx, cc, "x")
+		require.NoError(t, err)
+		return got
+	}
+	base := context.WithValue(context.Background(), otherKey{}, "kept")
+
+	store.Run(base, "user-1", func(ctx context.Context) {
+		assert.Equal(t, seen{other: "kept"}, call(ctx), "ambient and in the ctx")
+		assert.Equal(t, seen{other: "kept"}, call(base), "ambient only")
+	})
+	assert.Equal(t, seen{other: "kept"}, call(store.With(base, "user-2")), "in the ctx only")
+	assert.Equal(t, seen{other: "kept"}, call(base), "outside every request")
+}

@@ -5,6 +5,8 @@ package otelctxgrpc
 
 import (
 	"context"
+	"hash/maphash"
+	"sync/atomic"
 
 	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/propagation"
@@ -101,7 +103,7 @@ func (*serverHandler) HandleConn(context.Context, stats.ConnStats) {}
 
 func unaryScope(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
 	envcheck.Served() // TagRPC extracted
-	res := asynctrack.NewResource(ctx, TypeGRPCRequest, info.FullMethod)
+	res := asynctrack.NewResource(ctx, TypeGRPCRequest, methodValue(info.FullMethod))
 	defer res.Destroy()
 	res.Run(func(ctx context.Context) { resp, err = handler(ctx, req) })
 	return resp, err
@@ -109,10 +111,37 @@ func unaryScope(ctx context.Context, req any, info *grpc.UnaryServerInfo, handle
 
 func streamScope(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
 	envcheck.Served() // TagRPC extracted
-	res := asynctrack.NewResource(ss.Context(), TypeGRPCRequest, info.FullMethod)
+	res := asynctrack.NewResource(ss.Context(), TypeGRPCRequest, methodValue(info.FullMethod))
 	defer res.Destroy()
 	res.Run(func(ctx context.Context) { err = handler(srv, &scopedStream{ServerStream: ss, ctx: ctx}) })
 	return err
+}
+
+// methodSlots hold the method names last made resource values, each in a
+// slot of its hash (see methodValue).
+var (
+	methodSeed  = maphash.MakeSeed()
+	methodSlots [64]atomic.Pointer[methodName]
+)
+
+// methodName is a full method name and the same name as an interface
+// value.
+type methodName struct {
+	name  string
+	value any
+}
+
+// methodValue returns method as an interface value: the one made for the
+// last RPC of that method in its slot, so that a server's RPCs, of a few
+// methods, do not each allocate their resource's value.
+func methodValue(method string) any {
+	slot := &methodSlots[maphash.String(methodSeed, method)%uint64(len(methodSlots))]
+	if m := slot.Load(); m != nil && m.name == method {
+		return m.value
+	}
+	m := &methodName{name: method, value: method}
+	slot.Store(m)
+	return m.value
 }
 
 // scopedStream is a server stream whose context is the RPC resource's.

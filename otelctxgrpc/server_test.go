@@ -407,3 +407,48 @@ func TestExtractedOnce(t *testing.T) {
 	}
 	assert.Equal(t, int64(3), denied, "one denied member per RPC")
 }
+
+// TestServerResource: each RPC, unary or streaming, runs in a resource of
+// its own of type "grpc.request" whose value is its full method name, for
+// RPCs of different methods in turn.
+func TestServerResource(t *testing.T) {
+	type resource struct {
+		typ, method string
+		id          uint64
+	}
+	var (
+		mu   sync.Mutex
+		seen []resource
+	)
+	h := asynctrack.NewHook(asynctrack.HookFuncs{Init: func(_ context.Context, id uint64, typ string, _ uint64, value any) {
+		if typ != otelctxgrpc.TypeGRPCRequest {
+			return
+		}
+		method, _ := value.(string)
+		mu.Lock()
+		seen = append(seen, resource{typ, method, id})
+		mu.Unlock()
+	}}).Enable()
+	defer h.Disable()
+	s := newStack(t, echoValues, stackOpts{prop: propagator.New()})
+	cc := s.client(t, "svc:1")
+	for range 2 {
+		_, err := callUnary(context.Background(), cc, "user.id")
+		require.NoError(t, err)
+		_, err = callStream(context.Background(), cc, "user.id")
+		require.NoError(t, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, seen, 4)
+	ids := map[uint64]bool{}
+	for i, r := range seen {
+		want := unaryMethod
+		if i%2 == 1 {
+			want = streamMethod
+		}
+		assert.Equal(t, resource{otelctxgrpc.TypeGRPCRequest, want, r.id}, r, "RPC %d", i)
+		ids[r.id] = true
+	}
+	assert.Len(t, ids, 4, "a resource per RPC")
+}

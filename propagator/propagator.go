@@ -205,6 +205,13 @@ func (p *propagator) extractTraceState(ctx context.Context, vals []string, id tr
 			vals = one[:]
 		}
 	}
+	return p.parseTraceState(ctx, vals, id, keep)
+}
+
+// parseTraceState is extractTraceState for values not in the cache, to
+// keep there if keep is set. It is a function of its own so that a cache
+// hit takes little stack.
+func (p *propagator) parseTraceState(ctx context.Context, vals []string, id trace.TraceID, keep bool) (trace.TraceState, *carriedState) {
 	var buf [maxTracestateMembers]tsMember
 	ms, canonical, dup, why := parseTracestate(vals, buf[:])
 	if why != 0 {

@@ -202,7 +202,14 @@ func appendTracestate(b []byte, ctx context.Context, sc trace.SpanContext) []byt
 	if sameTraceState(ts, c.held) {
 		return append(b, c.list...)
 	}
+	return appendChangedTracestate(b, ts, c)
+}
 
+// appendChangedTracestate appends tracestate ts, changed since the Extract
+// that carried c, as appendTracestate describes. It is a function of its
+// own so that the common cases above take little stack: Inject runs deep in
+// a client's call stack.
+func appendChangedTracestate(b []byte, ts trace.TraceState, c *carriedState) []byte {
 	// Both lists hold at most 32 entries.
 	var out [2 * maxTracestateMembers]tsMember
 	ms := out[:0]
