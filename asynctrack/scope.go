@@ -54,8 +54,7 @@ type scope struct {
 	entered atomic.Pointer[entered]
 	labels  context.Context // the context that holds the scope's label set
 	p       unsafe.Pointer  // that label set, as the runtime holds it
-	token   uint64          // the scope's token
-	label   string          // the value of the scope's label: token in hex
+	token   uint64          // the value of the scope's label, in hex
 	// refs counts what runs in the scope: the callback that opened it and
 	// every tracked goroutine, task or timer started in it that shares it.
 	// The scope closes when it drops to 0 and never opens again.
@@ -130,9 +129,8 @@ func selfTest() (ok bool) {
 // scope's own, and installs it on the calling goroutine.
 func newScope(f *frame) *scope {
 	s := &scope{frame: f, token: rand.Uint64()}
-	s.label = strconv.FormatUint(s.token, 16)
 	s.refs.Store(1)
-	s.labels = pprof.WithLabels(f, pprof.Labels(labelName, s.label))
+	s.labels = pprof.WithLabels(f, pprof.Labels(labelName, strconv.FormatUint(s.token, 16)))
 	scopes.add(s)
 	pprof.SetGoroutineLabels(s.labels)
 	s.p = getProfLabel()
@@ -147,7 +145,7 @@ func (s *scope) exitLabels() context.Context {
 	if c := s.exit.Load(); c != nil {
 		return *c
 	}
-	c := pprof.WithLabels(context.Background(), pprof.Labels(scopehook.ExitLabel, s.label))
+	c := pprof.WithLabels(context.Background(), pprof.Labels(scopehook.ExitLabel, strconv.FormatUint(s.token, 16)))
 	s.exit.Store(&c)
 	return c
 }

@@ -6,6 +6,7 @@ package asynctrack
 import (
 	"context"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -212,7 +213,7 @@ func TestExitLabels(t *testing.T) {
 		Exit(ctx, func(context.Context) {
 			v, ok := exitLabel()
 			assert.True(t, ok)
-			assert.Equal(t, sc.label, v, "the label names the scope left")
+			assert.Equal(t, strconv.FormatUint(sc.token, 16), v, "the label names the scope left")
 			assert.Nil(t, ambientScope(), "no lookup follows it")
 			_, ok = store.Current()
 			assert.False(t, ok)
