@@ -37,7 +37,7 @@ import (
 //   - full-stock-propagators: the stock propagators, and no NewTransport.
 //
 // Measure on one core, where the CPU time per request (cpu-ns/op) varies
-// least, in rounds of separate processes:
+// least, in rounds of separate processes, in examples/:
 //
 //	go test -c -o bench.test ./bench
 //	for i in $(seq 8); do GOMAXPROCS=1 ./bench.test -test.run '^$' -test.bench HTTPInProcess -test.benchmem -test.cpu 1 -test.benchtime 20000x; done
