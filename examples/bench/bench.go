@@ -124,10 +124,11 @@ func newTarget(variant string, without part) (*Target, error) {
 	switch variant {
 	case "full":
 		switch without {
-		case allParts, noMiddleware, plainGo, stockPropagators:
-			sp = baggagebridge.WrapSpanProcessor(sp)
+		case noSpanValues:
 		case startValues:
 			opts = append(opts, sdktrace.WithSpanProcessor(baggagebridge.NewSpanProcessor()))
+		default:
+			sp = baggagebridge.WrapSpanProcessor(sp)
 		}
 	case "baggagecopy":
 		// Registered first, so that the values are set before the

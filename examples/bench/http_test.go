@@ -33,32 +33,36 @@ func BenchmarkHTTP(b *testing.B) {
 	for _, v := range Variants {
 		b.Run(v, func(b *testing.B) {
 			t, client := start(b, v, &http.Transport{MaxIdleConnsPerHost: 256})
-
-			// The in-memory exporter keeps every span: reset it now and
-			// then, so that the heap, and with it the cost of GC, does not
-			// grow with b.N.
-			var sent atomic.Int64
 			b.SetParallelism(4) // clients per core: keep the servers busy
-			b.ReportAllocs()
-			cpu0, cpuOK := processCPU()
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					if err := t.Do(context.Background(), client); err != nil {
-						b.Error(err)
-						return
-					}
-					if sent.Add(1)%1024 == 0 && t.Exporter != nil {
-						t.Exporter.Reset()
-					}
-				}
-			})
-			b.StopTimer()
+			serveAll(b, t, func() error { return t.Do(context.Background(), client) })
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
-			if cpu1, ok := processCPU(); ok && cpuOK {
-				b.ReportMetric(float64((cpu1-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
-			}
 		})
+	}
+}
+
+// serveAll makes b.N requests with do from concurrent clients, and reports
+// the CPU time the process spent per request (cpu-ns/op).
+func serveAll(b *testing.B, t *Target, do func() error) {
+	// The in-memory exporter keeps every span: reset it now and then, so
+	// that the heap, and with it the cost of GC, does not grow with b.N.
+	var sent atomic.Int64
+	b.ReportAllocs()
+	cpu0, cpuOK := processCPU()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := do(); err != nil {
+				b.Error(err)
+				return
+			}
+			if sent.Add(1)%1024 == 0 && t.Exporter != nil {
+				t.Exporter.Reset()
+			}
+		}
+	})
+	b.StopTimer()
+	if cpu1, ok := processCPU(); ok && cpuOK {
+		b.ReportMetric(float64((cpu1-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 	}
 }
 

@@ -5,10 +5,10 @@ package bench
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
-	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -61,25 +61,12 @@ func BenchmarkHTTPInProcess(b *testing.B) {
 	for _, r := range rows {
 		b.Run(r.name, func(b *testing.B) {
 			front, t := startInProcess(b, r.variant, r.without)
-			var sent atomic.Int64
-			b.ReportAllocs()
-			cpu0, cpuOK := processCPU()
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					if code := serveInProcess(front, t.Header); code != http.StatusNoContent {
-						b.Errorf("frontend answered %d", code)
-						return
-					}
-					if sent.Add(1)%1024 == 0 && t.Exporter != nil {
-						t.Exporter.Reset()
-					}
+			serveAll(b, t, func() error {
+				if code := serveInProcess(front, t.Header); code != http.StatusNoContent {
+					return fmt.Errorf("frontend answered %d", code)
 				}
+				return nil
 			})
-			b.StopTimer()
-			if cpu1, ok := processCPU(); ok && cpuOK {
-				b.ReportMetric(float64((cpu1-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
-			}
 		})
 	}
 }
