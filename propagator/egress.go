@@ -59,7 +59,7 @@ func (p *propagator) baggageFor(ctx context.Context, host string, unverified boo
 		return ""
 	}
 	var t tally
-	bg := p.baggageHeader(bag, host, unverified, &t)
+	bg := p.baggageHeader(ctx, bag, host, unverified, &t)
 	t.flush(ctx, p.rep)
 	if t.dirty && p.cfg.debugDrops {
 		p.debugEgress(ctx, bg, host, unverified)

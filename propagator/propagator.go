@@ -122,11 +122,13 @@ func (p *propagator) Extract(ctx context.Context, carrier propagation.TextMapCar
 	tp := f.get(traceparentHeader, traceparentCanon, &tpOne)
 	bag := f.get(baggageHeader, baggageCanon, &bagOne)
 	ctx, ts, tsRead := p.extractTraceContext(ctx, f, tp, &tsOne)
-	ctx = p.extractBaggage(ctx, f, bag)
+	ctx, bagged := p.extractBaggage(ctx, f, bag)
 	if len(p.cfg.legacy) > 0 || len(tp) > 1 || len(ts) > 1 || len(bag) > 1 || (len(tp) == 0 && len(bag) == 0) {
 		return ctx
 	}
-	return &extracted{Context: ctx, p: p, tp: firstValue(tp), ts: firstValue(ts), bag: firstValue(bag), tsRead: tsRead}
+	e := &extracted{Context: ctx, p: p, tp: firstValue(tp), ts: firstValue(ts), bag: firstValue(bag), tsRead: tsRead}
+	e.bagged = bagged
+	return e
 }
 
 // extracted is the context an Extract returned, with the fields it
@@ -138,6 +140,15 @@ type extracted struct {
 	p           *propagator
 	tp, ts, bag string
 	tsRead      bool
+	memoState
+}
+
+// Value answers extractedKey with e, for memoOf.
+func (e *extracted) Value(key any) any {
+	if _, ok := key.(extractedKey); ok {
+		return e
+	}
+	return e.Context.Value(key)
 }
 
 // same reports whether f holds the fields e was extracted from. Extract's
@@ -262,9 +273,11 @@ func headersLen(vals []string) int {
 	return n
 }
 
-func (p *propagator) extractBaggage(ctx context.Context, f fields, vals []string) context.Context {
+// extractBaggage returns ctx with the baggage the fields and ctx's own
+// give, and that baggage, if it built one.
+func (p *propagator) extractBaggage(ctx context.Context, f fields, vals []string) (context.Context, baggage.Baggage) {
 	if len(vals) == 0 && len(p.cfg.legacy) == 0 {
-		return ctx
+		return ctx, baggage.Baggage{}
 	}
 
 	var t tally
@@ -352,13 +365,14 @@ func (p *propagator) extractBaggage(ctx context.Context, f fields, vals []string
 		p.debugExtract(ctx, f, public, &bb)
 	}
 	if bb.remote == 0 {
-		return ctx
+		return ctx, baggage.Baggage{}
 	}
 	var raw string
 	if verbatim {
 		raw = vals[0]
 	}
-	return baggage.ContextWithBaggage(ctx, bb.build(raw))
+	bag := bb.build(raw)
+	return baggage.ContextWithBaggage(ctx, bag), bag
 }
 
 func firstValue(vals []string) string {
@@ -395,11 +409,20 @@ func (p *propagator) Inject(ctx context.Context, carrier propagation.TextMapCarr
 		b = appendTracestate(b, ctx, sc)
 	}
 	tcEnd := len(b)
+	var bg string
+	memoized := false
 	if bag := baggage.FromContext(ctx); bag.Len() > 0 {
 		var uncounted tally
-		b = p.appendBaggage(b, bag, "", false, &uncounted)
+		var gbuf [maxGrants]*keySet
+		if grants := p.grants(bag, "", false, &uncounted, &gbuf); len(grants) > 0 {
+			if m := memoOf(ctx, bag); m != nil {
+				bg, memoized = p.memoHeader(m, grants, &uncounted), true
+			} else {
+				b = p.encodeBaggage(b, bag, grants, &uncounted)
+			}
+		}
 	}
-	if len(b) == 0 {
+	if len(b) == 0 && bg == "" {
 		clearBaggage(carrier, "")
 		return
 	}
@@ -409,7 +432,9 @@ func (p *propagator) Inject(ctx context.Context, carrier propagation.TextMapCarr
 	if sc.IsValid() {
 		tp, ts = all[:traceparentLen], all[traceparentLen:tcEnd]
 	}
-	bg := all[tcEnd:]
+	if !memoized {
+		bg = all[tcEnd:]
+	}
 	if httpHeaders {
 		// Set the canonical names directly, with one backing array for the
 		// three value slices; each slice is capped so an append by the
@@ -472,20 +497,28 @@ func clearBaggage(carrier propagation.TextMapCarrier, bg string) {
 	}
 }
 
-// baggageHeader returns the baggage header value for the members of bag the
-// egress rules grant to host (unknown if empty), sorted by key, within the
-// limits, and counts what it leaves out in t. If unverified, the request
-// may still be sent elsewhere than host: only what every destination is
-// granted is written, and what only host is granted is counted as withheld
-// for that reason rather than as denied.
-func (p *propagator) baggageHeader(bag baggage.Baggage, host string, unverified bool, t *tally) string {
+// baggageHeader returns the baggage header value for the members of ctx's
+// baggage bag the egress rules grant to host (unknown if empty), sorted by
+// key, within the limits, and counts what it leaves out in t. If
+// unverified, the request may still be sent elsewhere than host: only what
+// every destination is granted is written, and what only host is granted is
+// counted as withheld for that reason rather than as denied.
+func (p *propagator) baggageHeader(ctx context.Context, bag baggage.Baggage, host string, unverified bool, t *tally) string {
+	var gbuf [maxGrants]*keySet
+	grants := p.grants(bag, host, unverified, t, &gbuf)
+	if len(grants) == 0 {
+		return ""
+	}
+	if m := memoOf(ctx, bag); m != nil {
+		return p.memoHeader(m, grants, t)
+	}
 	var stack [512]byte
-	return encodedBaggage.intern(p.appendBaggage(stack[:0], bag, host, unverified, t))
+	return encodedBaggage.intern(p.encodeBaggage(stack[:0], bag, grants, t))
 }
 
-// appendBaggage appends the baggage header value baggageHeader returns to b.
-func (p *propagator) appendBaggage(b []byte, bag baggage.Baggage, host string, unverified bool, t *tally) []byte {
-	var gbuf [maxGrants]*keySet
+// grants returns, in gbuf, the grants that decide which members of bag
+// baggageHeader writes; if none, it counts every member as denied in t.
+func (p *propagator) grants(bag baggage.Baggage, host string, unverified bool, t *tally, gbuf *[maxGrants]*keySet) []*keySet {
 	grants := p.cfg.egressGrants(host, gbuf[:0])
 	if unverified && host != "" {
 		var abuf [maxGrants]*keySet
@@ -503,9 +536,8 @@ func (p *propagator) appendBaggage(b []byte, bag baggage.Baggage, host string, u
 	}
 	if len(grants) == 0 {
 		t.add(reasonEgressDenied, bag.Len())
-		return b
 	}
-	return p.encodeBaggage(b, bag, grants, t)
+	return grants
 }
 
 // encodeBaggage appends the members of bag that grants allow, sorted by key,
@@ -597,7 +629,13 @@ func (p *propagator) writeMember(b []byte, start, n int, m baggage.Member, t *ta
 	if n > 0 {
 		b = append(b, ',')
 	}
-	b = appendMember(b, m)
+	return p.fit(appendMember(b, m), start, n, mark, t)
+}
+
+// fit keeps the member just appended to b at mark, the header being
+// written from b[start:] and holding n members before it, if it breaks no
+// limit, and counts it in t otherwise.
+func (p *propagator) fit(b []byte, start, n, mark int, t *tally) ([]byte, int) {
 	size := len(b) - mark
 	if n > 0 {
 		size--
