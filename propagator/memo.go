@@ -137,25 +137,35 @@ func (m *bagMemo) granted(grants []*keySet) uint64 {
 	return mask
 }
 
+// memoUse tells the two callers of memoOf apart: Inject, which does not
+// know the destination, and baggageFor, which does. With NewTransport or
+// otelctxgrpc, one outbound call makes one use of each.
+type memoUse int
+
+const (
+	useInject memoUse = iota
+	useDestination
+)
+
 // memoOf returns the memo of the baggage the Extract that returned ctx, or
 // one of its ancestors, built, if ctx still holds that baggage unchanged.
-func memoOf(ctx context.Context, bag baggage.Baggage) *bagMemo {
+func memoOf(ctx context.Context, bag baggage.Baggage, use memoUse) *bagMemo {
 	e, _ := ctx.Value(extractedKey{}).(*extracted)
 	if e == nil || e.bagged.Len() == 0 {
 		return nil
 	}
-	m := e.memo()
+	m := e.memo(use)
 	if m == nil || !m.same(bag) {
 		return nil
 	}
 	return m
 }
 
-// memo returns the memo of e's baggage, building it on second use: a
-// request that sends its baggage once is cheaper encoding it directly. It
-// returns nil if there is none (yet).
-func (e *extracted) memo() *bagMemo {
-	if e.uses.Load() < 1 && e.uses.Add(1) == 1 {
+// memo returns the memo of e's baggage, building it on the second use of
+// a kind: a request that sends its baggage once is cheaper encoding it
+// directly. It returns nil if there is none (yet).
+func (e *extracted) memo(use memoUse) *bagMemo {
+	if u := &e.uses[use]; u.Load() < 1 && u.Add(1) == 1 {
 		return nil
 	}
 	e.memoOnce.Do(func() { e.memoized = newBagMemo(e.bagged) })
@@ -201,7 +211,7 @@ func (p *propagator) memoHeader(m *bagMemo, grants []*keySet, t *tally) string {
 // memoState is what an extracted context keeps for bagMemo.
 type memoState struct {
 	bagged   baggage.Baggage // the baggage Extract put in the context
-	uses     atomic.Int32
+	uses     [2]atomic.Int32 // by memoUse
 	memoOnce sync.Once
 	memoized *bagMemo
 }

@@ -138,3 +138,33 @@ func TestMemoMatchesEncoding(t *testing.T) {
 		}
 	}
 }
+
+// TestMemoBuiltOnSecondCall: a request that makes one outbound call, whose
+// baggage Inject and then InjectBaggage write (as otelhttp's transport and
+// NewTransport do), encodes it without building a memo; its second call
+// builds it, and every later one uses it.
+func TestMemoBuiltOnSecondCall(t *testing.T) {
+	p := New(WithIngressAllow("a", "b"), WithEgress(
+		EgressRule{Hosts: []string{"*"}, Keys: []string{"a"}},
+		EgressRule{Hosts: []string{"api.internal"}, Keys: []string{"b"}},
+	)).(*propagator)
+	ctx := p.Extract(context.Background(), propagation.MapCarrier{"baggage": "b=2,a=1"})
+	e := ctx.Value(extractedKey{}).(*extracted)
+	call := func() (string, string) {
+		c := propagation.MapCarrier{}
+		p.Inject(ctx, c)
+		anyHost := c.Get(baggageHeader)
+		require.NoError(t, InjectBaggage(ctx, p, c, "api.internal"))
+		return anyHost, c.Get(baggageHeader)
+	}
+	for i := range 3 {
+		anyHost, host := call()
+		assert.Equal(t, "a=1", anyHost)
+		assert.Equal(t, "a=1,b=2", host)
+		if i == 0 {
+			assert.Nil(t, e.memoized, "built for one call")
+		} else {
+			assert.NotNil(t, e.memoized)
+		}
+	}
+}

@@ -415,7 +415,7 @@ func (p *propagator) Inject(ctx context.Context, carrier propagation.TextMapCarr
 		var uncounted tally
 		var gbuf [maxGrants]*keySet
 		if grants := p.grants(bag, "", false, &uncounted, &gbuf); len(grants) > 0 {
-			if m := memoOf(ctx, bag); m != nil {
+			if m := memoOf(ctx, bag, useInject); m != nil {
 				bg, memoized = p.memoHeader(m, grants, &uncounted), true
 			} else {
 				b = p.encodeBaggage(b, bag, grants, &uncounted)
@@ -509,7 +509,7 @@ func (p *propagator) baggageHeader(ctx context.Context, bag baggage.Baggage, hos
 	if len(grants) == 0 {
 		return ""
 	}
-	if m := memoOf(ctx, bag); m != nil {
+	if m := memoOf(ctx, bag, useDestination); m != nil {
 		return p.memoHeader(m, grants, t)
 	}
 	var stack [512]byte
