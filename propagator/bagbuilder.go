@@ -5,6 +5,7 @@ package propagator
 
 import (
 	"slices"
+	"strings"
 
 	"go.opentelemetry.io/otel/baggage"
 
@@ -32,6 +33,10 @@ type bagEntry struct {
 	size  int    // encoded size
 	local int    // fromLocal: index in bagBuilder.localMembers
 	src   source
+	// fromHeader: known is the member as parsed before, if it was kept;
+	// else keep says to keep it (its text missed parsedMembers twice).
+	known *knownMember
+	keep  bool
 }
 
 // bagBuilder accumulates the members of the baggage Extract returns, in a
@@ -151,10 +156,11 @@ func (bb *bagBuilder) add(e bagEntry) (replaced bool, why reason) {
 // build returns the accumulated baggage. verbatim, if not empty, is a header
 // value that holds exactly the accumulated members, in canonical form.
 func (bb *bagBuilder) build(verbatim string) baggage.Baggage {
-	// baggage.Parse keeps properties as the raw text it parsed, where
-	// baggage.New has to materialise and re-encode them: Parse allocates
-	// less, so use it when its limits, the W3C ones, allow. Bigger baggage,
-	// allowed by WithMaxMembers and WithMaxBytes, is built with SetMember.
+	// Within the W3C limits, the baggage is what baggage.Parse makes of the
+	// canonical header value (which keeps properties as the text they
+	// arrived as), built from members parsed one by one, most of them
+	// known (fromMembers). Bigger baggage, allowed by WithMaxMembers and
+	// WithMaxBytes, is built with SetMember.
 	if bb.locals == 0 && bb.n <= w3cbaggage.MaxMembers {
 		s := verbatim
 		if s == "" {
@@ -168,7 +174,7 @@ func (bb *bagBuilder) build(verbatim string) baggage.Baggage {
 			s = detach(s)
 		}
 		if len(s) <= w3cbaggage.MaxBytes {
-			if b, err := baggage.Parse(s); err == nil && b.Len() == bb.n {
+			if b, err := bb.fromMembers(s); err == nil && b.Len() == bb.n {
 				if keep {
 					parsedBaggage.store(s, b)
 				}
@@ -198,6 +204,79 @@ func (bb *bagBuilder) build(verbatim string) baggage.Baggage {
 		b, _ = b.SetMember(bb.member(bb.at(i)))
 	}
 	return b
+}
+
+// fromMembers returns the baggage baggage.Parse makes of s, the canonical
+// header value of the carrier members, built with baggage.New from members
+// parsed one by one: a member seen before, as a request's tenant or user is
+// on every request while its ID is new, is not parsed again
+// (parsedMembers).
+func (bb *bagBuilder) fromMembers(s string) (baggage.Baggage, error) {
+	var inline [inlineMembers]baggage.Member
+	ms := inline[:0]
+	parsed := false
+	rest := s
+	for i := 0; i < bb.n; i++ {
+		var seg string
+		seg, rest, _ = strings.Cut(rest, ",")
+		e := bb.at(i)
+		if e.known != nil {
+			ms = append(ms, e.known.member)
+			continue
+		}
+		props := e.props != ""
+		if props && parsed {
+			// Parsing members with properties one by one costs more than
+			// parsing them all at once.
+			return baggage.Parse(s)
+		}
+		parsed = parsed || props
+		if e.keep {
+			seg = detach(seg)
+		}
+		m := parseMember(seg)
+		if m.Key() == "" {
+			return baggage.Parse(s)
+		}
+		if e.keep {
+			keepMember(seg, m)
+		}
+		ms = append(ms, m)
+	}
+	return baggage.New(ms...)
+}
+
+// knownMember is a canonical list-member parsedMembers keeps: what
+// parseBaggageMember and parseMember make of it.
+type knownMember struct {
+	member baggage.Member
+	entry  bagEntry
+	utf8OK bool
+}
+
+// keepMember keeps m, parsed from seg, a canonical list-member that holds
+// no request's memory (detach), in parsedMembers.
+func keepMember(seg string, m baggage.Member) {
+	e, canonical, utf8OK, ok := parseBaggageMember(seg)
+	if ok && canonical {
+		parsedMembers.store(seg, &knownMember{member: m, entry: e, utf8OK: utf8OK})
+	}
+}
+
+// parseMember returns the member baggage.Parse makes of a canonical
+// list-member: for one with properties, what it parses; else the member of
+// its decoded value. The zero Member if the member is not valid.
+func parseMember(seg string) baggage.Member {
+	if strings.IndexByte(seg, ';') >= 0 {
+		b, err := baggage.Parse(seg)
+		if err != nil || b.Len() != 1 {
+			return baggage.Member{}
+		}
+		return b.Members()[0]
+	}
+	key, raw, _ := strings.Cut(seg, "=")
+	m, _ := baggage.NewMemberRaw(key, decodeValue(raw))
+	return m
 }
 
 func (bb *bagBuilder) member(e *bagEntry) baggage.Member {

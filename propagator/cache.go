@@ -126,3 +126,7 @@ var encodedBaggage = newHeaderCache[struct{}]()
 // parsedTracestate caches the trace.TraceState built from canonical
 // tracestate values that it can hold whole.
 var parsedTracestate = newHeaderCache[trace.TraceState]()
+
+// parsedMembers caches what parsing canonical list-members gives, for every
+// propagator.
+var parsedMembers = newHeaderCache[*knownMember]()

@@ -6,6 +6,8 @@ package propagator
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 	"unsafe"
@@ -130,7 +132,9 @@ func TestCacheKeepsNoRequestMemory(t *testing.T) {
 	assert.Equal(t, bagIn, e.header)
 	assert.False(t, within(bagIn, e.header))
 	assert.False(t, within(bagIn, e.value.Member("k").Value()))
-	assert.True(t, within(e.header, e.value.Member("k").Value()), "parsed from the copy")
+	m := parsedMembers.slot("k=v").Load()
+	require.NotNil(t, m, "the member kept too")
+	assert.True(t, within(m.header, e.value.Member("k").Value()), "parsed from the copy")
 
 	te := parsedTracestate.slot(tsIn).Load()
 	require.NotNil(t, te)
@@ -186,4 +190,38 @@ func TestInjectFollowsBaggageChanges(t *testing.T) {
 	without := baggage.ContextWithBaggage(ctx, baggage.FromContext(ctx).DeleteMember("n"))
 	assert.Equal(t, "k=v", inject(p, without).Get("baggage"), "a removed member")
 	assert.Equal(t, "k=v,n=1", inject(p, ctx).Get("baggage"))
+}
+
+// TestMembersParsedAsParse: the baggage Extract builds from members parsed
+// one by one, some kept from earlier headers, is the one baggage.Parse
+// makes of the whole header: the same members, values and properties, as
+// Member, String and Properties give them.
+func TestMembersParsedAsParse(t *testing.T) {
+	values := []string{"1", "x%2Cy", "%C3%A9", "%e9", "a%41", "%FF%FE", "sp%20ace", "%25"}
+	props := []string{"", ";p", ";p=1", ";p=%25;q", ";k=v%3B", ";a;b=%ff"}
+	rnd := rand.New(rand.NewPCG(3, 4))
+	for range 500 {
+		var members []string
+		for _, k := range []string{"a", "b", "c", "d", "e"} {
+			if rnd.IntN(3) > 0 {
+				members = append(members, k+"="+values[rnd.IntN(len(values))]+props[rnd.IntN(len(props))])
+			}
+		}
+		if len(members) == 0 {
+			continue
+		}
+		header := strings.Join(members, ",")
+		want, err := baggage.Parse(header)
+		require.NoError(t, err, header)
+		for range 3 { // parsed, then kept, then from the caches
+			got := baggage.FromContext(extract(New(allEgress), "baggage", header))
+			require.Equal(t, want.Len(), got.Len(), header)
+			for _, w := range want.Members() {
+				g := got.Member(w.Key())
+				assert.Equal(t, w.Value(), g.Value(), header)
+				assert.Equal(t, w.String(), g.String(), header)
+				assert.Equal(t, w.Properties(), g.Properties(), header)
+			}
+		}
+	}
 }

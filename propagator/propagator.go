@@ -316,7 +316,7 @@ func (p *propagator) extractBaggage(ctx context.Context, f fields, vals []string
 				verbatim = false
 				continue
 			}
-			e, canonical, utf8OK, ok := parseBaggageMember(m)
+			e, canonical, utf8OK, ok := parseKnownMember(m)
 			if !ok {
 				t.add(reasonBaggageMalformed, 1)
 				verbatim = false
@@ -373,6 +373,21 @@ func (p *propagator) extractBaggage(ctx context.Context, f fields, vals []string
 	}
 	bag := bb.build(raw)
 	return baggage.ContextWithBaggage(ctx, bag), bag
+}
+
+// parseKnownMember is parseBaggageMember for a list-member m of a header,
+// from parsedMembers if m was kept; a member it does not know is marked to
+// be kept if its text missed twice.
+func parseKnownMember(m string) (e bagEntry, canonical, utf8OK, ok bool) {
+	km, hit, keep := parsedMembers.lookup(m)
+	if hit {
+		e = km.entry
+		e.known = km
+		return e, true, km.utf8OK, true
+	}
+	e, canonical, utf8OK, ok = parseBaggageMember(m)
+	e.keep = keep && canonical
+	return e, canonical, utf8OK, ok
 }
 
 func firstValue(vals []string) string {
