@@ -7,7 +7,6 @@ import (
 	"context"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 
 	"go.opentelemetry.io/otel/baggage"
@@ -19,10 +18,12 @@ import (
 // unchanged since Extract built it. Encoding a baggage.Baggage means asking
 // OpenTelemetry for each member and its properties, percent-encoding every
 // value and sorting the keys; the context Extract returns remembers that
-// work (bagMemo), once, for the baggage it built. Inject uses it after
-// checking that the context's baggage still holds exactly those members —
-// the same keys, values and properties, as baggage.Member.String writes
-// them — and encodes anything else member by member.
+// work (bagMemo), once, for the baggage its second outbound call sends (a
+// request that sends its baggage once is cheaper encoding it directly).
+// Inject uses it after checking that the context's baggage still holds
+// exactly those members — the same keys, values and properties, as
+// baggage.Member.String writes them — and encodes anything else member by
+// member.
 
 // extractedKey is the context key under which an extracted context answers
 // with itself.
@@ -147,30 +148,41 @@ const (
 	useDestination
 )
 
-// memoOf returns the memo of the baggage the Extract that returned ctx, or
-// one of its ancestors, built, if ctx still holds that baggage unchanged.
+// memoOf returns the memo the context Extract returned, ctx or one of its
+// ancestors, keeps, if it holds bag, ctx's baggage.
 func memoOf(ctx context.Context, bag baggage.Baggage, use memoUse) *bagMemo {
 	e, _ := ctx.Value(extractedKey{}).(*extracted)
-	if e == nil || e.bagged.Len() == 0 {
+	if e == nil {
 		return nil
 	}
-	m := e.memo(use)
+	m := e.memo(bag, use)
 	if m == nil || !m.same(bag) {
 		return nil
 	}
 	return m
 }
 
-// memo returns the memo of e's baggage, building it on the second use of
-// a kind: a request that sends its baggage once is cheaper encoding it
-// directly. It returns nil if there is none (yet).
-func (e *extracted) memo(use memoUse) *bagMemo {
+// memo returns e's memo, made of bag on the second use of a kind; nil
+// before.
+func (e *extracted) memo(bag baggage.Baggage, use memoUse) *bagMemo {
+	if m := e.memoized.Load(); m != nil {
+		return m
+	}
 	if u := &e.uses[use]; u.Load() < 1 && u.Add(1) == 1 {
 		return nil
 	}
-	e.memoOnce.Do(func() { e.memoized = newBagMemo(e.bagged) })
-	return e.memoized
+	m := newBagMemo(bag)
+	if m == nil {
+		m = &noMemo
+	}
+	// Two first uses may both build one: either does.
+	e.memoized.CompareAndSwap(nil, m)
+	return m
 }
+
+// noMemo is the memo of a baggage newBagMemo cannot encode: it holds no
+// baggage but an empty one.
+var noMemo bagMemo
 
 // memoHeader returns the baggage header value for the members of m that
 // grants allow, within the limits, and counts what it leaves out in t, as
@@ -210,8 +222,6 @@ func (p *propagator) memoHeader(m *bagMemo, grants []*keySet, t *tally) string {
 
 // memoState is what an extracted context keeps for bagMemo.
 type memoState struct {
-	bagged   baggage.Baggage // the baggage Extract put in the context
 	uses     [2]atomic.Int32 // by memoUse
-	memoOnce sync.Once
-	memoized *bagMemo
+	memoized atomic.Pointer[bagMemo]
 }

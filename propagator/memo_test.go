@@ -162,9 +162,9 @@ func TestMemoBuiltOnSecondCall(t *testing.T) {
 		assert.Equal(t, "a=1", anyHost)
 		assert.Equal(t, "a=1,b=2", host)
 		if i == 0 {
-			assert.Nil(t, e.memoized, "built for one call")
+			assert.Nil(t, e.memoized.Load(), "built for one call")
 		} else {
-			assert.NotNil(t, e.memoized)
+			assert.NotNil(t, e.memoized.Load())
 		}
 	}
 }

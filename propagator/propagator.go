@@ -122,13 +122,11 @@ func (p *propagator) Extract(ctx context.Context, carrier propagation.TextMapCar
 	tp := f.get(traceparentHeader, traceparentCanon, &tpOne)
 	bag := f.get(baggageHeader, baggageCanon, &bagOne)
 	ctx, ts, tsRead := p.extractTraceContext(ctx, f, tp, &tsOne)
-	ctx, bagged := p.extractBaggage(ctx, f, bag)
+	ctx = p.extractBaggage(ctx, f, bag)
 	if len(p.cfg.legacy) > 0 || len(tp) > 1 || len(ts) > 1 || len(bag) > 1 || (len(tp) == 0 && len(bag) == 0) {
 		return ctx
 	}
-	e := &extracted{Context: ctx, p: p, tp: firstValue(tp), ts: firstValue(ts), bag: firstValue(bag), tsRead: tsRead}
-	e.bagged = bagged
-	return e
+	return &extracted{Context: ctx, p: p, tp: firstValue(tp), ts: firstValue(ts), bag: firstValue(bag), tsRead: tsRead}
 }
 
 // extracted is the context an Extract returned, with the fields it
@@ -273,11 +271,9 @@ func headersLen(vals []string) int {
 	return n
 }
 
-// extractBaggage returns ctx with the baggage the fields and ctx's own
-// give, and that baggage, if it built one.
-func (p *propagator) extractBaggage(ctx context.Context, f fields, vals []string) (context.Context, baggage.Baggage) {
+func (p *propagator) extractBaggage(ctx context.Context, f fields, vals []string) context.Context {
 	if len(vals) == 0 && len(p.cfg.legacy) == 0 {
-		return ctx, baggage.Baggage{}
+		return ctx
 	}
 
 	var t tally
@@ -365,14 +361,13 @@ func (p *propagator) extractBaggage(ctx context.Context, f fields, vals []string
 		p.debugExtract(ctx, f, public, &bb)
 	}
 	if bb.remote == 0 {
-		return ctx, baggage.Baggage{}
+		return ctx
 	}
 	var raw string
 	if verbatim {
 		raw = vals[0]
 	}
-	bag := bb.build(raw)
-	return baggage.ContextWithBaggage(ctx, bag), bag
+	return baggage.ContextWithBaggage(ctx, bb.build(raw))
 }
 
 // parseKnownMember is parseBaggageMember for a list-member m of a header,
