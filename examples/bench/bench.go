@@ -26,6 +26,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
@@ -175,6 +176,17 @@ func (t *Target) frontendHandler(backendHost, backendURL string) http.Handler {
 
 // Do sends one request to the target with c, as a client of the
 // benchmark does, and wants 204 No Content.
+// withRequestID returns t.Header with the request ID id in place of r-1.
+func (t *Target) withRequestID(id string) http.Header {
+	h := t.Header.Clone()
+	if t.variant == "nethttp" {
+		h.Set(requestHeader, id)
+	} else {
+		h.Set("Baggage", userKey+"=ada,"+requestKey+"="+id)
+	}
+	return h
+}
+
 func (t *Target) Do(ctx context.Context, c *http.Client) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.URL, nil)
 	if err != nil {
@@ -278,8 +290,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case err != nil:
 		http.Error(w, err.Error(), http.StatusBadGateway)
-	case user != "ada" || reqID != "r-1":
-		http.Error(w, fmt.Sprintf("request values %q, %q, want \"ada\", \"r-1\"", user, reqID), http.StatusBadRequest)
+	case user != "ada" || !strings.HasPrefix(reqID, "r-"):
+		http.Error(w, fmt.Sprintf("request values %q, %q, want \"ada\", \"r-…\"", user, reqID), http.StatusBadRequest)
 	default:
 		w.WriteHeader(http.StatusNoContent)
 	}
