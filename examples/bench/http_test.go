@@ -110,7 +110,7 @@ func TestMissingValues(t *testing.T) {
 			tg, client := start(t, v, &http.Transport{})
 			tg.Header = http.Header{}
 			err := tg.Do(context.Background(), client)
-			assert.EqualError(t, err, "400 Bad Request: request values \"\", \"\", want \"ada\", \"r-1\"\n")
+			assert.EqualError(t, err, "400 Bad Request: request values \"\", \"\", want \"ada\", \"r-…\"\n")
 		})
 	}
 }
