@@ -214,7 +214,7 @@ func (bb *bagBuilder) build(verbatim string) baggage.Baggage {
 func (bb *bagBuilder) fromMembers(s string) (baggage.Baggage, error) {
 	var inline [inlineMembers]baggage.Member
 	ms := inline[:0]
-	parsed := false
+	parsedProps := false // a member with properties parsed alone
 	rest := s
 	for i := 0; i < bb.n; i++ {
 		var seg string
@@ -225,12 +225,12 @@ func (bb *bagBuilder) fromMembers(s string) (baggage.Baggage, error) {
 			continue
 		}
 		props := e.props != ""
-		if props && parsed {
+		if props && parsedProps {
 			// Parsing members with properties one by one costs more than
 			// parsing them all at once.
 			return baggage.Parse(s)
 		}
-		parsed = parsed || props
+		parsedProps = parsedProps || props
 		if e.keep {
 			seg = detach(seg)
 		}

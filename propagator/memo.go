@@ -205,10 +205,6 @@ func (p *propagator) memoHeader(m *bagMemo, grants []*keySet, t *tally) string {
 			continue
 		}
 		seen++
-		if n == p.cfg.maxMembers {
-			t.add(reasonEgressLimitMembers, 1)
-			continue
-		}
 		mark := len(b)
 		if n > 0 {
 			b = append(b, ',')

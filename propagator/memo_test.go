@@ -16,22 +16,19 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 )
 
-// injectTwice returns the baggage Inject and InjectBaggage to host write
-// for ctx, each called three times so that the memo is built and used,
-// and what each withholds, in a tally.
-func injectedBaggage(t *testing.T, p *propagator, ctx context.Context, host string) (string, string, tally) {
+// injectedBaggage returns the baggage Inject and InjectBaggage to host
+// write for ctx, and what the latter withholds, in a tally, at the third
+// call of each, after the memo is built.
+func injectedBaggage(t *testing.T, p *propagator, ctx context.Context, host string) (plain, toHost string, tl tally) {
 	t.Helper()
-	var plain, toHost string
-	var last tally
 	for range 3 {
 		c := propagation.MapCarrier{}
 		p.Inject(ctx, c)
 		plain = c.Get(baggageHeader)
-		var tl tally
+		tl = tally{}
 		toHost = p.baggageHeader(ctx, baggage.FromContext(ctx), host, false, &tl)
-		last = tl
 	}
-	return plain, toHost, last
+	return plain, toHost, tl
 }
 
 // TestMemoFollowsTheBaggage: after an Extract, Inject writes the baggage the
@@ -115,7 +112,7 @@ func TestMemoMatchesEncoding(t *testing.T) {
 				internal = append(internal, k)
 			}
 		}
-		opts := []Option{WithIngressAllow(keys...), WithMaxMembers(2 + rnd.IntN(5)), WithMaxBytes(60 + rnd.IntN(200))}
+		opts := []Option{WithIngressAllow(keys...)}
 		rules := []EgressRule{{Hosts: []string{"*.internal"}, Keys: internal}}
 		if len(everyHost) > 0 {
 			rules = append(rules, EgressRule{Hosts: []string{"*"}, Keys: everyHost})
@@ -167,4 +164,21 @@ func TestMemoBuiltOnSecondCall(t *testing.T) {
 			assert.NotNil(t, e.memoized.Load())
 		}
 	}
+}
+
+// TestMemoLimits: a memo made under one propagator's limits is written
+// within another's: the members a smaller limit leaves out are left out
+// and counted, as for a context Extract never saw.
+func TestMemoLimits(t *testing.T) {
+	keys := []string{"a", "b", "c"}
+	ctx := New(WithIngressAllow(keys...)).Extract(context.Background(), propagation.MapCarrier{"baggage": "c=3,b=2;p=long,a=1"})
+	bag := baggage.FromContext(ctx)
+	p := New(WithMaxMemberBytes(4), WithEgress(EgressRule{Hosts: []string{"*"}, Keys: keys})).(*propagator)
+	got, _, tl := injectedBaggage(t, p, ctx, "api.internal")
+	require.NotNil(t, ctx.Value(extractedKey{}).(*extracted).memoized.Load(), "written from the memo")
+	want, _, wantT := injectedBaggage(t, p, baggage.ContextWithBaggage(context.Background(), bag), "api.internal")
+	assert.Equal(t, "a=1,c=3", got)
+	assert.Equal(t, want, got)
+	assert.Equal(t, wantT, tl)
+	assert.EqualValues(t, 1, tl.n[reasonEgressLimitMemberBytes])
 }

@@ -631,10 +631,6 @@ func (p *propagator) writeMember(b []byte, start, n int, m baggage.Member, t *ta
 		t.add(reasonBaggageMalformed, 1)
 		return b, n
 	}
-	if n == p.cfg.maxMembers {
-		t.add(reasonEgressLimitMembers, 1)
-		return b, n
-	}
 	mark := len(b)
 	if n > 0 {
 		b = append(b, ',')
@@ -651,6 +647,9 @@ func (p *propagator) fit(b []byte, start, n, mark int, t *tally) ([]byte, int) {
 		size--
 	}
 	switch {
+	case n == p.cfg.maxMembers:
+		t.add(reasonEgressLimitMembers, 1)
+		return b[:mark], n
 	case size > p.cfg.maxMemberBytes:
 		t.add(reasonEgressLimitMemberBytes, 1)
 		return b[:mark], n
