@@ -17,6 +17,14 @@ fi
 export OTELCTX_JAEGER_QUERY=http://127.0.0.1:16686
 export OTELCTX_JAEGER_OTLP=http://127.0.0.1:4318
 
+# The OpenTelemetry JS peer of propagator's TestOpenTelemetryJS: its
+# packages, pinned by its package-lock.json, from the npm registry. Without
+# Node.js the test skips, or fails with CI=true.
+if command -v npm >/dev/null; then
+	npm ci --prefix propagator/testdata/otel-js --no-audit --no-fund --loglevel=error ||
+		echo "npm ci in propagator/testdata/otel-js failed: TestOpenTelemetryJS cannot run" >&2
+fi
+
 status=0
 go test -race -timeout 30m "$@" ./... || status=$?
 # asynctrack again without the race detector, which changes what it
