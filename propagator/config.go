@@ -44,7 +44,9 @@ type EgressRule struct {
 	// what it writes; NewTransport and InjectBaggage write the baggage for
 	// the destination they are given.
 	Hosts []string
-	// Keys are the baggage keys the rule selects by exact name.
+	// Keys are the baggage keys the rule selects, by name, with case; a key
+	// ending in "*" selects the keys that start with what precedes it, and
+	// "*" every key, as in every list of keys (see New).
 	Keys []string
 	// Prefixes select baggage keys by prefix; the empty prefix selects every
 	// key.
@@ -114,8 +116,10 @@ func (f optionFunc) apply(c config) config { return f(c) }
 
 // WithIngressAllow accepts only the inbound baggage keys given here or
 // selected by WithIngressPrefixes; with no keys and no prefixes it accepts
-// none. Without either option every key is accepted. Keys are matched
-// exactly, with case. At a public endpoint WithPublicAllow applies instead.
+// none. Without either option every key is accepted. Keys are matched with
+// case; a key ending in "*" selects the keys that start with what precedes
+// it, and "*" every key, as in every list of keys (see New). At a public
+// endpoint WithPublicAllow applies instead.
 func WithIngressAllow(keys ...string) Option {
 	return optionFunc(func(c config) config {
 		c.ingressAllow = c.ingressAllow.withKeys(keys)
@@ -135,7 +139,8 @@ func WithIngressPrefixes(prefixes ...string) Option {
 }
 
 // WithIngressDeny rejects the inbound baggage keys given here, even if they
-// are allowed otherwise, at a public endpoint too.
+// are allowed otherwise, at a public endpoint too. "prefix*" and "*" select
+// as in WithIngressAllow.
 func WithIngressDeny(keys ...string) Option {
 	return optionFunc(func(c config) config {
 		c.ingressDeny = c.ingressDeny.withKeys(keys)
@@ -156,8 +161,8 @@ func WithPublicEndpoint() Option {
 }
 
 // WithPublicAllow sets the only inbound baggage keys accepted at a public
-// endpoint (see WithPublicEndpoint and ContextWithPublicEndpoint), matched
-// exactly. The default accepts none.
+// endpoint (see WithPublicEndpoint and ContextWithPublicEndpoint), selected
+// as in WithIngressAllow. The default accepts none.
 func WithPublicAllow(keys ...string) Option {
 	return optionFunc(func(c config) config {
 		c.publicAllow = c.publicAllow.withKeys(keys)

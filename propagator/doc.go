@@ -27,8 +27,9 @@
 //
 // The policy can also come from the environment (WithEnv), in these
 // variables, read at the propagator's first use and applied where WithEnv
-// is among the options (see WithEnv). Lists of keys take "prefix*" for a prefix and "*"
-// for every key, in every variable:
+// is among the options (see WithEnv). Every list of keys, in these variables
+// and in the options alike, takes "prefix*" for the keys that start with
+// prefix and "*" for every key; any other entry names one key, with case:
 //
 //	OTELCTX_INGRESS_ALLOW     user.id,tenant.*               WithIngressAllow
 //	OTELCTX_INGRESS_PREFIXES  app.                           WithIngressPrefixes

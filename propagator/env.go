@@ -153,11 +153,11 @@ const wantKeys = "want baggage keys separated by commas, a key ending in * for a
 
 var envVars = []envVar{
 	{envIngressAllow, func(v string) ([]Option, string) {
-		keys, prefixes, ok := parseKeyList(v)
+		keys, ok := parseKeyList(v)
 		if !ok {
 			return nil, wantKeys
 		}
-		return []Option{WithIngressAllow(keys...), WithIngressPrefixes(prefixes...)}, ""
+		return []Option{WithIngressAllow(keys...)}, ""
 	}, closeIngress, "no inbound baggage is accepted"},
 	{envIngressPrefixes, func(v string) ([]Option, string) {
 		var prefixes []string
@@ -171,14 +171,11 @@ var envVars = []envVar{
 		return []Option{WithIngressPrefixes(prefixes...)}, ""
 	}, closeIngress, "no inbound baggage is accepted"},
 	{envIngressDeny, func(v string) ([]Option, string) {
-		keys, prefixes, ok := parseKeyList(v)
+		keys, ok := parseKeyList(v)
 		if !ok {
 			return nil, wantKeys
 		}
-		return []Option{WithIngressDeny(keys...), optionFunc(func(c config) config {
-			c.ingressDeny = c.ingressDeny.withPrefixes(prefixes)
-			return c
-		})}, ""
+		return []Option{WithIngressDeny(keys...)}, ""
 	}, closeIngress, "no inbound baggage is accepted"},
 	{envPublicEndpoint, func(v string) ([]Option, string) {
 		public, err := strconv.ParseBool(v)
@@ -191,14 +188,11 @@ var envVars = []envVar{
 		return nil, ""
 	}, closeIngress, "no inbound baggage is accepted"},
 	{envPublicAllow, func(v string) ([]Option, string) {
-		keys, prefixes, ok := parseKeyList(v)
+		keys, ok := parseKeyList(v)
 		if !ok {
 			return nil, wantKeys
 		}
-		return []Option{WithPublicAllow(keys...), optionFunc(func(c config) config {
-			c.publicAllow = c.publicAllow.withPrefixes(prefixes)
-			return c
-		})}, ""
+		return []Option{WithPublicAllow(keys...)}, ""
 	}, closeIngress, "no inbound baggage is accepted"},
 	{envLegacyHeaders, func(v string) (opts []Option, bad string) {
 		for m := range strings.SplitSeq(v, ",") {
@@ -320,23 +314,17 @@ func envOptions(e environment) []Option {
 	return opts
 }
 
-// parseKeyList parses a list of keys: "user.id, tenant.*, *".
-func parseKeyList(v string) (keys, prefixes []string, ok bool) {
+// parseKeyList parses a list of keys, "user.id, tenant.*, *", into the
+// keys of an option, which take the same syntax (see keySet.withKeys).
+func parseKeyList(v string) (keys []string, ok bool) {
 	for k := range strings.SplitSeq(v, ",") {
 		k = strings.TrimSpace(k)
-		if p, isPrefix := strings.CutSuffix(k, "*"); isPrefix {
-			if p != "" && !token.Valid(p) {
-				return nil, nil, false
-			}
-			prefixes = append(prefixes, p)
-			continue
-		}
-		if !token.Valid(k) {
-			return nil, nil, false
+		if p, _ := strings.CutSuffix(k, "*"); k != "*" && !token.Valid(p) {
+			return nil, false
 		}
 		keys = append(keys, k)
 	}
-	return keys, prefixes, true
+	return keys, true
 }
 
 // parseEgressRule parses "host,host=key,prefix*".
@@ -353,7 +341,7 @@ func parseEgressRule(s string) (EgressRule, bool) {
 		r.Hosts = append(r.Hosts, h)
 	}
 	var ok bool
-	if r.Keys, r.Prefixes, ok = parseKeyList(keys); !ok {
+	if r.Keys, ok = parseKeyList(keys); !ok {
 		return EgressRule{}, false
 	}
 	return r, len(r.Hosts) > 0

@@ -193,26 +193,48 @@ func observePolicy(t *testing.T, env map[string]string) observed {
 	return o
 }
 
-func TestEnvListSyntax(t *testing.T) {
+// TestListSyntax: every list of keys, in a variable or in an option, takes
+// "prefix*" and "*", and the two say the same.
+func TestListSyntax(t *testing.T) {
 	const inbound = "user.id=1,user.name=2,tenant.id=3,secret=4"
+	every := []string{"secret", "tenant.id", "user.id", "user.name"}
 	for _, tc := range []struct {
 		name string
 		env  map[string]string
+		code []Option
 		kept []string
+		sent string // to host x
 	}{
-		{"deny * denies every key", map[string]string{envIngressDeny: "*"}, nil},
-		{"deny prefix*", map[string]string{envIngressDeny: "user.*"}, []string{"secret", "tenant.id"}},
-		{"allow prefix*", map[string]string{envIngressAllow: "user.*, secret"}, []string{"secret", "user.id", "user.name"}},
-		{"allow *", map[string]string{envIngressAllow: "*"}, []string{"secret", "tenant.id", "user.id", "user.name"}},
-		{"prefixes with or without *", map[string]string{envIngressPrefixes: "user.*,ten"}, []string{"tenant.id", "user.id", "user.name"}},
-		{"public allow prefix*", map[string]string{envPublicEndpoint: "true", envPublicAllow: "user.*"}, []string{"user.id", "user.name"}},
+		{"deny * denies every key", map[string]string{envIngressDeny: "*"}, []Option{WithIngressDeny("*")}, nil, ""},
+		{"deny prefix*", map[string]string{envIngressDeny: "user.*"}, []Option{WithIngressDeny("user.*")}, []string{"secret", "tenant.id"}, ""},
+		{"allow prefix*", map[string]string{envIngressAllow: "user.*, secret"}, []Option{WithIngressAllow("user.*", "secret")}, []string{"secret", "user.id", "user.name"}, ""},
+		{"allow *", map[string]string{envIngressAllow: "*"}, []Option{WithIngressAllow("*")}, every, ""},
+		{"prefixes with or without *", map[string]string{envIngressPrefixes: "user.*,ten"}, []Option{WithIngressPrefixes("user.", "ten")}, []string{"tenant.id", "user.id", "user.name"}, ""},
+		{"public allow prefix*", map[string]string{envPublicEndpoint: "true", envPublicAllow: "user.*"}, []Option{WithPublicEndpoint(), WithPublicAllow("user.*")}, []string{"user.id", "user.name"}, ""},
+		{"egress prefix*", map[string]string{envEgress: "x=user.*"}, []Option{WithEgress(EgressRule{Hosts: []string{"x"}, Keys: []string{"user.*"}})}, every, "user.id=1,user.name=2"},
+		{"egress *", map[string]string{envEgress: "x=*"}, []Option{WithEgress(EgressRule{Hosts: []string{"x"}, Keys: []string{"*"}})}, every, "secret=4,tenant.id=3,user.id=1,user.name=2"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			kept, _, reports := envPolicy(t, tc.env, inbound, "x")
-			assert.Equal(t, tc.kept, kept)
+			kept, sent, reports := envPolicy(t, tc.env, inbound, "x")
+			assert.Equal(t, tc.kept, kept, "variables")
+			assert.Equal(t, tc.sent, sortedMembers(sent), "variables")
+			assert.Empty(t, reports)
+			kept, sent, reports = envPolicy(t, nil, inbound, "x", tc.code...)
+			assert.Equal(t, tc.kept, kept, "options")
+			assert.Equal(t, tc.sent, sortedMembers(sent), "options")
 			assert.Empty(t, reports)
 		})
 	}
+}
+
+// sortedMembers returns baggage header h with its members sorted.
+func sortedMembers(h string) string {
+	if h == "" {
+		return ""
+	}
+	ms := strings.Split(h, ",")
+	sort.Strings(ms)
+	return strings.Join(ms, ",")
 }
 
 // TestEnvInvalidDenyClosesIngress: a deny list that cannot be read accepts

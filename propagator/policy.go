@@ -11,7 +11,7 @@ import (
 	"strings"
 )
 
-// keySet selects baggage keys by exact name or by prefix. The zero keySet
+// keySet selects baggage keys by name or by prefix. The zero keySet
 // selects nothing. It is immutable once built: with* return copies.
 type keySet struct {
 	names    map[string]struct{}
@@ -19,17 +19,26 @@ type keySet struct {
 	prefixes []string
 }
 
+// withKeys adds keys in the syntax of every list of keys, in options and
+// variables alike: a key ending in "*" selects the keys that start with
+// what precedes the "*", so "*" selects every key; any other key selects
+// itself.
 func (s keySet) withKeys(keys []string) keySet {
 	names := make(map[string]struct{}, len(s.names)+len(keys))
 	for k := range s.names {
 		names[k] = struct{}{}
 	}
+	var prefixes []string
 	for _, k := range keys {
-		names[k] = struct{}{}
+		if p, ok := strings.CutSuffix(k, "*"); ok {
+			prefixes = append(prefixes, p)
+		} else {
+			names[k] = struct{}{}
+		}
 	}
 	s.names = names
 	s.sorted = slices.Sorted(maps.Keys(names))
-	return s
+	return s.withPrefixes(prefixes)
 }
 
 func (s keySet) withPrefixes(prefixes []string) keySet {
