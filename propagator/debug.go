@@ -15,15 +15,19 @@ import (
 	"github.com/otelctx/otelctx/internal/w3cbaggage"
 )
 
-// WithDebugDrops logs each baggage member Extract drops or Inject withholds,
-// at slog.LevelDebug through slog.Default() (as it is when the member is
-// dropped): its key, never its value; where it came from (the baggage
-// header or a legacy header, and whether the endpoint is public) or where
-// it was going; the reason, as on the otelctx.baggage.dropped
-// counter; and the rule that would have let it through. At most
-// debugPerSecond records are written a second; the next record written says
-// how many were left out. Enable debug records on the default logger too,
-// for example with slog.SetLogLoggerLevel(slog.LevelDebug).
+// WithDebugDrops logs each baggage member Extract drops, and each member
+// withheld from a destination that NewTransport, InjectBaggage or
+// otelctxgrpc's DialOptions write for, at slog.LevelDebug through
+// slog.Default() (as it is when the member is dropped): its key, never its
+// value; where it came from (the baggage header or a legacy header, and
+// whether the endpoint is public) or where it was going; the reason, as on
+// the otelctx.baggage.dropped counter; and the rule that would have let it
+// through. Inject, which does not know where a carrier goes and writes only
+// what every destination is granted, logs nothing. At most debugPerSecond
+// records are written a second; the next record written says how many were
+// left out. Let the default logger write debug records too: give it a
+// handler at slog.LevelDebug, or, while it is slog's own,
+// slog.SetLogLoggerLevel(slog.LevelDebug).
 //
 // It is meant for finding out why a value did not arrive, in development.
 // Off, the default, it costs Extract and Inject nothing; on, it costs a

@@ -162,8 +162,12 @@ var envVars = []envVar{
 	{envIngressPrefixes, func(v string) ([]Option, string) {
 		var prefixes []string
 		for p := range strings.SplitSeq(v, ",") {
-			p = strings.TrimSuffix(strings.TrimSpace(p), "*")
-			if !token.Valid(p + "x") {
+			// An empty entry is invalid: only "*" selects every key.
+			p = strings.TrimSpace(p)
+			if p == "" {
+				return nil, "want key prefixes separated by commas, with no empty entry"
+			}
+			if p = strings.TrimSuffix(p, "*"); !token.Valid(p + "x") {
 				return nil, "want key prefixes separated by commas"
 			}
 			prefixes = append(prefixes, p)
@@ -337,6 +341,9 @@ func parseEgressRule(s string) (EgressRule, bool) {
 	for h := range strings.SplitSeq(hosts, ",") {
 		if h = strings.TrimSpace(h); h == "" || strings.ContainsAny(h, " /") {
 			return EgressRule{}, false
+		}
+		if _, err := parseHostPattern(h); err != nil {
+			return EgressRule{}, false // the whole rule, not the rule less this host
 		}
 		r.Hosts = append(r.Hosts, h)
 	}

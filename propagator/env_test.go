@@ -79,6 +79,7 @@ func TestEnvPolicy(t *testing.T) {
 		{"egress", map[string]string{envEgress: "*.internal=user.id,tenant.*; partner.example=secret"}, nil, "api.internal", []string{"secret", "tenant.id", "user.id"}, "tenant.id=2,user.id=1", 0},
 		{"egress elsewhere", map[string]string{envEgress: "*.internal=user.id"}, nil, "evil.example", []string{"secret", "tenant.id", "user.id"}, "", 0},
 		{"invalid egress rule left out", map[string]string{envEgress: "*.internal; good.internal=user.id"}, nil, "good.internal", []string{"secret", "tenant.id", "user.id"}, "user.id=1", 1},
+		{"a rule with a bad host pattern is left out whole", map[string]string{envEgress: "*internal,api.internal=user.id; good.internal=tenant.id"}, nil, "api.internal", []string{"secret", "tenant.id", "user.id"}, "", 1},
 		{"legacy", map[string]string{envLegacyHeaders: "userid=user.id", envIngressAllow: "user.id", "legacy": "7"}, nil, "x", []string{"user.id"}, "", 0},
 		{"invalid limit keeps the default", map[string]string{envMaxMembers: "-3"}, nil, "x", []string{"secret", "tenant.id", "user.id"}, "", 1},
 		{"code adds to env lists", map[string]string{envIngressAllow: "user.id"}, []Option{WithIngressAllow("tenant.id")}, "x", []string{"tenant.id", "user.id"}, "", 0},
@@ -249,6 +250,12 @@ func TestEnvInvalidDenyClosesIngress(t *testing.T) {
 	assert.Empty(t, kept)
 	kept, _, _ = envPolicy(t, map[string]string{envIngressAllow: "user.id", envIngressPrefixes: "bad prefix"}, inbound, "x")
 	assert.Empty(t, kept)
+	// An empty entry is no prefix of every key: only "*" is.
+	for _, v := range []string{"acct.,", "acct.,,user", ",", "acct., "} {
+		kept, _, reports = envPolicy(t, map[string]string{envIngressAllow: "user.id", envIngressPrefixes: v}, inbound, "x")
+		assert.Empty(t, kept, "%s=%q", envIngressPrefixes, v)
+		assert.Len(t, reports, 1, "%s=%q", envIngressPrefixes, v)
+	}
 	kept, _, _ = envPolicy(t, map[string]string{envIngressAllow: "user.id"}, inbound, "x", WithIngressAllow("tenant.id"), WithIngressPrefixes(""))
 	assert.Equal(t, []string{"request.id", "tenant.id", "user.id"}, kept, "code still widens a valid environment")
 }

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/otelctx/otelctx/internal/envcheck"
 	"github.com/otelctx/otelctx/internal/token"
 	"github.com/otelctx/otelctx/internal/w3cbaggage"
 )
@@ -56,6 +57,7 @@ func New(opts ...Option) propagation.TextMapPropagator {
 }
 
 func newPropagator(opts ...Option) *propagator {
+	envcheck.MarkBuilt()
 	cfg := newConfig(opts...)
 	return &propagator{cfg: cfg, rep: newReporter(cfg.meterProvider)}
 }

@@ -128,4 +128,18 @@ func TestTransportReportsUnreadEnv(t *testing.T) {
 	reports := errs()
 	require.Len(t, reports, 1)
 	assert.ErrorContains(t, reports[0], "OTELCTX_EGRESS is set, but no otelctx propagator reads them")
+	assert.ErrorContains(t, reports[0], "OTEL_PROPAGATORS=\"tracecontext,baggage\" does not name otelctx")
+
+	// An otelctx propagator built in code without WithEnv: the report says
+	// so, and how to fix it.
+	envcheck.Reset(func() []string { return []string{"OTELCTX_DEBUG_DROPS=true"} })
+	client = &http.Client{Transport: NewTransport(srv.Client().Transport, New(WithEgress(EgressRule{Hosts: []string{"*"}, Keys: []string{"k"}})))}
+	defer client.CloseIdleConnections()
+	resp, err := client.Get(srv.URL)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	reports = errs()
+	require.Len(t, reports, 2)
+	assert.ErrorContains(t, reports[1], "OTELCTX_DEBUG_DROPS is set, but no otelctx propagator reads them")
+	assert.ErrorContains(t, reports[1], "built in code without propagator.WithEnv()")
 }

@@ -32,6 +32,7 @@ const Name = "otelctx"
 
 var (
 	read    atomic.Bool
+	built   atomic.Bool
 	checked sync.Once
 	environ = os.Environ // tests replace it
 )
@@ -39,12 +40,16 @@ var (
 // MarkRead records that a propagator read the OTELCTX_* variables.
 func MarkRead() { read.Store(true) }
 
+// MarkBuilt records that an otelctx propagator was built, with or without
+// the variables.
+func MarkBuilt() { built.Store(true) }
+
 // Served is called once a request's propagation is done. The first call in
 // the process reports, through otel.Handle, the OTELCTX_* variables that are
 // set when no propagator has read them; later calls cost an atomic load.
 func Served() {
 	checked.Do(func() {
-		if err := Unread(environ(), read.Load()); err != nil {
+		if err := Unread(environ(), read.Load(), built.Load()); err != nil {
 			otel.Handle(err)
 		}
 	})
@@ -55,6 +60,7 @@ func Served() {
 func Reset(env func() []string) {
 	checked = sync.Once{}
 	read.Store(false)
+	built.Store(false)
 	environ = os.Environ
 	if env != nil {
 		environ = env
@@ -63,8 +69,9 @@ func Reset(env func() []string) {
 
 // Unread returns the error Served reports for the environment env (as
 // os.Environ returns it), or nil: the OTELCTX_* variables are set and,
-// unless wasRead, no propagator read them.
-func Unread(env []string, wasRead bool) error {
+// unless wasRead, no propagator read them; wasBuilt says an otelctx
+// propagator was built all the same, in code without the variables.
+func Unread(env []string, wasRead, wasBuilt bool) error {
 	if wasRead {
 		return nil
 	}
@@ -83,6 +90,13 @@ func Unread(env []string, wasRead bool) error {
 		return nil
 	}
 	slices.Sort(names)
+	if wasBuilt {
+		return fmt.Errorf("propagator: %s %s set, but no otelctx propagator reads them, so none of that policy applies: "+
+			"the otelctx propagator was built in code without propagator.WithEnv(), which alone reads the OTELCTX_ "+
+			"variables. Add it to the options, propagator.New(propagator.WithEnv(), opts...), or select the "+
+			"propagator with OTEL_PROPAGATORS=otelctx and github.com/otelctx/otelctx/propagator/autoprop imported",
+			strings.Join(names, ", "), isAre(len(names)))
+	}
 	return fmt.Errorf("propagator: %s %s set, but no otelctx propagator reads them, so none of that policy applies "+
 		"(the stock baggage propagator accepts every inbound member and sends every member to every host): %s. "+
 		"Set OTEL_PROPAGATORS=otelctx (or name otelctx in the configuration file's propagator) with "+

@@ -15,15 +15,19 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestUnread(t *testing.T) {
-	assert.NoError(t, Unread([]string{"PATH=/bin", "OTEL_PROPAGATORS=tracecontext"}, false), "no OTELCTX_ variable")
-	assert.NoError(t, Unread([]string{"OTELCTX_EGRESS=*=a"}, true), "read")
-	err := Unread([]string{"otelctx_egress=*=a", "OTEL_PROPAGATORS=tracecontext,Otelctx"}, false)
+	assert.NoError(t, Unread([]string{"PATH=/bin", "OTEL_PROPAGATORS=tracecontext"}, false, false), "no OTELCTX_ variable")
+	assert.NoError(t, Unread([]string{"OTELCTX_EGRESS=*=a"}, true, false), "read")
+	err := Unread([]string{"otelctx_egress=*=a", "OTEL_PROPAGATORS=tracecontext,Otelctx"}, false, false)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "otelctx_egress is set, but no otelctx propagator reads them")
 	assert.Contains(t, err.Error(), `names "Otelctx", which autoprop does not match`)
-	err = Unread([]string{"OTELCTX_EGRESS=*=a", "OTEL_PROPAGATORS=otelctx"}, false)
+	err = Unread([]string{"OTELCTX_EGRESS=*=a", "OTEL_PROPAGATORS=otelctx"}, false, false)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "import github.com/otelctx/otelctx/propagator/autoprop")
+	err = Unread([]string{"OTELCTX_DEBUG_DROPS=true"}, false, true)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "built in code without propagator.WithEnv()")
+	assert.NoError(t, Unread([]string{"OTELCTX_DEBUG_DROPS=true"}, true, true), "built and read")
 }
 
 func TestServedChecksOnce(t *testing.T) {
