@@ -307,8 +307,17 @@ func envOptions(e environment) []Option {
 		otel.Handle(fmt.Errorf("propagator: %s is invalid (%s): %s", v.name, why, v.effect))
 	}
 	for _, name := range unknownNames(e.vars) {
-		otel.Handle(fmt.Errorf("propagator: %s is not a variable otelctx reads, and is ignored: did you mean %s?",
-			name, closestName(name)))
+		if near, ok := closestName(name); ok {
+			otel.Handle(fmt.Errorf("propagator: %s is not a variable otelctx reads, and is ignored: did you mean %s?",
+				name, near))
+			continue
+		}
+		names := make([]string, len(envVars))
+		for i, v := range envVars {
+			names[i] = v.name
+		}
+		otel.Handle(fmt.Errorf("propagator: %s is not a variable otelctx reads, and is ignored; those it reads are %s",
+			name, strings.Join(names, ", ")))
 	}
 	if stockBaggageBeside(propagators) {
 		otel.Handle(fmt.Errorf(`propagator: OTEL_PROPAGATORS=%q composes the stock "baggage" propagator beside %q: `+
@@ -396,15 +405,16 @@ func unknownNames(vars []string) []string {
 }
 
 // closestName returns the name of the variable closest to name, by edit
-// distance without regard to case.
-func closestName(name string) string {
+// distance without regard to case, if it is close enough to be what name
+// meant: no more edits than half the length of what follows OTELCTX_.
+func closestName(name string) (string, bool) {
 	best, bestD := "", -1
 	for _, v := range envVars {
 		if d := editDistance(strings.ToUpper(name), v.name); bestD < 0 || d < bestD {
 			best, bestD = v.name, d
 		}
 	}
-	return best
+	return best, bestD <= (len(best)-len(envcheck.Prefix))/2
 }
 
 // editDistance is the Levenshtein distance between a and b, in bytes.

@@ -273,6 +273,7 @@ func TestEnvReportsWhatItCannotApply(t *testing.T) {
 		{"misspelled: INGRES", map[string]string{"OTELCTX_INGRES_ALLOW": "user.id"}, "did you mean OTELCTX_INGRESS_ALLOW?", []string{"user.id"}},
 		{"misspelled: case", map[string]string{"otelctx_ingress_allow": "user.id"}, "otelctx_ingress_allow is not a variable otelctx reads, and is ignored: did you mean OTELCTX_INGRESS_ALLOW?", []string{"user.id"}},
 		{"misspelled: PUBLIC", map[string]string{"OTELCTX_PUBLIC": "true"}, "did you mean OTELCTX_PUBLIC_ALLOW?", []string{"user.id"}},
+		{"unknown, near nothing", map[string]string{"OTELCTX_FOO": "1"}, "OTELCTX_FOO is not a variable otelctx reads, and is ignored; those it reads are OTELCTX_INGRESS_ALLOW, ", []string{"user.id"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			kept, _, reports := envPolicy(t, tc.env, "user.id=1", "x")
