@@ -22,8 +22,10 @@ import (
 // value; where it came from (the baggage header or a legacy header, and
 // whether the endpoint is public) or where it was going; the reason, as on
 // the otelctx.baggage.dropped counter; and the rule that would have let it
-// through. Inject, which does not know where a carrier goes and writes only
-// what every destination is granted, logs nothing. At most debugPerSecond
+// through. Inject does not know where a carrier goes and writes only what
+// every destination is granted: it logs what it withholds only while the
+// process has made no NewTransport and called no InjectBaggage (as
+// otelctxgrpc does), for then that is all its clients send. At most debugPerSecond
 // records are written a second; the next record written says how many were
 // left out. Let the default logger write debug records too: give it a
 // handler at slog.LevelDebug, or, while it is slog's own,

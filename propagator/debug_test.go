@@ -104,6 +104,32 @@ func TestDebugDrops(t *testing.T) {
 	assert.Equal(t, "127.0.0.1:8080", got[1]["destination"], "the developer sees where it was going")
 }
 
+// TestDebugDropsInjectAlone: a process where nothing writes the baggage
+// for its destination (no NewTransport, no InjectBaggage) sends only what
+// Inject writes, and the debug records say what it withholds and why; once
+// something does, Inject, which comes before it, logs nothing.
+func TestDebugDropsInjectAlone(t *testing.T) {
+	prev := destinationAware.Load()
+	destinationAware.Store(false)
+	t.Cleanup(func() { destinationAware.Store(prev) })
+	logs := logTo(t)
+	captureErrors(t)
+	p := New(WithDebugDrops(), WithEgress(
+		EgressRule{Hosts: []string{"*.internal"}, Keys: []string{"user.id"}},
+		EgressRule{Hosts: []string{"*"}, Keys: []string{"request.id"}}))
+	ctx := extract(p, "traceparent", suiteTraceparent, "baggage", "user.id=1,request.id=r")
+	h := propagation.HeaderCarrier{}
+	p.Inject(ctx, h)
+	assert.Equal(t, "request.id=r", h.Get("baggage"))
+	assert.Equal(t, []map[string]string{{"msg": "otelctx: outbound baggage member withheld", "level": "DEBUG", "key": "user.id",
+		"destination": "unknown (Inject without NewTransport, InjectBaggage or otelctxgrpc.DialOptions)", "reason": "egress.denied",
+		"rule": `no egress rule for every destination ("*" in WithEgress, OTELCTX_EGRESS) grants the key`}}, logs.take())
+
+	NewTransport(nil, p)
+	p.Inject(ctx, propagation.HeaderCarrier{})
+	assert.Empty(t, logs.take(), "NewTransport writes what the destination is granted after Inject")
+}
+
 func TestDebugDropsOff(t *testing.T) {
 	logs := logTo(t)
 	captureErrors(t)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync/atomic"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/baggage"
@@ -37,6 +38,7 @@ var errNoPolicy = errors.New("propagator: the propagator given (nil: the global 
 //	p.Inject(ctx, carrier) // the trace context
 //	err := propagator.InjectBaggage(ctx, p, carrier, "broker.internal:9092")
 func InjectBaggage(ctx context.Context, p propagation.TextMapPropagator, carrier propagation.TextMapCarrier, destination string) error {
+	markDestinationAware()
 	pp := policyOf(p)
 	if pp == nil {
 		writeBaggage(carrier, "")
@@ -149,4 +151,16 @@ func (p *propagator) everyHost(bag baggage.Baggage) baggage.Baggage {
 		return baggage.Baggage{} // fail closed
 	}
 	return b
+}
+
+// destinationAware is set once the process has a NewTransport or has called
+// InjectBaggage: something writes the baggage for where it goes. Until
+// then, WithDebugDrops logs what Inject withholds, which is all a client
+// without them ever sends (see Inject).
+var destinationAware atomic.Bool
+
+func markDestinationAware() {
+	if !destinationAware.Load() {
+		destinationAware.Store(true)
+	}
 }

@@ -422,7 +422,7 @@ func (p *propagator) Inject(ctx context.Context, carrier propagation.TextMapCarr
 	}
 	tcEnd := len(b)
 	var bg string
-	memoized := false
+	memoized, withheld := false, false
 	if bag := baggage.FromContext(ctx); bag.Len() > 0 {
 		var uncounted tally
 		var gbuf [maxGrants]*keySet
@@ -433,8 +433,12 @@ func (p *propagator) Inject(ctx context.Context, carrier propagation.TextMapCarr
 				b = p.encodeBaggage(b, bag, grants, &uncounted)
 			}
 		}
+		withheld = uncounted.dirty
 	}
 	if len(b) == 0 && bg == "" {
+		if withheld && p.cfg.debugDrops && !destinationAware.Load() {
+			p.debugEgress(ctx, "", "", false)
+		}
 		clearBaggage(carrier, "")
 		return
 	}
@@ -446,6 +450,9 @@ func (p *propagator) Inject(ctx context.Context, carrier propagation.TextMapCarr
 	}
 	if !memoized {
 		bg = all[tcEnd:]
+	}
+	if withheld && p.cfg.debugDrops && !destinationAware.Load() {
+		p.debugEgress(ctx, bg, "", false)
 	}
 	if httpHeaders {
 		// Set the canonical names directly, with one backing array for the

@@ -33,6 +33,7 @@ import (
 // client follows, each copy a retrying, failover or mirroring RoundTripper
 // outside it sends elsewhere. See RoundTrip for what it writes.
 func NewTransport(base http.RoundTripper, p propagation.TextMapPropagator) http.RoundTripper {
+	markDestinationAware()
 	if base == nil {
 		base = http.DefaultTransport
 	}
