@@ -4,6 +4,7 @@
 package propagator
 
 import (
+	"math/rand/v2"
 	"slices"
 	"strings"
 
@@ -214,6 +215,10 @@ func (bb *bagBuilder) build(verbatim string) baggage.Baggage {
 func (bb *bagBuilder) fromMembers(s string) (baggage.Baggage, error) {
 	var inline [inlineMembers]baggage.Member
 	ms := inline[:0]
+	// The known members, in order, and the last member parsed here.
+	var kbuf [inlineMembers]*knownMember
+	known := kbuf[:0]
+	var parsed baggage.Member
 	parsedProps := false // a member with properties parsed alone
 	rest := s
 	for i := 0; i < bb.n; i++ {
@@ -222,6 +227,7 @@ func (bb *bagBuilder) fromMembers(s string) (baggage.Baggage, error) {
 		e := bb.at(i)
 		if e.known != nil {
 			ms = append(ms, e.known.member)
+			known = append(known, e.known)
 			continue
 		}
 		props := e.props != ""
@@ -242,6 +248,28 @@ func (bb *bagBuilder) fromMembers(s string) (baggage.Baggage, error) {
 			keepMember(seg, m)
 		}
 		ms = append(ms, m)
+		parsed = m
+	}
+	// The members bb holds have distinct keys: the baggage of the known
+	// ones and one SetMember make what baggage.New makes of them all.
+	if fresh := bb.n - len(known); fresh <= 1 && len(known) > 0 {
+		base, ok, keep := memberBases.lookup(known)
+		if !ok && keep {
+			kms := make([]baggage.Member, len(known))
+			for i, km := range known {
+				kms[i] = km.member
+			}
+			if b, err := baggage.New(kms...); err == nil && b.Len() == len(known) {
+				memberBases.store(known, b)
+				base, ok = b, true
+			}
+		}
+		if ok {
+			if fresh == 0 {
+				return base, nil
+			}
+			return base.SetMember(parsed)
+		}
 	}
 	return baggage.New(ms...)
 }
@@ -252,6 +280,7 @@ type knownMember struct {
 	member baggage.Member
 	entry  bagEntry
 	utf8OK bool
+	id     uint64 // random: what memberBases hashes
 }
 
 // keepMember keeps m, parsed from seg, a canonical list-member that holds
@@ -259,7 +288,7 @@ type knownMember struct {
 func keepMember(seg string, m baggage.Member) {
 	e, canonical, utf8OK, ok := parseBaggageMember(seg)
 	if ok && canonical {
-		parsedMembers.store(seg, &knownMember{member: m, entry: e, utf8OK: utf8OK})
+		parsedMembers.store(seg, &knownMember{member: m, entry: e, utf8OK: utf8OK, id: rand.Uint64()})
 	}
 }
 

@@ -5,6 +5,7 @@ package propagator
 
 import (
 	"hash/maphash"
+	"slices"
 	"strings"
 	"sync/atomic"
 
@@ -130,3 +131,51 @@ var parsedTracestate = newHeaderCache[trace.TraceState]()
 // parsedMembers caches what parsing canonical list-members gives, for every
 // propagator.
 var parsedMembers = newHeaderCache[*knownMember]()
+
+// memberBases caches, for the known members of a header (parsedMembers), in
+// order, the baggage of them alone: a header of known members and one new
+// one, as a request's tenant and user with its new ID, is then that baggage
+// and one SetMember, which encodes no member, where baggage.New encodes
+// every member to check the size. Like the header caches it is
+// direct-mapped and bounded, and keeps a sequence that missed its slot
+// twice in a row; its members are those parsedMembers kept, which hold no
+// request's memory.
+var memberBases baseCache
+
+type baseCache struct {
+	slots  [cacheSlots]atomic.Pointer[baseEntry]
+	missed [cacheSlots]atomic.Uint64
+}
+
+type baseEntry struct {
+	members []*knownMember
+	bag     baggage.Baggage
+}
+
+func baseHash(ms []*knownMember) uint64 {
+	h := uint64(len(ms))
+	for _, m := range ms {
+		h = (h ^ m.id) * 0x9e3779b97f4a7c15
+	}
+	return h
+}
+
+// lookup returns the baggage of the known members ms. On a miss, keep
+// reports whether ms also missed the last time its slot was looked up.
+func (c *baseCache) lookup(ms []*knownMember) (b baggage.Baggage, ok, keep bool) {
+	h := baseHash(ms)
+	i := h >> (64 - cacheBits)
+	if e := c.slots[i].Load(); e != nil && slices.Equal(e.members, ms) {
+		return e.bag, true, false
+	}
+	if c.missed[i].Load() == h {
+		return b, false, true
+	}
+	c.missed[i].Store(h)
+	return b, false, false
+}
+
+// store caches b as the baggage of the known members ms.
+func (c *baseCache) store(ms []*knownMember, b baggage.Baggage) {
+	c.slots[baseHash(ms)>>(64-cacheBits)].Store(&baseEntry{members: slices.Clone(ms), bag: b})
+}

@@ -196,6 +196,43 @@ func TestInjectFollowsBaggageChanges(t *testing.T) {
 // one by one, some kept from earlier headers, is the one baggage.Parse
 // makes of the whole header: the same members, values and properties, as
 // Member, String and Properties give them.
+// TestMemberBases: a header of known members and a new one is built from
+// the baggage of the known ones (memberBases) and is what baggage.Parse
+// makes of it, wherever the new member is and whatever properties the known
+// ones have.
+func TestMemberBases(t *testing.T) {
+	known := []string{"tenant.id=acme;p=1;q", "user.id=%C3%A9", "k=v%2Cw"}
+	p := New(allEgress)
+	for i := range 30 {
+		id := fmt.Sprintf("request.id=r-%d", i)
+		for _, header := range []string{
+			strings.Join(append([]string{id}, known...), ","),
+			known[0] + "," + id + "," + known[1] + "," + known[2],
+			strings.Join(known, ","),
+		} {
+			want, err := baggage.Parse(header)
+			require.NoError(t, err, header)
+			got := baggage.FromContext(extract(p, "baggage", header))
+			require.Equal(t, want.Len(), got.Len(), header)
+			for _, w := range want.Members() {
+				g := got.Member(w.Key())
+				assert.Equal(t, w.String(), g.String(), header)
+				assert.Equal(t, w.Properties(), g.Properties(), header)
+			}
+		}
+	}
+	var kms []*knownMember
+	for _, seg := range known {
+		e := parsedMembers.slot(seg).Load()
+		require.NotNil(t, e, seg)
+		kms = append(kms, e.value)
+	}
+	base, ok, _ := memberBases.lookup(kms)
+	require.True(t, ok, "the known members' baggage is kept")
+	assert.Equal(t, 3, base.Len())
+	assert.Equal(t, "é", base.Member("user.id").Value())
+}
+
 func TestMembersParsedAsParse(t *testing.T) {
 	values := []string{"1", "x%2Cy", "%C3%A9", "%e9", "a%41", "%FF%FE", "sp%20ace", "%25"}
 	props := []string{"", ";p", ";p=1", ";p=%25;q", ";k=v%3B", ";a;b=%ff"}
