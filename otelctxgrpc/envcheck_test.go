@@ -42,5 +42,5 @@ func TestServerReportsUnreadEnv(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	require.Len(t, got, 1)
-	assert.ErrorContains(t, got[0], "OTELCTX_INGRESS_ALLOW is set, but no otelctx propagator reads them")
+	assert.ErrorContains(t, got[0], "OTELCTX_INGRESS_ALLOW is set, but no otelctx propagator reads it")
 }

@@ -217,8 +217,8 @@ var envVars = []envVar{
 			}
 			rule, ok := parseEgressRule(r)
 			if !ok {
-				bad = "want hosts=keys rules separated by ';', hosts and keys separated by commas, " +
-					"a key ending in * for a prefix"
+				bad = fmt.Sprintf("%q: want hosts=keys rules separated by ';', hosts and keys separated by commas, "+
+					"host patterns as in EgressRule, a key ending in * for a prefix", r)
 				continue
 			}
 			opts = append(opts, WithEgress(rule))

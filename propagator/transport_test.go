@@ -127,7 +127,7 @@ func TestTransportReportsUnreadEnv(t *testing.T) {
 	}
 	reports := errs()
 	require.Len(t, reports, 1)
-	assert.ErrorContains(t, reports[0], "OTELCTX_EGRESS is set, but no otelctx propagator reads them")
+	assert.ErrorContains(t, reports[0], "OTELCTX_EGRESS is set, but no otelctx propagator reads it")
 	assert.ErrorContains(t, reports[0], "OTEL_PROPAGATORS=\"tracecontext,baggage\" does not name otelctx")
 
 	// An otelctx propagator built in code without WithEnv: the report says
@@ -140,6 +140,6 @@ func TestTransportReportsUnreadEnv(t *testing.T) {
 	require.NoError(t, resp.Body.Close())
 	reports = errs()
 	require.Len(t, reports, 2)
-	assert.ErrorContains(t, reports[1], "OTELCTX_DEBUG_DROPS is set, but no otelctx propagator reads them")
+	assert.ErrorContains(t, reports[1], "OTELCTX_DEBUG_DROPS is set, but no otelctx propagator reads it")
 	assert.ErrorContains(t, reports[1], "built in code without propagator.WithEnv()")
 }

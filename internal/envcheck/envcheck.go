@@ -91,18 +91,25 @@ func Unread(env []string, wasRead, wasBuilt bool) error {
 	}
 	slices.Sort(names)
 	if wasBuilt {
-		return fmt.Errorf("propagator: %s %s set, but no otelctx propagator reads them, so none of that policy applies: "+
+		return fmt.Errorf("propagator: %s %s set, but no otelctx propagator reads %s, so none of that policy applies: "+
 			"the otelctx propagator was built in code without propagator.WithEnv(), which alone reads the OTELCTX_ "+
 			"variables. Add it to the options, propagator.New(propagator.WithEnv(), opts...), or select the "+
 			"propagator with OTEL_PROPAGATORS=otelctx and github.com/otelctx/otelctx/propagator/autoprop imported",
-			strings.Join(names, ", "), isAre(len(names)))
+			strings.Join(names, ", "), isAre(len(names)), itThem(len(names)))
 	}
-	return fmt.Errorf("propagator: %s %s set, but no otelctx propagator reads them, so none of that policy applies "+
+	return fmt.Errorf("propagator: %s %s set, but no otelctx propagator reads %s, so none of that policy applies "+
 		"(the stock baggage propagator accepts every inbound member and sends every member to every host): %s. "+
 		"Set OTEL_PROPAGATORS=otelctx (or name otelctx in the configuration file's propagator) with "+
 		"github.com/otelctx/otelctx/propagator/autoprop imported, or build the propagator with "+
 		"propagator.New(propagator.WithEnv())",
-		strings.Join(names, ", "), isAre(len(names)), selection(propagators, selected))
+		strings.Join(names, ", "), isAre(len(names)), itThem(len(names)), selection(propagators, selected))
+}
+
+func itThem(n int) string {
+	if n == 1 {
+		return "it"
+	}
+	return "them"
 }
 
 func isAre(n int) string {

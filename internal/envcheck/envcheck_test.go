@@ -19,7 +19,7 @@ func TestUnread(t *testing.T) {
 	assert.NoError(t, Unread([]string{"OTELCTX_EGRESS=*=a"}, true, false), "read")
 	err := Unread([]string{"otelctx_egress=*=a", "OTEL_PROPAGATORS=tracecontext,Otelctx"}, false, false)
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "otelctx_egress is set, but no otelctx propagator reads them")
+	assert.Contains(t, err.Error(), "otelctx_egress is set, but no otelctx propagator reads it")
 	assert.Contains(t, err.Error(), `names "Otelctx", which autoprop does not match`)
 	err = Unread([]string{"OTELCTX_EGRESS=*=a", "OTEL_PROPAGATORS=otelctx"}, false, false)
 	require.Error(t, err)
