@@ -252,7 +252,7 @@ func (bb *bagBuilder) fromMembers(s string) (baggage.Baggage, error) {
 	}
 	// The members bb holds have distinct keys: the baggage of the known
 	// ones and one SetMember make what baggage.New makes of them all.
-	if fresh := bb.n - len(known); fresh <= 1 && len(known) > 0 {
+	if fresh := bb.n - len(known); fresh <= 1 && len(known) > 0 && len(s) <= maxCachedHeader {
 		base, ok, keep := memberBases.lookup(known)
 		if !ok && keep {
 			kms := make([]baggage.Member, len(known))

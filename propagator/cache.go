@@ -137,9 +137,9 @@ var parsedMembers = newHeaderCache[*knownMember]()
 // one, as a request's tenant and user with its new ID, is then that baggage
 // and one SetMember, which encodes no member, where baggage.New encodes
 // every member to check the size. Like the header caches it is
-// direct-mapped and bounded, and keeps a sequence that missed its slot
-// twice in a row; its members are those parsedMembers kept, which hold no
-// request's memory.
+// direct-mapped and bounded, keeps a sequence that missed its slot twice
+// in a row, and serves headers of at most maxCachedHeader bytes; its
+// members are those parsedMembers kept, which hold no request's memory.
 var memberBases baseCache
 
 type baseCache struct {
