@@ -251,6 +251,16 @@ func TestOpenTelemetryJS(t *testing.T) {
 		checkExtract(t, otelctx, stock, h, sc, bag.DeleteMember("empty"))
 	}
 
+	// The policy holds against a JS peer too: granted user.id alone, it
+	// receives user.id alone, and the trace context in full.
+	narrow := New(WithEgress(EgressRule{Hosts: []string{"127.0.0.1"}, Keys: []string{"user.id"}}))
+	sc := trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{1}, SpanID: trace.SpanID{2}, TraceFlags: trace.FlagsSampled, Remote: true})
+	ctx := baggage.ContextWithBaggage(trace.ContextWithRemoteSpanContext(context.Background(), sc), bag)
+	got, _ := peer.extract(t, ctx, otelhttp.NewTransport(NewTransport(http.DefaultTransport, narrow), otelhttp.WithPropagators(narrow)))
+	assert.Equal(t, sc.TraceID().String(), got.TraceID)
+	require.Len(t, got.Baggage, 1)
+	assert.Equal(t, [2]string{"user.id", "ada"}, [2]string{*got.Baggage[0][0], *got.Baggage[0][1]})
+
 	// JS to Go: a baggage JS builds itself, with metadata.
 	v := jsView{
 		TraceID:    "4bf92f3577b34da6a3ce929d0e0e4736",
@@ -271,8 +281,8 @@ func TestOpenTelemetryJS(t *testing.T) {
 	require.NoError(t, err)
 	jts, err := trace.ParseTraceState(v.TraceState)
 	require.NoError(t, err)
-	sc := trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceFlags: trace.FlagsSampled, TraceState: jts, Remote: true})
-	ctx := stock.Extract(context.Background(), propagation.HeaderCarrier(h))
+	sc = trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceFlags: trace.FlagsSampled, TraceState: jts, Remote: true})
+	ctx = stock.Extract(context.Background(), propagation.HeaderCarrier(h))
 	checkExtract(t, otelctx, stock, h, sc, baggage.FromContext(ctx))
 	assert.Equal(t, []goMember{
 		{"note", "50% ✓", ""},
