@@ -174,8 +174,6 @@ func (t *Target) frontendHandler(backendHost, backendURL string) http.Handler {
 	return t.handler(h, "frontend", p)
 }
 
-// Do sends one request to the target with c, as a client of the
-// benchmark does, and wants 204 No Content.
 // withRequestID returns t.Header with the request ID id in place of r-1.
 func (t *Target) withRequestID(id string) http.Header {
 	h := t.Header.Clone()
@@ -187,12 +185,19 @@ func (t *Target) withRequestID(id string) http.Header {
 	return h
 }
 
+// Do sends one request to the target with c, as a client of the
+// benchmark does, and wants 204 No Content.
 func (t *Target) Do(ctx context.Context, c *http.Client) error {
+	return t.send(ctx, c, t.Header.Clone())
+}
+
+// send is Do with the request headers h.
+func (t *Target) send(ctx context.Context, c *http.Client, h http.Header) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.URL, nil)
 	if err != nil {
 		return err
 	}
-	req.Header = t.Header.Clone()
+	req.Header = h
 	resp, err := c.Do(req)
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ package bench
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"sync/atomic"
 	"testing"
@@ -28,15 +29,31 @@ import (
 // both servers, exporter) spent per request, which depends less on what
 // else the machine runs.
 //
+// Rows ending in -new-ids send a request ID of its own with every request,
+// as real traffic does, where the others send the same baggage every time,
+// which otelctx's caches know after the first request.
+//
 //	go test -run '^$' -bench HTTP -benchmem -count 5 ./bench
 func BenchmarkHTTP(b *testing.B) {
-	for _, v := range Variants {
-		b.Run(v, func(b *testing.B) {
+	run := func(name, v string, newIDs bool) {
+		b.Run(name, func(b *testing.B) {
 			t, client := start(b, v, &http.Transport{MaxIdleConnsPerHost: 256})
 			b.SetParallelism(4) // clients per core: keep the servers busy
-			serveAll(b, t, func() error { return t.Do(context.Background(), client) })
+			var n atomic.Int64
+			serveAll(b, t, func() error {
+				if newIDs {
+					return t.send(context.Background(), client, t.withRequestID(fmt.Sprintf("r-%d", n.Add(1))))
+				}
+				return t.Do(context.Background(), client)
+			})
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
 		})
+	}
+	for _, v := range Variants {
+		run(v, v, false)
+	}
+	for _, v := range []string{"otelhttp", "baggagecopy", "full"} {
+		run(v+"-new-ids", v, true)
 	}
 }
 
