@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -197,40 +198,60 @@ func TestInjectFollowsBaggageChanges(t *testing.T) {
 // makes of the whole header: the same members, values and properties, as
 // Member, String and Properties give them.
 // TestMemberBases: a header of known members and a new one is built from
-// the baggage of the known ones (memberBases) and is what baggage.Parse
-// makes of it, wherever the new member is and whatever properties the known
-// ones have.
+// the baggage of the known ones (memberBases), wherever the new member is,
+// and is what baggage.Parse makes of it, properties included.
 func TestMemberBases(t *testing.T) {
-	known := []string{"tenant.id=acme;p=1;q", "user.id=%C3%A9", "k=v%2Cw"}
+	// Known members, kept in slots of their own.
+	var known []string
+	var kms []*knownMember
+	for n := 0; len(known) < 3; n++ {
+		seg := [...]string{"tenant.id=acme;p=1;q", "user.id=%C3%A9", "k=v%2Cw"}[len(known)]
+		if n > 0 {
+			seg = fmt.Sprintf("x%d.", n) + seg // another key, if the slot is taken
+		}
+		slot := parsedMembers.slot(seg)
+		if slices.ContainsFunc(known, func(k string) bool { return parsedMembers.slot(k) == slot }) {
+			continue
+		}
+		keepMember(seg, parseMember(seg))
+		e := slot.Load()
+		require.NotNil(t, e, seg)
+		require.Equal(t, seg, e.header)
+		known, kms = append(known, seg), append(kms, e.value)
+	}
 	p := New(allEgress)
-	for i := range 30 {
-		id := fmt.Sprintf("request.id=r-%d", i)
-		for _, header := range []string{
-			strings.Join(append([]string{id}, known...), ","),
-			known[0] + "," + id + "," + known[1] + "," + known[2],
-			strings.Join(known, ","),
-		} {
-			want, err := baggage.Parse(header)
-			require.NoError(t, err, header)
-			got := baggage.FromContext(extract(p, "baggage", header))
-			require.Equal(t, want.Len(), got.Len(), header)
+	header := func(i, at int) string {
+		ms := slices.Clone(known)
+		return strings.Join(slices.Insert(ms, at, fmt.Sprintf("request.id=r-%d", i)), ",")
+	}
+
+	// The path is taken: a marked base, of the same keys, shows through.
+	marked, err := baggage.NewMemberRaw(kms[1].member.Key(), "marked")
+	require.NoError(t, err)
+	mark, err := baggage.New(kms[0].member, marked, kms[2].member)
+	require.NoError(t, err)
+	memberBases.store(kms, mark)
+	got := baggage.FromContext(extract(p, "baggage", header(0, 1)))
+	assert.Equal(t, "marked", got.Member(kms[1].member.Key()).Value(), "built from the cached baggage of the known members")
+
+	// And with the known members' own baggage, it is what Parse makes.
+	base, err := baggage.New(kms[0].member, kms[1].member, kms[2].member)
+	require.NoError(t, err)
+	memberBases.store(kms, base)
+	for i := 1; i <= 8; i++ {
+		for at := 0; at <= len(known); at++ {
+			h := header(i, at)
+			want, err := baggage.Parse(h)
+			require.NoError(t, err, h)
+			got := baggage.FromContext(extract(p, "baggage", h))
+			require.Equal(t, want.Len(), got.Len(), h)
 			for _, w := range want.Members() {
 				g := got.Member(w.Key())
-				assert.Equal(t, w.String(), g.String(), header)
-				assert.Equal(t, w.Properties(), g.Properties(), header)
+				assert.Equal(t, w.String(), g.String(), h)
+				assert.Equal(t, w.Properties(), g.Properties(), h)
 			}
 		}
 	}
-	var kms []*knownMember
-	for _, seg := range known {
-		e := parsedMembers.slot(seg).Load()
-		require.NotNil(t, e, seg)
-		kms = append(kms, e.value)
-	}
-	base, ok, _ := memberBases.lookup(kms)
-	require.True(t, ok, "the known members' baggage is kept")
-	assert.Equal(t, 3, base.Len())
-	assert.Equal(t, "é", base.Member("user.id").Value())
 }
 
 func TestMembersParsedAsParse(t *testing.T) {
