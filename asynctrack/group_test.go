@@ -149,8 +149,9 @@ func TestPoolWorkerBetweenTasksIsItself(t *testing.T) {
 func TestPoolSubmitErrors(t *testing.T) {
 	rec := newRecorder(t)
 	pool := NewPool(context.Background(), 1)
-	block := make(chan struct{})
-	require.NoError(t, pool.Submit(context.Background(), func(context.Context) { <-block }))
+	started, block := make(chan struct{}), make(chan struct{})
+	require.NoError(t, pool.Submit(context.Background(), func(context.Context) { close(started); <-block }))
+	<-started // its events are recorded: those counted below are the refused task's only
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
