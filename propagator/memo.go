@@ -6,12 +6,12 @@ package propagator
 import (
 	"context"
 	"slices"
-	"strings"
 	"sync/atomic"
 
 	"go.opentelemetry.io/otel/baggage"
 
 	"github.com/otelctx/otelctx/internal/token"
+	"github.com/otelctx/otelctx/internal/w3cbaggage"
 )
 
 // A request's baggage is written on each of its outbound calls, most often
@@ -67,7 +67,7 @@ func newBagMemo(bag baggage.Baggage) *bagMemo {
 	if len(ms) == 0 || len(ms) > memoMaxMembers {
 		return nil
 	}
-	slices.SortFunc(ms, func(a, b baggage.Member) int { return strings.Compare(a.Key(), b.Key()) })
+	slices.SortFunc(ms, w3cbaggage.ByKey)
 	m := &bagMemo{members: make([]memoMember, len(ms))}
 	var b []byte
 	for i, bm := range ms {

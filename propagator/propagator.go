@@ -145,7 +145,7 @@ type extracted struct {
 
 // Value answers extractedKey with e, for memoOf.
 func (e *extracted) Value(key any) any {
-	if _, ok := key.(extractedKey); ok {
+	if key == (extractedKey{}) {
 		return e
 	}
 	return e.Context.Value(key)
@@ -421,24 +421,23 @@ func (p *propagator) Inject(ctx context.Context, carrier propagation.TextMapCarr
 		b = appendTracestate(b, ctx, sc)
 	}
 	tcEnd := len(b)
+	// The baggage is in bg if the memo wrote it, else in b after tcEnd.
 	var bg string
-	memoized, withheld := false, false
 	if bag := baggage.FromContext(ctx); bag.Len() > 0 {
 		var uncounted tally
 		var gbuf [maxGrants]*keySet
 		if grants := p.grants(bag, "", false, &uncounted, &gbuf); len(grants) > 0 {
 			if m := memoOf(ctx, bag, useInject); m != nil {
-				bg, memoized = p.memoHeader(m, grants, &uncounted), true
+				bg = p.memoHeader(m, grants, &uncounted)
 			} else {
 				b = p.encodeBaggage(b, bag, grants, &uncounted)
 			}
 		}
-		withheld = uncounted.dirty
+		if uncounted.dirty && p.cfg.debugDrops && !destinationAware.Load() {
+			p.debugEgress(ctx, bg+string(b[tcEnd:]), "", false)
+		}
 	}
 	if len(b) == 0 && bg == "" {
-		if withheld && p.cfg.debugDrops && !destinationAware.Load() {
-			p.debugEgress(ctx, "", "", false)
-		}
 		clearBaggage(carrier, "")
 		return
 	}
@@ -448,11 +447,8 @@ func (p *propagator) Inject(ctx context.Context, carrier propagation.TextMapCarr
 	if sc.IsValid() {
 		tp, ts = all[:traceparentLen], all[traceparentLen:tcEnd]
 	}
-	if !memoized {
+	if bg == "" {
 		bg = all[tcEnd:]
-	}
-	if withheld && p.cfg.debugDrops && !destinationAware.Load() {
-		p.debugEgress(ctx, bg, "", false)
 	}
 	if httpHeaders {
 		// Set the canonical names directly, with one backing array for the
