@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -139,6 +140,7 @@ func benchInject(b *testing.B, ctxs func(propagation.TextMapPropagator) []contex
 		b.Run(bp.name, func(b *testing.B) {
 			cs := ctxs(bp.p)
 			carrier := propagation.HeaderCarrier(http.Header{})
+			runtime.GC()
 			m := meterCPU(b)
 			defer m.stop()
 			i := 0
@@ -146,6 +148,9 @@ func benchInject(b *testing.B, ctxs func(propagation.TextMapPropagator) []contex
 				if fresh && i == len(cs) {
 					m.pause()
 					cs, i = ctxs(bp.p), 0
+					// What extracting them left is collected off the
+					// clock too.
+					runtime.GC()
 					m.resume()
 				}
 				ctx := cs[i%len(cs)]

@@ -60,6 +60,7 @@ func TestMemoFollowsTheBaggage(t *testing.T) {
 	propOnPlain, err := baggage.NewMemberRaw("c", bag.Member("c").Value(), prop)
 	require.NoError(t, err)
 	parsed := mustBaggage(t, "b=2;p=1").Member("b")
+	parsedOnPlain := mustBaggage(t, "c=3; r = %41").Member("c")
 
 	for name, change := range map[string]func(baggage.Baggage) baggage.Baggage{
 		"value":                 func(b baggage.Baggage) baggage.Baggage { b, _ = b.SetMember(newValue); return b },
@@ -69,6 +70,7 @@ func TestMemoFollowsTheBaggage(t *testing.T) {
 		"member deleted":        func(b baggage.Baggage) baggage.Baggage { return b.DeleteMember("a") },
 		"member added":          func(b baggage.Baggage) baggage.Baggage { b, _ = b.SetMember(added); return b },
 		"replaced, same member": func(b baggage.Baggage) baggage.Baggage { b, _ = b.SetMember(parsed); return b },
+		"parsed property added": func(b baggage.Baggage) baggage.Baggage { b, _ = b.SetMember(parsedOnPlain); return b },
 		"emptied":               func(baggage.Baggage) baggage.Baggage { return baggage.Baggage{} },
 	} {
 		t.Run(name, func(t *testing.T) {
