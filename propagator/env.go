@@ -199,29 +199,37 @@ var envVars = []envVar{
 		return []Option{WithPublicAllow(keys...)}, ""
 	}, closeIngress, "no inbound baggage is accepted"},
 	{envLegacyHeaders, func(v string) (opts []Option, bad string) {
+		var bads []string
 		for m := range strings.SplitSeq(v, ",") {
 			h, k, found := strings.Cut(strings.TrimSpace(m), "=")
 			h, k = strings.TrimSpace(h), strings.TrimSpace(k)
 			if !found || !token.Valid(h) || !token.Valid(k) || strings.HasSuffix(k, "*") {
-				bad = "want header=key mappings separated by commas"
+				bads = append(bads, strconv.Quote(strings.TrimSpace(m)))
 				continue
 			}
 			opts = append(opts, WithLegacyHeader(h, k))
 		}
+		if bads != nil {
+			bad = strings.Join(bads, ", ") + ": want header=key mappings separated by commas"
+		}
 		return opts, bad
 	}, nil, "the mappings that cannot be read are left out"},
 	{envEgress, func(v string) (opts []Option, bad string) {
+		var bads []string
 		for r := range strings.SplitSeq(v, ";") {
 			if r = strings.TrimSpace(r); r == "" {
 				continue
 			}
 			rule, ok := parseEgressRule(r)
 			if !ok {
-				bad = fmt.Sprintf("%q: want hosts=keys rules separated by ';', hosts and keys separated by commas, "+
-					"host patterns as in EgressRule, a key ending in * for a prefix", r)
+				bads = append(bads, strconv.Quote(r))
 				continue
 			}
 			opts = append(opts, WithEgress(rule))
+		}
+		if bads != nil {
+			bad = strings.Join(bads, ", ") + ": want hosts=keys rules separated by ';', hosts and keys separated " +
+				"by commas, host patterns as in EgressRule, a key ending in * for a prefix"
 		}
 		return opts, bad
 	}, nil, "the rules that cannot be read are left out"},
@@ -319,10 +327,15 @@ func envOptions(e environment) []Option {
 		otel.Handle(fmt.Errorf("propagator: %s is not a variable otelctx reads, and is ignored; those it reads are %s",
 			name, strings.Join(names, ", ")))
 	}
-	if stockBaggageBeside(propagators) {
+	if beside, after := stockBaggageBeside(propagators); beside {
+		sends := ""
+		if after {
+			sends = `, and, listed after it, sends every member past the egress rules wherever the baggage ` +
+				`is injected without NewTransport, InjectBaggage or otelctxgrpc (otelhttp's transport alone)`
+		}
 		otel.Handle(fmt.Errorf(`propagator: OTEL_PROPAGATORS=%q composes the stock "baggage" propagator beside %q: `+
-			`it accepts every inbound baggage member, past the ingress policy, and sends every member to every `+
-			`destination, past the egress rules; drop "baggage" from the list`, propagators, envcheck.Name))
+			`it accepts every inbound baggage member, past the ingress policy%s; drop "baggage" from the list`,
+			propagators, envcheck.Name, sends))
 	}
 	return opts
 }
@@ -439,12 +452,17 @@ func editDistance(a, b string) int {
 
 // stockBaggageBeside reports whether OTEL_PROPAGATORS, read as contrib's
 // autoprop reads it (names matched exactly), composes the stock "baggage"
-// propagator with otelctx's.
-func stockBaggageBeside(propagators string) bool {
-	var ours, stock bool
+// propagator with otelctx's, and whether it lists it after otelctx's, so
+// that its Inject writes last.
+func stockBaggageBeside(propagators string) (beside, after bool) {
+	var ours bool
 	for p := range strings.SplitSeq(propagators, ",") {
-		ours = ours || p == envcheck.Name
-		stock = stock || p == "baggage"
+		switch p {
+		case envcheck.Name:
+			ours = true
+		case "baggage":
+			beside, after = true, ours
+		}
 	}
-	return ours && stock
+	return ours && beside, after
 }

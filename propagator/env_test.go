@@ -274,6 +274,8 @@ func TestEnvReportsWhatItCannotApply(t *testing.T) {
 		{"misspelled: case", map[string]string{"otelctx_ingress_allow": "user.id"}, "otelctx_ingress_allow is not a variable otelctx reads, and is ignored: did you mean OTELCTX_INGRESS_ALLOW?", []string{"user.id"}},
 		{"misspelled: PUBLIC", map[string]string{"OTELCTX_PUBLIC": "true"}, "did you mean OTELCTX_PUBLIC_ALLOW?", []string{"user.id"}},
 		{"unknown, near nothing", map[string]string{"OTELCTX_FOO": "1"}, "OTELCTX_FOO is not a variable otelctx reads, and is ignored; those it reads are OTELCTX_INGRESS_ALLOW, ", []string{"user.id"}},
+		{"every bad egress rule named", map[string]string{envEgress: "bad; x=user.id; *internal=user.id; 10.0.0.1=tenant.id,"}, `"bad", "*internal=user.id", "10.0.0.1=tenant.id,": want hosts=keys rules`, []string{"user.id"}},
+		{"every bad legacy mapping named", map[string]string{envLegacyHeaders: "x-user=user.id, bad, x-t=t*"}, `"bad", "x-t=t*": want header=key mappings`, []string{"user.id"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			kept, _, reports := envPolicy(t, tc.env, "user.id=1", "x")
@@ -336,18 +338,55 @@ func TestEnvReadAtFirstUse(t *testing.T) {
 }
 
 func TestStockBaggageBesideIsReported(t *testing.T) {
-	setEnv(t, nil)
-	for propagators, want := range map[string]bool{
-		"tracecontext,otelctx": false, "otelctx, baggage": false, "baggage,otelctx": true, "otelctx,baggage": true,
+	setEnv(t, map[string]string{envIngressAllow: "user.id"})
+	const sends = "sends every member past the egress rules wherever the baggage is injected without NewTransport"
+	for propagators, want := range map[string]struct{ reported, sends bool }{
+		"tracecontext,otelctx": {}, "otelctx, baggage": {},
+		"baggage,otelctx": {reported: true}, "otelctx,baggage": {reported: true, sends: true},
 	} {
 		t.Setenv("OTEL_PROPAGATORS", propagators)
 		errs := captureErrors(t)
-		extract(New(WithEnv()), "baggage", "user.id=1")
-		if !want {
+		ours := New(WithEnv(), WithEgress(EgressRule{Hosts: []string{"*"}, Keys: []string{"user.id"}}))
+		extract(ours, "baggage", "user.id=1")
+		if !want.reported {
 			assert.Empty(t, errs(), propagators)
 			continue
 		}
 		require.Len(t, errs(), 1, propagators)
-		assert.ErrorContains(t, errs()[0], "accepts every inbound baggage member, past the ingress policy, and sends every member to every destination")
+		assert.ErrorContains(t, errs()[0], "accepts every inbound baggage member, past the ingress policy")
+		// What the report says is what the composite does.
+		var list []propagation.TextMapPropagator
+		for name := range strings.SplitSeq(propagators, ",") {
+			if name == "baggage" {
+				list = append(list, propagation.Baggage{})
+			} else {
+				list = append(list, ours)
+			}
+		}
+		c := propagation.NewCompositeTextMapPropagator(list...)
+		ctx := c.Extract(context.Background(), propagation.MapCarrier{"baggage": "user.id=1,secret=2"})
+		assert.Equal(t, []string{"secret", "user.id"}, keysOf(ctx), "%s accepts every member", propagators)
+		out := propagation.MapCarrier{}
+		c.Inject(ctx, out)
+		if want.sends {
+			assert.ErrorContains(t, errs()[0], sends)
+			assert.Equal(t, "secret=2,user.id=1", sortedBaggage(t, out["baggage"]), propagators)
+		} else {
+			assert.NotContains(t, errs()[0].Error(), sends)
+			assert.Equal(t, "user.id=1", out["baggage"], propagators)
+		}
 	}
+}
+
+// sortedBaggage returns the members of baggage header h, sorted.
+func sortedBaggage(t *testing.T, h string) string {
+	t.Helper()
+	b, err := baggage.Parse(h)
+	require.NoError(t, err)
+	var ms []string
+	for _, m := range b.Members() {
+		ms = append(ms, m.String())
+	}
+	sort.Strings(ms)
+	return strings.Join(ms, ",")
 }

@@ -6,7 +6,8 @@
 // A propagator selected by name through contrib's autoprop (OTEL_PROPAGATORS)
 // or a configuration file is built by code otelctx does not see: when the
 // name is missing or misspelled, the stock propagators run instead, accept
-// every inbound baggage member and send every member everywhere, and the
+// every inbound baggage member and send every member wherever NewTransport
+// does not write the baggage (which then sends none), and the
 // otelctx propagator that would read the OTELCTX_* variables is never built.
 // The only otelctx code such a service still runs is its middleware and
 // transports, so they call Served once a request's propagation is done

@@ -29,7 +29,8 @@ import (
 // baggage. Where otelctx is not selected, the stock propagators take every
 // key, and the handler hears, naming the variables, that no otelctx
 // propagator reads them and how to fix it; with the stock baggage
-// propagator beside otelctx, that it opens ingress and egress both.
+// propagator beside otelctx, that it opens ingress, and egress too where
+// it writes last.
 func TestSelection(t *testing.T) {
 	if os.Getenv("OTELCTXTEST_SELECTION") != "" {
 		serveOne()
@@ -47,7 +48,8 @@ func TestSelection(t *testing.T) {
 		{[]string{"tracecontext,baggage"}, "request.id,role,user.id", []string{notRead, `OTEL_PROPAGATORS="tracecontext,baggage" does not name otelctx`}},
 		{[]string{" otelctx "}, "request.id,role,user.id", []string{notRead, `names " otelctx ", which autoprop does not match`, "write otelctx"}},
 		{[]string{"OTELCTX"}, "request.id,role,user.id", []string{notRead, `names "OTELCTX"`, "write otelctx"}},
-		{[]string{"baggage,otelctx"}, "request.id,role,user.id", []string{"it accepts every inbound baggage member, past the ingress policy, and sends every member to every destination"}},
+		{[]string{"baggage,otelctx"}, "request.id,role,user.id", []string{"it accepts every inbound baggage member, past the ingress policy;"}},
+		{[]string{"otelctx,baggage"}, "request.id,role,user.id", []string{"it accepts every inbound baggage member, past the ingress policy, and, listed after it, sends every member past the egress rules"}},
 		{[]string{"otelctx"}, "", nil},
 	} {
 		t.Run(fmt.Sprintf("%q", tc.propagators), func(t *testing.T) {
