@@ -119,7 +119,10 @@ func BenchmarkExtract(b *testing.B) {
 //     NewTransport makes);
 //   - floor: no header, only the public baggage.Baggage reads any encoder
 //     must make (each member, and its properties): what is left for otelctx
-//     to save is the difference to it.
+//     to save is the difference to it;
+//   - floor_write: those reads, the trace context's, and the three header
+//     values written with no check, escape or policy (floorWrite): what
+//     any propagator that writes the headers from the public API pays.
 func BenchmarkInject(b *testing.B) {
 	ctxs := func(p propagation.TextMapPropagator) []context.Context {
 		return []context.Context{p.Extract(context.Background(), propagation.HeaderCarrier(benchHeader()))}
@@ -181,6 +184,61 @@ func benchInject(b *testing.B, ctxs func(propagation.TextMapPropagator) []contex
 			b.Fatal("no baggage")
 		}
 	})
+	b.Run("floor_write", func(b *testing.B) {
+		cs := ctxs(benchPropagators()[0].p)
+		h := http.Header{}
+		runtime.GC()
+		m := meterCPU(b)
+		defer m.stop()
+		i := 0
+		for b.Loop() {
+			if fresh && i == len(cs) {
+				m.pause()
+				cs, i = ctxs(benchPropagators()[0].p), 0
+				runtime.GC()
+				m.resume()
+			}
+			floorWrite(cs[i%len(cs)], h)
+			i++
+		}
+		if got := h.Get(baggageHeader); strings.Count(got, "=") != len(benchKeys) {
+			b.Fatalf("baggage %q, want the 5 members", got)
+		}
+	})
+}
+
+// floorWrite writes the three header values of ctx into h with only what
+// no encoder can skip: the public reads of the floor row, the trace
+// context's reads, and one string and one slice for the three values, set
+// under their canonical names. It checks, escapes and withholds nothing.
+func floorWrite(ctx context.Context, h http.Header) {
+	var stack [768]byte
+	sc := trace.SpanContextFromContext(ctx)
+	b := appendTraceparent(stack[:0], sc)
+	tp := len(b)
+	sc.TraceState().Walk(func(k, v string) bool {
+		if len(b) > tp {
+			b = append(b, ',')
+		}
+		b = append(append(append(b, k...), '='), v...)
+		return true
+	})
+	ts := len(b)
+	bag := baggage.FromContext(ctx)
+	for i, k := range benchKeys {
+		m := bag.Member(k)
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(append(append(b, k...), '='), m.Value()...)
+		for _, p := range m.Properties() {
+			b = append(append(b, ';'), p.Key()...)
+		}
+	}
+	all := string(b)
+	vs := make([]string, 3)
+	vs[0], vs[1], vs[2] = all[:tp], all[tp:ts], all[ts:]
+	h[traceparentCanon], h[tracestateCanon], h[baggageCanon] = vs[0:1:1], vs[1:2:2], vs[2:3:3]
 }
 
 // distinctInputs is how many different headers the Distinct benchmarks cycle

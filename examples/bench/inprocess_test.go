@@ -67,7 +67,10 @@ func BenchmarkHTTPInProcess(b *testing.B) {
 	for _, v := range []string{"otelhttp", "baggagecopy", "full"} {
 		rows = append(rows, row{v + "-new-ids", v, allParts, true})
 	}
-	rows = append(rows, row{"full-start-values-new-ids", "full", startValues, true})
+	rows = append(rows,
+		row{"full-start-values-new-ids", "full", startValues, true},
+		row{"full-stock-propagators-new-ids", "full", stockPropagators, true},
+	)
 	for _, r := range rows {
 		b.Run(r.name, func(b *testing.B) {
 			front, t := startInProcess(b, r.variant, r.without)
