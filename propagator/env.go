@@ -452,17 +452,17 @@ func editDistance(a, b string) int {
 
 // stockBaggageBeside reports whether OTEL_PROPAGATORS, read as contrib's
 // autoprop reads it (names matched exactly), composes the stock "baggage"
-// propagator with otelctx's, and whether it lists it after otelctx's, so
-// that its Inject writes last.
+// propagator with otelctx's, and whether the stock one is listed last of
+// the two, so that its Inject writes last.
 func stockBaggageBeside(propagators string) (beside, after bool) {
-	var ours bool
+	var ours, stock bool
 	for p := range strings.SplitSeq(propagators, ",") {
 		switch p {
 		case envcheck.Name:
-			ours = true
+			ours, after = true, false
 		case "baggage":
-			beside, after = true, ours
+			stock, after = true, true
 		}
 	}
-	return ours && beside, after
+	return ours && stock, after
 }

@@ -343,6 +343,7 @@ func TestStockBaggageBesideIsReported(t *testing.T) {
 	for propagators, want := range map[string]struct{ reported, sends bool }{
 		"tracecontext,otelctx": {}, "otelctx, baggage": {},
 		"baggage,otelctx": {reported: true}, "otelctx,baggage": {reported: true, sends: true},
+		"otelctx,baggage,otelctx": {reported: true}, "baggage,otelctx,baggage": {reported: true, sends: true},
 	} {
 		t.Setenv("OTEL_PROPAGATORS", propagators)
 		errs := captureErrors(t)
