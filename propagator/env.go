@@ -453,11 +453,13 @@ func editDistance(a, b string) int {
 // stockBaggageBeside reports whether OTEL_PROPAGATORS, read as contrib's
 // autoprop reads it (names matched exactly), composes the stock "baggage"
 // propagator with otelctx's, and whether the stock one is listed last of
-// the two, so that its Inject writes last.
+// the two, so that its Inject writes last. "none" anywhere composes none.
 func stockBaggageBeside(propagators string) (beside, after bool) {
 	var ours, stock bool
 	for p := range strings.SplitSeq(propagators, ",") {
 		switch p {
+		case "none":
+			return false, false
 		case envcheck.Name:
 			ours, after = true, false
 		case "baggage":

@@ -341,7 +341,7 @@ func TestStockBaggageBesideIsReported(t *testing.T) {
 	setEnv(t, map[string]string{envIngressAllow: "user.id"})
 	const sends = "sends every member past the egress rules wherever the baggage is injected without NewTransport"
 	for propagators, want := range map[string]struct{ reported, sends bool }{
-		"tracecontext,otelctx": {}, "otelctx, baggage": {},
+		"tracecontext,otelctx": {}, "otelctx, baggage": {}, "otelctx,baggage,none": {},
 		"baggage,otelctx": {reported: true}, "otelctx,baggage": {reported: true, sends: true},
 		"otelctx,baggage,otelctx": {reported: true}, "baggage,otelctx,baggage": {reported: true, sends: true},
 	} {
