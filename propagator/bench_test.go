@@ -141,28 +141,13 @@ func benchInject(b *testing.B, ctxs func(propagation.TextMapPropagator) []contex
 	}{"otelctx_host", hostOnly})
 	for _, bp := range rows {
 		b.Run(bp.name, func(b *testing.B) {
-			cs := ctxs(bp.p)
 			carrier := propagation.HeaderCarrier(http.Header{})
-			runtime.GC()
-			m := meterCPU(b)
-			defer m.stop()
-			i := 0
-			for b.Loop() {
-				if fresh && i == len(cs) {
-					m.pause()
-					cs, i = ctxs(bp.p), 0
-					// What extracting them left is collected off the
-					// clock too.
-					runtime.GC()
-					m.resume()
-				}
-				ctx := cs[i%len(cs)]
+			eachContext(b, ctxs, bp.p, fresh, func(ctx context.Context) {
 				bp.p.Inject(ctx, carrier)
 				if bp.name == "otelctx_host" {
 					_ = InjectBaggage(ctx, bp.p, carrier, "api.internal")
 				}
-				i++
-			}
+			})
 			if got := carrier.Get(baggageHeader); len(got) < 200 {
 				b.Fatalf("baggage %q, want the 5 members", got)
 			}
@@ -185,26 +170,34 @@ func benchInject(b *testing.B, ctxs func(propagation.TextMapPropagator) []contex
 		}
 	})
 	b.Run("floor_write", func(b *testing.B) {
-		cs := ctxs(benchPropagators()[0].p)
 		h := http.Header{}
-		runtime.GC()
-		m := meterCPU(b)
-		defer m.stop()
-		i := 0
-		for b.Loop() {
-			if fresh && i == len(cs) {
-				m.pause()
-				cs, i = ctxs(benchPropagators()[0].p), 0
-				runtime.GC()
-				m.resume()
-			}
-			floorWrite(cs[i%len(cs)], h)
-			i++
-		}
+		eachContext(b, ctxs, benchPropagators()[0].p, fresh, func(ctx context.Context) { floorWrite(ctx, h) })
 		if got := h.Get(baggageHeader); strings.Count(got, "=") != len(benchKeys) {
 			b.Fatalf("baggage %q, want the 5 members", got)
 		}
 	})
+}
+
+// eachContext calls each, on the clock, with the contexts ctxs extracts
+// with p, in turn; if fresh, with each context once, new ones being
+// extracted when all have been, off the clock, as is the collection of
+// the garbage that extracting them leaves.
+func eachContext(b *testing.B, ctxs func(propagation.TextMapPropagator) []context.Context, p propagation.TextMapPropagator, fresh bool, each func(context.Context)) {
+	cs := ctxs(p)
+	runtime.GC()
+	m := meterCPU(b)
+	defer m.stop()
+	i := 0
+	for b.Loop() {
+		if fresh && i == len(cs) {
+			m.pause()
+			cs, i = ctxs(p), 0
+			runtime.GC()
+			m.resume()
+		}
+		each(cs[i%len(cs)])
+		i++
+	}
 }
 
 // floorWrite writes the three header values of ctx into h with only what
